@@ -1,0 +1,3 @@
+module github.com/ganetictl/ganetictl
+
+go 1.26.8

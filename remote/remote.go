@@ -1,0 +1,142 @@
+// Package remote runs commands on cluster nodes and copies files to them.
+// It knows nothing of Ganeti: it deals in argv, stdin, exit codes and paths.
+//
+// A Runner is small on purpose (os/exec's shape): Run takes argv, never a shell
+// string, and argv is quoted exactly once, by Quote. Uploader is an optional
+// upgrade; the Upload helper falls back to Run when a runner lacks it.
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+)
+
+// Command is one program run on a node.
+type Command struct {
+	Argv  []string          // program and arguments; quoted once, by Quote
+	Stdin io.Reader         // optional
+	Env   map[string]string // sent as an `env K=V ...` argv prefix (sshd refuses most setenv requests)
+	// Stdout and Stderr, when set, receive the output as it arrives (Result then
+	// holds no copy of that stream).
+	Stdout io.Writer
+	Stderr io.Writer
+	// Timeout bounds this command; 0 means the runner's default.
+	Timeout time.Duration
+}
+
+// String renders the command for logs and plans. It is not meant as shell input,
+// although it is quoted like it.
+func (c Command) String() string { return Quote(c.withEnv()) }
+
+// withEnv returns argv with an `env K=V ...` prefix when Env is set, sorted by key.
+func (c Command) withEnv() []string {
+	if len(c.Env) == 0 {
+		return c.Argv
+	}
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	argv := []string{"env"}
+	for _, k := range keys {
+		argv = append(argv, k+"="+c.Env[k])
+	}
+	return append(argv, c.Argv...)
+}
+
+// Result is what a finished command produced.
+type Result struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+	Duration time.Duration
+}
+
+// Runner runs commands on one node. Implementations are safe for concurrent use.
+type Runner interface {
+	// Run runs c to completion. A non-zero exit returns the Result and an
+	// *ExitError; a transport failure returns another error (see ErrUnreachable).
+	Run(ctx context.Context, c Command) (Result, error)
+	// String names the node, for errors and logs.
+	String() string
+}
+
+// Uploader is the optional upgrade of a Runner that can write files directly
+// (SFTP). Upload must be atomic: the destination either keeps its old content
+// or has all of r, never a prefix.
+type Uploader interface {
+	Upload(ctx context.Context, dst string, mode fs.FileMode, r io.Reader) error
+}
+
+// ExitError is a command that ran and exited non-zero.
+type ExitError struct {
+	Node   string
+	Argv   []string
+	Code   int
+	Stderr string // a tail of stderr, for the message
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("%s: %s: exit %d", e.Node, shortArgv(e.Argv), e.Code)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += ": " + s
+	}
+	return msg
+}
+
+// ErrUnreachable marks errors where the node could not be reached at all
+// (connect refused, timeout, no route). Test with errors.Is.
+var ErrUnreachable = errors.New("node unreachable")
+
+// shortArgv names a command by its program and first arguments, for error text.
+func shortArgv(argv []string) string {
+	const max = 3
+	if len(argv) > max {
+		return Quote(argv[:max]) + " ..."
+	}
+	return Quote(argv)
+}
+
+// Quote renders argv as one POSIX shell command line in which every argument is
+// a single word. It is the only place that quotes for the remote shell.
+func Quote(argv []string) string {
+	var b strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(quoteArg(a))
+	}
+	return b.String()
+}
+
+func quoteArg(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+%", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
