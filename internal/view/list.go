@@ -1,0 +1,204 @@
+package view
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind says how a list field's value is printed in a table, after Ganeti's
+// query field types.
+type Kind int
+
+const (
+	KindText   Kind = iota // FormatValue, left-aligned
+	KindNumber             // FormatValue, right-aligned
+	KindUnit               // a size in MiB: FormatUnit with --units, right-aligned
+	KindBool               // "Y" / "N", left-aligned
+	KindList               // elements joined by ",", left-aligned
+)
+
+var kindNames = [...]string{"Text", "Number", "Unit", "Bool", "List"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Field is one selectable column of a list command (a Ganeti query field).
+//
+// Get returns the typed value: int/int64/float64 for numbers and sizes (in
+// MiB), bool, string, a slice for lists, or a Missing marker. JSON output
+// uses the value as is; text output formats it by Kind, or by Format when set.
+type Field[T any] struct {
+	Name   string // what -o takes: "pnode", "disk.sizes"
+	Title  string // the column header: "Primary_node"
+	Kind   Kind
+	Doc    string // one line for list-fields
+	Get    func(T) any
+	Format func(v any) string // optional text formatter replacing the Kind's
+}
+
+// ListSpec describes a noun's list command: every field it knows and the
+// fields shown without -o. Declare one per noun as a package variable.
+type ListSpec[T any] struct {
+	Fields  []Field[T]
+	Default []string // field names shown when -o is not given
+}
+
+// Selection is the ordered list of fields chosen by an -o argument.
+type Selection[T any] []Field[T]
+
+// UnknownFieldError reports an -o field the list does not know. Ganeti exits
+// with code 14 (EXIT_UNKNOWN_FIELD) in this case.
+type UnknownFieldError struct {
+	Field string
+	Valid []string // all field names, in spec order
+}
+
+func (e *UnknownFieldError) Error() string {
+	return fmt.Sprintf("unknown field %q (valid fields: %s)", e.Field, strings.Join(e.Valid, ", "))
+}
+
+// Select resolves an -o argument: "" gives the default fields, "a,b" gives
+// exactly those, "+a,b" appends them to the defaults (Ganeti's rule).
+func (s ListSpec[T]) Select(arg string) (Selection[T], error) {
+	names := s.Default
+	switch {
+	case arg == "":
+	case strings.HasPrefix(arg, "+"):
+		names = append(append([]string(nil), s.Default...), strings.Split(arg[1:], ",")...)
+	default:
+		names = strings.Split(arg, ",")
+	}
+	sel := make(Selection[T], 0, len(names))
+	for _, n := range names {
+		f, ok := s.field(n)
+		if !ok {
+			return nil, &UnknownFieldError{Field: n, Valid: s.names()}
+		}
+		sel = append(sel, f)
+	}
+	return sel, nil
+}
+
+// Build selects the fields named by arg (see Select) and makes the table of
+// items with Ganeti's default units ("h").
+//
+//	t, err := nodeSpec.Build(nodes, opts.Output)
+//	view.RenderTable(s.Out, t, view.TableOpts{NoHeaders: opts.NoHeaders})
+func (s ListSpec[T]) Build(items []T, arg string) (Table, error) {
+	sel, err := s.Select(arg)
+	if err != nil {
+		return Table{}, err
+	}
+	return sel.Table(items, "h"), nil
+}
+
+// Records selects the fields named by arg and returns one ordered JSON object
+// per item, keyed by field name with the typed values.
+//
+//	recs, err := nodeSpec.Records(nodes, opts.Output)
+//	view.JSON(s.Out, recs)
+func (s ListSpec[T]) Records(items []T, arg string) ([]Info, error) {
+	sel, err := s.Select(arg)
+	if err != nil {
+		return nil, err
+	}
+	return sel.Records(items), nil
+}
+
+// Table formats items into a Table; units as for FormatUnit ("" = "h").
+func (sel Selection[T]) Table(items []T, units string) Table {
+	t := Table{Columns: make([]Column, len(sel)), Rows: make([][]string, 0, len(items))}
+	for i, f := range sel {
+		t.Columns[i] = Column{Title: f.Title, Numeric: f.Kind == KindNumber || f.Kind == KindUnit}
+	}
+	for _, it := range items {
+		row := make([]string, len(sel))
+		for i, f := range sel {
+			row[i] = f.text(f.Get(it), units)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// Records returns one ordered object per item, keyed by field name.
+func (sel Selection[T]) Records(items []T) []Info {
+	out := make([]Info, 0, len(items))
+	for _, it := range items {
+		rec := make(Info, len(sel))
+		for i, f := range sel {
+			rec[i] = Item{Key: f.Name, Value: f.Get(it)}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// FieldsTable is the list-fields table: Name, Type, Title, Description.
+func (s ListSpec[T]) FieldsTable() Table {
+	t := Table{Columns: []Column{{Title: "Name"}, {Title: "Type"}, {Title: "Title"}, {Title: "Description"}}}
+	for _, f := range s.Fields {
+		t.Rows = append(t.Rows, []string{f.Name, f.Kind.String(), f.Title, f.Doc})
+	}
+	return t
+}
+
+func (f Field[T]) text(v any, units string) string {
+	if m, ok := v.(Missing); ok {
+		return m.String()
+	}
+	if f.Format != nil {
+		return f.Format(v)
+	}
+	switch f.Kind {
+	case KindBool:
+		if b, ok := v.(bool); ok {
+			if b {
+				return "Y"
+			}
+			return "N"
+		}
+	case KindUnit:
+		if n, ok := toInt64(v); ok {
+			return FormatUnit(n, units)
+		}
+	}
+	return FormatValue(v)
+}
+
+func toInt64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int32:
+		return int64(n), true
+	case uint64:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	}
+	return 0, false
+}
+
+func (s ListSpec[T]) field(name string) (Field[T], bool) {
+	for _, f := range s.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field[T]{}, false
+}
+
+func (s ListSpec[T]) names() []string {
+	n := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		n[i] = f.Name
+	}
+	return n
+}
