@@ -1,0 +1,216 @@
+package playbooks
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+)
+
+// factsScript gathers everything ganetictl needs to know about a node in one
+// SSH round trip. It is a constant: every value that varies (VG, paths,
+// bridges) comes in as a positional parameter, never spliced into the text.
+// Each section starts with a line "@@name"; parseFacts reads them back.
+const factsScript = `vg=$1 fdir=$2 sdir=$3 drbd=$4 statef=$5; shift 5
+echo @@hostname; uname -n
+echo @@time; date +%s.%N
+echo @@uname; uname -srm
+echo @@meminfo; grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached):' /proc/meminfo
+echo @@cpus; nproc
+echo @@tools
+for t in lvm lvs vgs drbdsetup qemu-system-x86_64 qemu-img socat ip xl rbd; do
+  p=$(command -v "$t") && echo "$t $p"
+done
+echo @@versions
+lvm version 2>/dev/null | sed -n 's/^ *LVM version: *//p' | sed 's/^/lvm /'
+qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version /qemu /p'
+echo @@vgs
+[ -n "$vg" ] && vgs --noheadings --nosuffix --units=m --separator='|' -o vg_name,vg_size,vg_free,vg_attr "$vg" 2>&1
+echo @@dirs
+for d in "$fdir" "$sdir"; do
+  [ -n "$d" ] || continue
+  if [ -d "$d" ] && [ -w "$d" ]; then echo "ok $d"; else echo "missing $d"; fi
+done
+echo @@df
+df -P -m "$fdir" 2>/dev/null | tail -n 1
+echo @@bridges
+for b in "$@"; do
+  if [ -d "/sys/class/net/$b/bridge" ]; then echo "ok $b"; else echo "missing $b"; fi
+done
+echo @@drbd
+[ -r "$drbd" ] && head -n 1 "$drbd"
+echo @@state
+[ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
+echo @@end
+`
+
+// StateReplicaPath is where a master candidate keeps its copy of the state.
+const StateReplicaPath = "/var/lib/ganeti/ganetictl/state.json"
+
+// FactsArgs are the node-independent inputs of the facts script.
+type FactsArgs struct {
+	VG, FileDir, SharedFileDir, DRBDStatus string
+	Bridges                                []string
+}
+
+// FactsStep is the read-only step that gathers a node's facts.
+func FactsStep(node string, a FactsArgs) plan.Step {
+	argv := []string{"sh", "-c", factsScript, "ganetictl-facts", a.VG, a.FileDir, a.SharedFileDir, a.DRBDStatus, StateReplicaPath}
+	argv = append(argv, a.Bridges...)
+	return plan.Step{Node: node, Action: plan.Read, Desc: "gather node facts", Argv: argv}
+}
+
+// NodeFacts is what a node told us about itself. A zero Reachable means the
+// node did not answer and Err says why.
+type NodeFacts struct {
+	Name      string `json:"name"`
+	Reachable bool   `json:"reachable"`
+	Err       string `json:"error,omitempty"`
+
+	Hostname     string            `json:"hostname"`
+	Time         time.Time         `json:"time"`
+	Uname        string            `json:"uname"`
+	MemTotal     int64             `json:"mem_total_mib"` // MiB
+	MemFree      int64             `json:"mem_free_mib"`  // MiB, free + buffers + cache
+	CPUs         int               `json:"cpus"`
+	Tools        map[string]string `json:"tools"`    // name -> path
+	Versions     map[string]string `json:"versions"` // lvm, qemu
+	VG           *VGFacts          `json:"vg,omitempty"`
+	VGError      string            `json:"vg_error,omitempty"`
+	Dirs         map[string]bool   `json:"dirs"`                     // path -> usable
+	Bridges      map[string]bool   `json:"bridges"`                  // name -> exists
+	DiskTotal    int64             `json:"disk_total_mib,omitempty"` // of the file storage dir
+	DiskFree     int64             `json:"disk_free_mib,omitempty"`
+	DRBD         string            `json:"drbd,omitempty"` // first line of the DRBD status
+	StateSum     string            `json:"state_sha256,omitempty"`
+	StateSerial  int64             `json:"state_serial,omitempty"`
+	StateLineage string            `json:"state_lineage,omitempty"`
+	// Window is when the controller sent the request and got the answer:
+	// the node's clock is compared against it (Ganeti's ENODETIME check).
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+}
+
+// VGFacts describes the cluster volume group on a node.
+type VGFacts struct {
+	Name string  `json:"name"`
+	Size float64 `json:"size_mib"`
+	Free float64 `json:"free_mib"`
+	Attr string  `json:"attr"`
+}
+
+// ParseFacts reads the facts script's output.
+func ParseFacts(name string, out []byte) (*NodeFacts, error) {
+	f := &NodeFacts{Name: name, Reachable: true, Tools: map[string]string{}, Versions: map[string]string{},
+		Dirs: map[string]bool{}, Bridges: map[string]bool{}}
+	sections := map[string][]string{}
+	var cur string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "@@") {
+			cur = strings.TrimPrefix(line, "@@")
+			sections[cur] = []string{}
+			continue
+		}
+		if cur != "" {
+			sections[cur] = append(sections[cur], line)
+		}
+	}
+	if _, ok := sections["end"]; !ok {
+		return nil, fmt.Errorf("%s: facts output is truncated (no @@end marker)", name)
+	}
+	first := func(s string) string {
+		if l := sections[s]; len(l) > 0 {
+			return strings.TrimSpace(l[0])
+		}
+		return ""
+	}
+	f.Hostname = first("hostname")
+	f.Uname = first("uname")
+	if t := first("time"); t != "" {
+		sec, err := strconv.ParseFloat(t, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: facts: bad time %q", name, t)
+		}
+		f.Time = time.Unix(0, int64(sec*1e9)).UTC()
+	}
+	f.CPUs, _ = strconv.Atoi(first("cpus"))
+	mem := map[string]int64{}
+	for _, l := range sections["meminfo"] {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) > 0 {
+			kb, _ := strconv.ParseInt(fields[0], 10, 64)
+			mem[k] = kb / 1024
+		}
+	}
+	f.MemTotal = mem["MemTotal"]
+	f.MemFree = mem["MemFree"] + mem["Buffers"] + mem["Cached"]
+	for _, l := range sections["tools"] {
+		if k, v, ok := strings.Cut(l, " "); ok {
+			f.Tools[k] = v
+		}
+	}
+	for _, l := range sections["versions"] {
+		if k, v, ok := strings.Cut(l, " "); ok {
+			f.Versions[k] = strings.TrimSpace(v)
+		}
+	}
+	for _, l := range sections["vgs"] {
+		l = strings.TrimSpace(l)
+		p := strings.Split(l, "|")
+		if len(p) != 4 {
+			if l != "" {
+				f.VGError = strings.TrimSpace(f.VGError + " " + l)
+			}
+			continue
+		}
+		size, err1 := strconv.ParseFloat(p[1], 64)
+		free, err2 := strconv.ParseFloat(p[2], 64)
+		if err1 != nil || err2 != nil {
+			f.VGError = "unparsable vgs line: " + l
+			continue
+		}
+		f.VG = &VGFacts{Name: p[0], Size: size, Free: free, Attr: p[3]}
+	}
+	for _, l := range sections["dirs"] {
+		st, path, _ := strings.Cut(l, " ")
+		f.Dirs[path] = st == "ok"
+	}
+	for _, l := range sections["bridges"] {
+		st, b, _ := strings.Cut(l, " ")
+		f.Bridges[b] = st == "ok"
+	}
+	if fields := strings.Fields(first("df")); len(fields) >= 4 {
+		f.DiskTotal, _ = strconv.ParseInt(fields[1], 10, 64)
+		f.DiskFree, _ = strconv.ParseInt(fields[3], 10, 64)
+	}
+	f.DRBD = first("drbd")
+	for i, l := range sections["state"] {
+		if i == 0 {
+			f.StateSum, _, _ = strings.Cut(l, " ")
+			continue
+		}
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `",`)
+		switch strings.Trim(strings.TrimSpace(k), `"`) {
+		case "serial":
+			f.StateSerial, _ = strconv.ParseInt(v, 10, 64)
+		case "lineage":
+			f.StateLineage = v
+		}
+	}
+	return f, nil
+}

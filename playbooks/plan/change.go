@@ -1,0 +1,185 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// Kinds of state objects a Change names.
+const (
+	KindCluster   = "cluster"
+	KindNodeGroup = "nodegroup"
+	KindNode      = "node"
+	KindInstance  = "instance"
+	KindNetwork   = "network"
+)
+
+// Change is one object of the state created, modified or removed. Before and
+// After are the object's JSON (as in the state file); After is what the
+// object becomes, Before what it was (for showing the difference and for
+// checking that nobody changed it in between).
+type Change struct {
+	Action Action          `json:"action"` // Create, Modify or Remove
+	Kind   string          `json:"kind"`
+	Name   string          `json:"name"`
+	Before json.RawMessage `json:"before,omitempty"`
+	After  json.RawMessage `json:"after,omitempty"`
+}
+
+// Set records obj (a *statefile.Node, *statefile.Instance, ...) as the new
+// value of kind/name; before is its current value or nil when it is new.
+func (p *Plan) Set(kind, name string, before, after any) error {
+	c := Change{Action: Modify, Kind: kind, Name: name}
+	var err error
+	if isNil(before) {
+		c.Action = Create
+	} else if c.Before, err = json.Marshal(before); err != nil {
+		return fmt.Errorf("plan: encode %s %s: %w", kind, name, err)
+	}
+	if c.After, err = json.Marshal(after); err != nil {
+		return fmt.Errorf("plan: encode %s %s: %w", kind, name, err)
+	}
+	if c.Action == Modify && string(c.Before) == string(c.After) {
+		return nil // nothing changes
+	}
+	p.Changes = append(p.Changes, c)
+	return nil
+}
+
+// Delete records the removal of kind/name, whose current value is before.
+func (p *Plan) Delete(kind, name string, before any) error {
+	b, err := json.Marshal(before)
+	if err != nil {
+		return fmt.Errorf("plan: encode %s %s: %w", kind, name, err)
+	}
+	p.Changes = append(p.Changes, Change{Action: Remove, Kind: kind, Name: name, Before: b})
+	return nil
+}
+
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	b, _ := json.Marshal(v)
+	return string(b) == "null"
+}
+
+// ApplyChanges applies the plan's changes to st in order, stamping changed
+// objects with now (serial bumped, mtime set, ctime set on creation). It
+// fails, changing nothing, if an object to modify or remove is missing or an
+// object to create exists.
+func (p *Plan) ApplyChanges(st *statefile.State, now time.Time) error {
+	work, err := clone(st)
+	if err != nil {
+		return err
+	}
+	for _, c := range p.Changes {
+		if err := applyOne(work, c, now); err != nil {
+			return fmt.Errorf("apply change %s %s %s: %w", c.Action, c.Kind, c.Name, err)
+		}
+	}
+	*st = *work
+	return nil
+}
+
+func applyOne(st *statefile.State, c Change, now time.Time) error {
+	switch c.Kind {
+	case KindCluster:
+		switch {
+		case c.Action == Create && st.Cluster.Name != "":
+			return fmt.Errorf("the cluster is already initialised as %s", st.Cluster.Name)
+		case c.Action == Modify && st.Cluster.Name == "":
+			return fmt.Errorf("the cluster is not initialised")
+		case c.Action == Remove:
+			return fmt.Errorf("the cluster object cannot be removed, only destroyed with its state")
+		}
+		var cl statefile.Cluster
+		if err := json.Unmarshal(c.After, &cl); err != nil {
+			return err
+		}
+		stamp(&cl.Meta, &st.Cluster.Meta, now)
+		st.Cluster = cl
+		return nil
+	case KindNode:
+		return applyMap(st.Nodes, c, now, func(n *statefile.Node) *statefile.Meta { return &n.Meta })
+	case KindNodeGroup:
+		return applyMap(st.NodeGroups, c, now, func(g *statefile.NodeGroup) *statefile.Meta { return &g.Meta })
+	case KindInstance:
+		return applyMap(st.Instances, c, now, func(i *statefile.Instance) *statefile.Meta { return &i.Meta })
+	case KindNetwork:
+		return applyMap(st.Networks, c, now, func(n *statefile.Network) *statefile.Meta { return &n.Meta })
+	}
+	return fmt.Errorf("unknown kind %q", c.Kind)
+}
+
+func applyMap[T any](m map[string]*T, c Change, now time.Time, meta func(*T) *statefile.Meta) error {
+	old, exists := m[c.Name]
+	switch c.Action {
+	case Remove:
+		if !exists {
+			return fmt.Errorf("not in the state")
+		}
+		delete(m, c.Name)
+		return nil
+	case Create:
+		if exists {
+			return fmt.Errorf("already in the state")
+		}
+	case Modify:
+		if !exists {
+			return fmt.Errorf("not in the state")
+		}
+	default:
+		return fmt.Errorf("action %s is not a state change", c.Action)
+	}
+	v := new(T)
+	if err := json.Unmarshal(c.After, v); err != nil {
+		return err
+	}
+	var prev *statefile.Meta
+	if exists {
+		prev = meta(old)
+	}
+	stamp(meta(v), prev, now)
+	m[c.Name] = v
+	return nil
+}
+
+// stamp carries identity over from the previous version and marks the change.
+func stamp(m, prev *statefile.Meta, now time.Time) {
+	if prev != nil {
+		m.UUID, m.Ctime, m.Serial = prev.UUID, prev.Ctime, prev.Serial
+	}
+	if m.Ctime.IsZero() {
+		m.Ctime = now
+	}
+	m.Touch(now)
+}
+
+func clone(st *statefile.State) (*statefile.State, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var out statefile.State
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	// Objects may be added to any collection, so none may be nil.
+	if out.NodeGroups == nil {
+		out.NodeGroups = map[string]*statefile.NodeGroup{}
+	}
+	if out.Nodes == nil {
+		out.Nodes = map[string]*statefile.Node{}
+	}
+	if out.Instances == nil {
+		out.Instances = map[string]*statefile.Instance{}
+	}
+	if out.Networks == nil {
+		out.Networks = map[string]*statefile.Network{}
+	}
+	return &out, nil
+}
