@@ -36,7 +36,8 @@ func (m Missing) String() string {
 func (Missing) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
 
 // FormatValue formats a scalar the way Ganeti's Python prints it with str():
-// nil as "None", booleans as "True"/"False", integral floats with ".0",
+// nil as "None", booleans as "True"/"False", floats in shortest form
+// (integral ones without ".0", see formatFloat),
 // times as "2006-01-02 15:04:05", lists as comma-joined, and anything else
 // with fmt's %v.
 func FormatValue(v any) string {
@@ -76,20 +77,13 @@ func joinList(rv reflect.Value) string {
 	return strings.Join(parts, ",")
 }
 
-// formatFloat follows Python's repr of a float: shortest digits, ".0" for
-// integral values, exponent form below 1e-4 and from 1e16.
+// formatFloat prints the shortest decimal form, integral values without a
+// fraction: parameters decoded from JSON are float64 even when they are
+// Ganeti integers (maxmem 128 must print "128", not Python's "128.0").
+// Exponent form is used below 1e-4 and from 1e16, as Python does.
 func formatFloat(f float64) string {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return map[bool]string{true: "inf", false: "nan"}[math.IsInf(f, 0)]
+	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) || math.IsInf(f, 0) || math.IsNaN(f) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
-	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
-		// Python writes at least two exponent digits, as Go does.
-		return s
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }

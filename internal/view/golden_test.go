@@ -68,7 +68,7 @@ func diff(want, got string) string {
 	return "(equal?)"
 }
 
-func itoa(i int) string       { return FormatValue(i) }
+func itoa(i int) string        { return FormatValue(i) }
 func strquote(s string) string { return "\"" + s + "$\"" }
 
 func assertText(t *testing.T, what, want, got string) {

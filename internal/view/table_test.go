@@ -9,9 +9,9 @@ import (
 )
 
 type testNode struct {
-	name                               string
+	name                                string
 	dtotal, dfree, mtotal, mnode, mfree int64
-	pinst, sinst                       int
+	pinst, sinst                        int
 }
 
 var testNodeSpec = ListSpec[testNode]{
