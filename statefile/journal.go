@@ -1,0 +1,289 @@
+package statefile
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// JobStatus is the status of a job or of one of its steps, with Ganeti's
+// names plus Crashed.
+type JobStatus string
+
+// Job and step statuses.
+const (
+	JobQueued   JobStatus = "queued"
+	JobRunning  JobStatus = "running"
+	JobSuccess  JobStatus = "success"
+	JobError    JobStatus = "error"
+	JobCanceled JobStatus = "canceled"
+	// JobCrashed is never stored: Get and List report it for a job stored
+	// as running whose process (on this host) is gone, i.e. a job cut off by
+	// a crash or kill -9, to be resumed or rolled back.
+	JobCrashed JobStatus = "crashed"
+)
+
+// Finished reports whether s is final (success, error or canceled).
+func (s JobStatus) Finished() bool {
+	return s == JobSuccess || s == JobError || s == JobCanceled
+}
+
+// Job is one journal entry: an operation run by one ganetictl process.
+type Job struct {
+	ID        int64        `json:"id"` // assigned by Create; increasing
+	Who       string       `json:"who"`
+	Host      string       `json:"host"`
+	PID       int          `json:"pid"`
+	Operation string       `json:"operation"` // the command, e.g. "instance migrate web1"
+	Opcodes   []string     `json:"opcodes"`   // e.g. ["OP_INSTANCE_MIGRATE"]
+	Status    JobStatus    `json:"status"`
+	Steps     []StepRecord `json:"steps"`
+	Created   time.Time    `json:"created"`
+	Started   time.Time    `json:"started,omitzero"`
+	Ended     time.Time    `json:"ended,omitzero"`
+	Log       []string     `json:"log"`
+}
+
+// StepRecord is the record of one plan step.
+type StepRecord struct {
+	Stage  string    `json:"stage"`
+	Node   string    `json:"node,omitempty"`
+	Desc   string    `json:"desc"`
+	Status JobStatus `json:"status"`
+	Start  time.Time `json:"start,omitzero"`
+	End    time.Time `json:"end,omitzero"`
+	Error  string    `json:"error,omitempty"`
+}
+
+// ErrNoJob is returned by Journal.Get for an unknown job ID.
+var ErrNoJob = errors.New("no such job")
+
+// Journal stores jobs as dir/<id>.json, each replaced atomically on update.
+// It is safe for use by several processes: IDs are claimed by exclusive file
+// creation.
+type Journal struct {
+	Dir string
+	// Now gives timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// OpenJournal opens (creating, 0700) the journal directory dir.
+func OpenJournal(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	return &Journal{Dir: dir}, nil
+}
+
+func (j *Journal) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
+	}
+	return time.Now()
+}
+
+func (j *Journal) path(id int64) string {
+	return filepath.Join(j.Dir, strconv.FormatInt(id, 10)+".json")
+}
+
+// Create stores job as a new job and sets its ID (one more than the highest
+// stored), and, when zero or empty, Created, Status (queued), Who, Host and
+// PID from this process.
+func (j *Journal) Create(ctx context.Context, job *Job) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if job.Created.IsZero() {
+		job.Created = j.now().UTC()
+	}
+	if job.Status == "" {
+		job.Status = JobQueued
+	}
+	if job.Host == "" {
+		job.Host = hostname()
+	}
+	if job.PID == 0 {
+		job.PID = os.Getpid()
+	}
+	if job.Who == "" {
+		job.Who = currentUser()
+	}
+	ids, err := j.ids()
+	if err != nil {
+		return err
+	}
+	next := int64(1)
+	if len(ids) > 0 {
+		next = ids[len(ids)-1] + 1
+	}
+	for range 1000 {
+		job.ID = next
+		err := j.createExcl(job)
+		if errors.Is(err, fs.ErrExist) {
+			next++
+			continue
+		}
+		if err != nil {
+			job.ID = 0
+			return fmt.Errorf("create job: %w", err)
+		}
+		return nil
+	}
+	job.ID = 0
+	return fmt.Errorf("create job: could not claim a job ID in %s", j.Dir)
+}
+
+// createExcl writes job to a temporary file and links it to its final name,
+// which fails with fs.ErrExist if the ID is taken: the file appears complete
+// or not at all.
+func (j *Journal) createExcl(job *Job) error {
+	b, err := json.MarshalIndent(job, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(j.Dir, "new"+tempInfix+"*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(f.Name(), j.path(job.ID)); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fs.ErrExist
+		}
+		return err
+	}
+	return syncDir(j.Dir)
+}
+
+// Update replaces the stored job (atomic write). The job must have been
+// created.
+func (j *Journal) Update(ctx context.Context, job *Job) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if job.ID <= 0 {
+		return fmt.Errorf("update job: job has no ID (call Create first)")
+	}
+	if job.Status == JobCrashed {
+		return fmt.Errorf("update job %d: status %q is derived and never stored", job.ID, JobCrashed)
+	}
+	b, err := json.MarshalIndent(job, "", "  ")
+	if err != nil {
+		return fmt.Errorf("update job %d: %w", job.ID, err)
+	}
+	if err := writeAtomic(j.path(job.ID), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("update job %d: %w", job.ID, err)
+	}
+	return nil
+}
+
+// Get returns the job with that ID (ErrNoJob if none), reporting a running
+// job whose process is gone as JobCrashed.
+func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(j.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job %d: %w", id, err)
+	}
+	job := new(Job)
+	if err := json.Unmarshal(b, job); err != nil {
+		return nil, fmt.Errorf("read job %d: %s is corrupt: %w", id, j.path(id), err)
+	}
+	if (job.Status == JobRunning || job.Status == JobQueued) && job.Host == hostname() && !pidAlive(job.PID) {
+		job.Status = JobCrashed
+	}
+	return job, nil
+}
+
+// List returns all jobs, oldest first, with crashed jobs reported as in Get.
+// Unreadable job files are reported in the error after the readable jobs.
+func (j *Journal) List(ctx context.Context) ([]*Job, error) {
+	ids, err := j.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Job
+	var errs []error
+	for _, id := range ids {
+		job, err := j.Get(ctx, id)
+		if errors.Is(err, ErrNoJob) {
+			continue // pruned meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, job)
+	}
+	return out, errors.Join(errs...)
+}
+
+// Prune removes the oldest finished jobs so that at most keep finished jobs
+// remain, and returns how many it removed. Unfinished and crashed jobs are
+// never removed, nor is the newest job (it keeps IDs increasing).
+func (j *Journal) Prune(ctx context.Context, keep int) (int, error) {
+	jobs, err := j.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var finished []*Job
+	for _, job := range jobs {
+		if job.Status.Finished() {
+			finished = append(finished, job)
+		}
+	}
+	slices.SortFunc(finished, func(a, b *Job) int { return cmp.Compare(a.ID, b.ID) })
+	removed := 0
+	for i := 0; i < len(finished)-max(keep, 0); i++ {
+		id := finished[i].ID
+		if id == jobs[len(jobs)-1].ID {
+			continue
+		}
+		if err := os.Remove(j.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("prune job %d: %w", id, err)
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+func (j *Journal) ids() ([]int64, error) {
+	ents, err := os.ReadDir(j.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	var ids []int64
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".json")
+		id, err := strconv.ParseInt(n, 10, 64)
+		if ok && err == nil && id > 0 && !strings.Contains(n, tempInfix) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
