@@ -2,6 +2,7 @@ package view
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -201,4 +202,35 @@ func (s ListSpec[T]) names() []string {
 		n[i] = f.Name
 	}
 	return n
+}
+
+// ListOpts are the flags of a list command.
+type ListOpts struct {
+	Fields    string // -o: "" defaults, "a,b" exactly, "+a,b" defaults plus
+	Units     string // --units h|m|g|t; "" = Ganeti's default (DefaultUnits)
+	Separator string // --separator
+	NoHeaders bool   // --no-headers
+	JSON      bool   // --json: an array of objects keyed by field name
+}
+
+// RenderList is a whole list command's output: it selects the fields, then
+// writes either the Ganeti table or, with JSON, the records.
+//
+//	return view.RenderList(s.Out, nodeSpec, nodes, view.ListOpts{Fields: c.Output, JSON: g.JSON})
+func RenderList[T any](w io.Writer, spec ListSpec[T], items []T, o ListOpts) error {
+	sel, err := spec.Select(o.Fields)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return JSON(w, sel.Records(items))
+	}
+	units := o.Units
+	if units == "" {
+		units = DefaultUnits(o.Separator)
+	}
+	if err := CheckUnits(units); err != nil {
+		return err
+	}
+	return RenderTable(w, sel.Table(items, units), TableOpts{NoHeaders: o.NoHeaders, Separator: o.Separator})
 }
