@@ -74,16 +74,25 @@ type Uploader interface {
 	Upload(ctx context.Context, dst string, mode fs.FileMode, r io.Reader) error
 }
 
-// ExitError is a command that ran and exited non-zero.
+// ExitError is a command that ran and exited non-zero, or was killed by a
+// signal. It is never a transport failure: the command did run on the node.
 type ExitError struct {
-	Node   string
-	Argv   []string
-	Code   int
+	Node string
+	Argv []string
+	// Code is the exit status. For a command killed by a signal it is
+	// 128+signal number when the signal is known (as a shell reports it), else -1.
+	Code int
+	// Signal names the signal that killed the command ("TERM", "KILL"), or is
+	// empty for a normal exit.
+	Signal string
 	Stderr string // a tail of stderr, for the message
 }
 
 func (e *ExitError) Error() string {
 	msg := fmt.Sprintf("%s: %s: exit %d", e.Node, shortArgv(e.Argv), e.Code)
+	if e.Signal != "" {
+		msg = fmt.Sprintf("%s: %s: killed by signal %s", e.Node, shortArgv(e.Argv), e.Signal)
+	}
 	if s := strings.TrimSpace(e.Stderr); s != "" {
 		msg += ": " + s
 	}
