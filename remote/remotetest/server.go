@@ -35,7 +35,7 @@ import (
 type Server struct {
 	t           testing.TB
 	ln          net.Listener
-	host        ssh.Signer
+	hosts       []ssh.Signer // hosts[0] is the one HostKey reports
 	dir         string
 	keyFile     string
 	maxSessions int
@@ -58,8 +58,9 @@ type ServerOption func(*Server)
 // are already open on the same connection (sshd's MaxSessions).
 func WithMaxSessions(n int) ServerOption { return func(s *Server) { s.maxSessions = n } }
 
-// WithHostKey makes the server present key instead of a generated one.
-func WithHostKey(key ssh.Signer) ServerOption { return func(s *Server) { s.host = key } }
+// WithHostKey makes the server offer keys (one per algorithm) instead of a
+// generated ed25519 key; HostKey and the known_hosts lines use keys[0].
+func WithHostKey(keys ...ssh.Signer) ServerOption { return func(s *Server) { s.hosts = keys } }
 
 // NewHostKey generates an ed25519 host key, for WithHostKey.
 func NewHostKey(t testing.TB) ssh.Signer {
@@ -89,8 +90,8 @@ func NewServer(t testing.TB, opts ...ServerOption) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.host == nil {
-		s.host = NewHostKey(t)
+	if len(s.hosts) == 0 {
+		s.hosts = []ssh.Signer{NewHostKey(t)}
 	}
 	priv, err := clientKey()
 	if err != nil {
@@ -117,7 +118,9 @@ func NewServer(t testing.TB, opts ...ServerOption) *Server {
 			return nil, nil
 		},
 	}
-	s.cfg.AddHostKey(s.host)
+	for _, k := range s.hosts {
+		s.cfg.AddHostKey(k)
+	}
 	s.ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,16 +141,16 @@ func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 func (s *Server) Dir() string { return s.dir }
 
 // HostKey is the server's public host key.
-func (s *Server) HostKey() ssh.PublicKey { return s.host.PublicKey() }
+func (s *Server) HostKey() ssh.PublicKey { return s.hosts[0].PublicKey() }
 
 // HostKeyLine is the host key in authorized_keys format, for Target.HostKeys.
 func (s *Server) HostKeyLine() string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.host.PublicKey())))
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.hosts[0].PublicKey())))
 }
 
 // KnownHostsLine is the known_hosts line for the server's address.
 func (s *Server) KnownHostsLine() string {
-	return knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.host.PublicKey())
+	return knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.hosts[0].PublicKey())
 }
 
 // ClientKeyFile is the private key file the server accepts (unencrypted).
