@@ -214,6 +214,12 @@ func NodeModify(env Env, a NodeModifyArgs) (*plan.Plan, []string, error) {
 		}
 		c.SecondaryIP = a.SecondaryIP
 	}
+	// Ganeti's self-promotion: a node coming back from offline or drained
+	// becomes a candidate while the pool is short.
+	if (n.Offline || n.Drained) && !c.Offline && !c.Drained && a.MasterCandidate == nil &&
+		c.MasterCapable && len(masterCandidates(st)) < st.Cluster.CandidatePoolSize {
+		c.MasterCandidate = true
+	}
 	if yes(a.Offline) {
 		pri, sec := instancesOn(st, n.Name)
 		if len(pri)+len(sec) > 0 {

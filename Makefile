@@ -1,0 +1,52 @@
+# ganetictl: build, test, demo and benchmarks. `make help` lists the targets.
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.Version=$(VERSION)
+export TESTBED_DIR ?= /tmp/ganetictl-testbed
+
+.PHONY: help build test unit e2e test-update vet depcheck deps demo bench clean
+
+help:
+	@echo "make build        build bin/ganetictl (static)"
+	@echo "make test         install missing packages (as root), vet, depcheck, unit and e2e tests"
+	@echo "make demo         bring up a 3-node test cluster and tour ganetictl on it"
+	@echo "make bench        benchmarks against parallel-ssh and ssh loops on a 20-node test bed"
+	@echo "make testbed-up NODES=3 / make testbed-down"
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ganetictl ./cmd/ganetictl
+
+# deps installs what the tests and the test bed need (Debian, as root).
+deps:
+	@sh scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+depcheck:
+	@sh scripts/depcheck.sh
+
+# Unit tests need no root; e2e tests (testbed, e2e/) bring up real sshd nodes.
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /e2e -e '/testbed$$')
+
+e2e: build
+	$(GO) test -count=1 -timeout 20m -p 1 ./testbed/ ./e2e/
+
+test: deps vet depcheck unit e2e
+
+test-update:
+	$(GO) test ./... -run Golden -update
+
+demo: build
+	@sh scripts/demo.sh
+
+bench: build
+	@sh scripts/bench.sh
+
+clean:
+	rm -rf $(BIN)
+
+include testbed/testbed.mk

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"github.com/ganetictl/ganetictl/internal/view"
+)
+
+// CLI is the command tree: ganetictl <noun> <verb> [flags] [args], with the
+// verbs and flags of Ganeti's gnt-<noun> commands.
+type CLI struct {
+	Globals
+
+	Cluster ClusterCmd `cmd:"" help:"Cluster-wide operations (gnt-cluster)."`
+	Node    NodeCmd    `cmd:"" help:"Node operations (gnt-node)."`
+	State   StateCmd   `cmd:"" help:"Inspect the state file, its history and lock."`
+	Version VersionCmd `cmd:"" help:"Print ganetictl's version."`
+}
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Inventory string `help:"Cluster inventory file." env:"GANETICTL_INVENTORY" default:"cluster.toml" type:"path" short:"i"`
+	StateDir  string `help:"State directory (default: from the inventory)." env:"GANETICTL_STATE_DIR" type:"path"`
+	DryRun    bool   `help:"Print the plan and change nothing." name:"dry-run"`
+	JSON      bool   `help:"Machine-readable output on stdout." name:"json"`
+	Yes       bool   `help:"Answer yes to confirmation prompts."`
+	Parallel  int    `help:"Bound on concurrent node sessions (default: from the inventory)."`
+	Verbose   bool   `help:"Log every node command with node, exit code and duration to stderr." short:"v"`
+
+	streams view.Streams
+	version string
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+func (c *VersionCmd) Run(g *Globals, s view.Streams) error {
+	if g.JSON {
+		return view.JSON(s.Out, map[string]string{"ganetictl_version": g.version})
+	}
+	_, err := s.Out.Write([]byte("ganetictl " + g.version + "\n"))
+	return err
+}

@@ -1,0 +1,131 @@
+// Command ganetictl manages a Ganeti-style virtualization cluster from one
+// machine, over SSH, with no daemon on the nodes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+// Exit codes, decided here and nowhere else.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitChanges   = 2 // plan --detailed-exitcode: changes pending
+	exitPartial   = 3 // some node steps failed; the state records what was done
+	exitInvalid   = 10
+	exitLocked    = 11
+	exitStale     = 12
+	exitUsage     = 80
+	exitCancelled = 130
+)
+
+const exitCodesHelp = `Exit codes: 0 ok; 1 error (including refused prerequisites and unreachable nodes);
+2 changes pending (plan --detailed-exitcode); 3 some node steps failed; 10 invalid input,
+inventory or state; 11 state locked by another ganetictl; 12 stale plan; 80 usage error;
+130 cancelled.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], view.StdStreams())
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it with their own streams.
+func run(ctx context.Context, args []string, s view.Streams) int {
+	var cli CLI
+	exited := -1
+	parser, err := kong.New(&cli,
+		kong.Name("ganetictl"),
+		kong.Description("Ganeti cluster management over SSH, with no daemons.\n\n"+exitCodesHelp),
+		kong.UsageOnError(),
+		kong.Writers(s.Out, s.Err),
+		kong.Exit(func(c int) { exited = c }),
+		kong.Vars{"version": Version},
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		fmt.Fprintln(s.Err, "ganetictl:", err)
+		return exitError
+	}
+	kctx, err := parser.Parse(args)
+	if exited >= 0 { // --help or --version printed and asked to exit
+		return exited
+	}
+	if err != nil {
+		fmt.Fprintln(s.Err, "ganetictl:", err)
+		return exitUsage
+	}
+	cli.Globals.streams = s
+	cli.Globals.version = Version
+	err = kctx.Run(ctx, &cli.Globals, s)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if s, ok := err.(interface{ Silent() bool }); ok && s.Silent() {
+		return code
+	}
+	if cli.Globals.JSON {
+		_ = view.FailureJSON(s.Out, err, code)
+	} else {
+		_ = view.Failure(s.Err, err)
+	}
+	return code
+}
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var (
+		locked  *statefile.LockedError
+		stale   *plan.StaleError
+		corrupt *statefile.CorruptError
+		version *statefile.VersionError
+		invalid *invalidError
+		partial *partialError
+		coded   interface{ ExitCode() int }
+	)
+	switch {
+	case errors.As(err, &coded):
+		return coded.ExitCode()
+	case errors.Is(err, context.Canceled):
+		return exitCancelled
+	case errors.As(err, &locked):
+		return exitLocked
+	case errors.As(err, &stale):
+		return exitStale
+	case errors.As(err, &corrupt), errors.As(err, &version), errors.As(err, &invalid):
+		return exitInvalid
+	case errors.As(err, &partial):
+		return exitPartial
+	}
+	return exitError
+}
+
+// invalidError is bad input found before anything was touched.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string { return e.err.Error() }
+func (e *invalidError) Unwrap() error { return e.err }
+
+func invalid(format string, a ...any) error { return &invalidError{fmt.Errorf(format, a...)} }
+
+// partialError is a run in which some node steps failed but the rest went on.
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }

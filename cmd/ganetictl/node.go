@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+
+	"fmt"
+	"github.com/alecthomas/kong"
+	"sort"
+	"strings"
+
+	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/inventory"
+	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/remote"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// NodeCmd is gnt-node.
+type NodeCmd struct {
+	Add        NodeAddCmd    `cmd:"" help:"Add a node to the cluster."`
+	Remove     NodeRemoveCmd `cmd:"" help:"Remove a node that holds no instances."`
+	Modify     NodeModifyCmd `cmd:"" help:"Change a node's role and flags."`
+	List       NodeListCmd   `cmd:"" help:"List nodes."`
+	ListFields NodeFieldsCmd `cmd:"" name:"list-fields" help:"List the fields node list knows."`
+	Info       NodeInfoCmd   `cmd:"" help:"Show node details."`
+	AddTags    TagsAddCmd    `cmd:"" name:"add-tags" help:"Add tags to a node."`
+	RemoveTags TagsRemoveCmd `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
+	ListTags   TagsListCmd   `cmd:"" name:"list-tags" help:"List a node's tags."`
+}
+
+// NodeAddCmd is gnt-node add.
+type NodeAddCmd struct {
+	Name             string `arg:"" help:"Node name (as in the inventory, or resolvable)."`
+	SecondaryIP      string `short:"s" name:"secondary-ip" help:"Replication address."`
+	PrimaryIP        string `name:"primary-ip" help:"Address to reach the node (default: the inventory's, else the name)."`
+	Group            string `short:"g" name:"node-group"`
+	Readd            bool   `name:"readd" help:"Re-initialise a node already in the cluster."`
+	MasterCapable    yesNo  `name:"master-capable"`
+	VMCapable        yesNo  `name:"vm-capable"`
+	AcceptNewHostKey bool   `name:"accept-new-host-key" help:"Trust and record the node's host key if known_hosts does not have it yet (a changed key is always refused)."`
+}
+
+func (c *NodeAddCmd) Run(ctx context.Context, g *Globals) error {
+	if err := inventory.ValidHostname(c.Name); err != nil {
+		return invalid("node name: %v", err)
+	}
+	mc, err := c.MasterCapable.ptr("--master-capable")
+	if err != nil {
+		return err
+	}
+	vc, err := c.VMCapable.ptr("--vm-capable")
+	if err != nil {
+		return err
+	}
+	args := playbooks.NodeAddArgs{Name: c.Name, PrimaryIP: c.PrimaryIP, SecondaryIP: c.SecondaryIP, Group: c.Group, Readd: c.Readd, MasterCapable: mc, VMCapable: vc}
+	a, err := g.open(openOpts{trustNewHostKey: c.AcceptNewHostKey, extra: func(inv *inventory.Inventory) []remote.Target {
+		if n, ok := inv.Node(c.Name); ok {
+			args.Name = n.Name
+			args.PrimaryIP = pick(c.PrimaryIP, n.Address)
+			args.SecondaryIP = pick(c.SecondaryIP, n.SecondaryAddress)
+			args.Group = pick(c.Group, n.Group)
+			return nil
+		}
+		// Not in the inventory: reach it by the address given, else by name (DNS), as Ganeti does.
+		args.PrimaryIP = pick(c.PrimaryIP, c.Name)
+		return []remote.Target{{Name: c.Name, Addr: args.PrimaryIP, Port: inv.SSH.Port}}
+	}})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, "node add "+args.Name, func(*statefile.State) []string { return []string{args.Name} },
+		func(env playbooks.Env) (*plan.Plan, error) {
+			if args.Readd && args.PrimaryIP == "" {
+				if n, ok := env.State.Nodes[args.Name]; ok {
+					args.PrimaryIP, args.SecondaryIP = n.PrimaryIP, n.SecondaryIP
+				}
+			}
+			return playbooks.NodeAdd(env, args)
+		})
+}
+
+// NodeRemoveCmd is gnt-node remove.
+type NodeRemoveCmd struct {
+	Name string `arg:""`
+}
+
+func (c *NodeRemoveCmd) Run(ctx context.Context, g *Globals) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, "node remove "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.NodeRemove(env, c.Name)
+	})
+}
+
+// NodeModifyCmd is gnt-node modify.
+type NodeModifyCmd struct {
+	Name            string `arg:""`
+	MasterCandidate yesNo  `short:"C" name:"master-candidate" help:"yes|no"`
+	Drained         yesNo  `short:"D" name:"drained" help:"yes|no"`
+	Offline         yesNo  `short:"O" name:"offline" help:"yes|no"`
+	MasterCapable   yesNo  `name:"master-capable" help:"yes|no"`
+	VMCapable       yesNo  `name:"vm-capable" help:"yes|no"`
+	SecondaryIP     string `short:"s" name:"secondary-ip"`
+	Force           bool   `name:"force"`
+	AutoPromote     bool   `name:"auto-promote" help:"Promote another node when this one stops being a master candidate."`
+}
+
+func (c *NodeModifyCmd) Run(ctx context.Context, g *Globals) error {
+	args := playbooks.NodeModifyArgs{Name: c.Name, SecondaryIP: c.SecondaryIP, Force: c.Force, AutoPromote: c.AutoPromote}
+	var err error
+	for _, f := range []struct {
+		v    yesNo
+		name string
+		dst  **bool
+	}{
+		{c.MasterCandidate, "-C/--master-candidate", &args.MasterCandidate},
+		{c.Drained, "-D/--drained", &args.Drained},
+		{c.Offline, "-O/--offline", &args.Offline},
+		{c.MasterCapable, "--master-capable", &args.MasterCapable},
+		{c.VMCapable, "--vm-capable", &args.VMCapable},
+	} {
+		if *f.dst, err = f.v.ptr(f.name); err != nil {
+			return err
+		}
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, "node modify "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
+		p, _, err := playbooks.NodeModify(env, args)
+		return p, err
+	})
+}
+
+// nodeRow is one node with its live facts, for list and info.
+type nodeRow struct {
+	*statefile.Node
+	master string
+	facts  *playbooks.NodeFacts // nil when not gathered
+	st     *statefile.State
+	live   bool // facts were asked for
+}
+
+func (r nodeRow) liveInt(get func(*playbooks.NodeFacts) int64) any {
+	switch {
+	case r.Offline:
+		return view.Offline
+	case r.facts == nil || !r.facts.Reachable:
+		return view.NoData
+	}
+	return get(r.facts)
+}
+
+func (r nodeRow) disk() (total, free int64, ok bool) {
+	f := r.facts
+	if f.VG != nil {
+		return int64(f.VG.Size), int64(f.VG.Free), true
+	}
+	return f.DiskTotal, f.DiskFree, f.DiskTotal > 0
+}
+
+func (r nodeRow) instances() (pri, sec []string) {
+	for _, i := range r.st.Instances {
+		if i.PrimaryNode == r.Name {
+			pri = append(pri, i.Name)
+		}
+		for _, s := range i.SecondaryNodes() {
+			if s == r.Name {
+				sec = append(sec, i.Name)
+			}
+		}
+	}
+	sort.Strings(pri)
+	sort.Strings(sec)
+	return pri, sec
+}
+
+// liveFields need facts from the node.
+var liveFields = map[string]bool{"dtotal": true, "dfree": true, "mtotal": true, "mnode": true, "mfree": true, "ctotal": true, "bootid": true}
+
+var nodeSpec = view.ListSpec[nodeRow]{
+	Default: []string{"name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt", "sinst_cnt"},
+	Fields: []view.Field[nodeRow]{
+		{Name: "name", Title: "Node", Kind: view.KindText, Doc: "Node name", Get: func(r nodeRow) any { return r.Name }},
+		{Name: "dtotal", Title: "DTotal", Kind: view.KindUnit, Doc: "Total disk space in the volume group (or file storage)", Get: func(r nodeRow) any {
+			return r.liveInt(func(*playbooks.NodeFacts) int64 { t, _, _ := r.disk(); return t })
+		}},
+		{Name: "dfree", Title: "DFree", Kind: view.KindUnit, Doc: "Free disk space", Get: func(r nodeRow) any {
+			return r.liveInt(func(*playbooks.NodeFacts) int64 { _, f, _ := r.disk(); return f })
+		}},
+		{Name: "mtotal", Title: "MTotal", Kind: view.KindUnit, Doc: "Total memory", Get: func(r nodeRow) any {
+			return r.liveInt(func(f *playbooks.NodeFacts) int64 { return f.MemTotal })
+		}},
+		{Name: "mnode", Title: "MNode", Kind: view.KindUnit, Doc: "Memory used by the node itself", Get: func(r nodeRow) any {
+			return r.liveInt(func(f *playbooks.NodeFacts) int64 { return f.MemTotal - f.MemFree })
+		}},
+		{Name: "mfree", Title: "MFree", Kind: view.KindUnit, Doc: "Memory available for instances", Get: func(r nodeRow) any {
+			return r.liveInt(func(f *playbooks.NodeFacts) int64 { return f.MemFree })
+		}},
+		{Name: "ctotal", Title: "CTotal", Kind: view.KindNumber, Doc: "Number of logical processors", Get: func(r nodeRow) any {
+			return r.liveInt(func(f *playbooks.NodeFacts) int64 { return int64(f.CPUs) })
+		}},
+		{Name: "pinst_cnt", Title: "Pinst", Kind: view.KindNumber, Doc: "Number of instances with this node as primary", Get: func(r nodeRow) any { p, _ := r.instances(); return len(p) }},
+		{Name: "sinst_cnt", Title: "Sinst", Kind: view.KindNumber, Doc: "Number of instances with this node as secondary", Get: func(r nodeRow) any { _, s := r.instances(); return len(s) }},
+		{Name: "pinst_list", Title: "PriInstances", Kind: view.KindList, Doc: "Instances with this node as primary", Get: func(r nodeRow) any { p, _ := r.instances(); return p }},
+		{Name: "sinst_list", Title: "SecInstances", Kind: view.KindList, Doc: "Instances with this node as secondary", Get: func(r nodeRow) any { _, s := r.instances(); return s }},
+		{Name: "pip", Title: "PrimaryIP", Kind: view.KindText, Doc: "Primary address", Get: func(r nodeRow) any { return r.PrimaryIP }},
+		{Name: "sip", Title: "SecondaryIP", Kind: view.KindText, Doc: "Secondary (replication) address", Get: func(r nodeRow) any { return r.SecondaryIP }},
+		{Name: "master", Title: "IsMaster", Kind: view.KindBool, Doc: "Whether the node is the master", Get: func(r nodeRow) any { return r.Name == r.master }},
+		{Name: "master_candidate", Title: "MasterC", Kind: view.KindBool, Doc: "Whether the node is a master candidate", Get: func(r nodeRow) any { return r.MasterCandidate }},
+		{Name: "drained", Title: "Drained", Kind: view.KindBool, Doc: "Whether the node is drained", Get: func(r nodeRow) any { return r.Drained }},
+		{Name: "offline", Title: "Offline", Kind: view.KindBool, Doc: "Whether the node is offline", Get: func(r nodeRow) any { return r.Offline }},
+		{Name: "master_capable", Title: "MasterCapable", Kind: view.KindBool, Doc: "Whether the node can become master candidate", Get: func(r nodeRow) any { return r.MasterCapable }},
+		{Name: "vm_capable", Title: "VMCapable", Kind: view.KindBool, Doc: "Whether the node can host instances", Get: func(r nodeRow) any { return r.VMCapable }},
+		{Name: "role", Title: "Role", Kind: view.KindText, Doc: "Node role: M(aster), C(andidate), R(egular), D(rained), O(ffline)", Get: func(r nodeRow) any { return r.Role(r.master) }},
+		{Name: "group", Title: "Group", Kind: view.KindText, Doc: "Node group", Get: func(r nodeRow) any { return r.Group }},
+		{Name: "tags", Title: "Tags", Kind: view.KindList, Doc: "Tags", Get: func(r nodeRow) any { return r.Tags }},
+		{Name: "uuid", Title: "UUID", Kind: view.KindText, Doc: "Node UUID", Get: func(r nodeRow) any { return r.UUID }},
+		{Name: "serial_no", Title: "SerialNo", Kind: view.KindNumber, Doc: "Node object serial number", Get: func(r nodeRow) any { return r.Serial }},
+		{Name: "ctime", Title: "CTime", Kind: view.KindText, Doc: "Creation time", Get: func(r nodeRow) any { return fmtStamp(r.Ctime) }},
+		{Name: "mtime", Title: "MTime", Kind: view.KindText, Doc: "Modification time", Get: func(r nodeRow) any { return fmtStamp(r.Mtime) }},
+	},
+}
+
+// NodeListCmd is gnt-node list.
+type NodeListCmd struct {
+	Output    string   `short:"o" name:"output" help:"Fields to show (comma-separated; +f adds to the defaults)."`
+	NoHeaders bool     `name:"no-headers"`
+	Separator string   `name:"separator"`
+	Units     string   `name:"units" help:"h, m, g or t"`
+	Names     []string `arg:"" optional:""`
+}
+
+func (c *NodeListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	if c.Units != "" {
+		if err := view.CheckUnits(c.Units); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	sel, err := nodeSpec.Select(c.Output)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	needLive := false
+	for _, f := range sel {
+		needLive = needLive || liveFields[f.Name]
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	rows, err := a.nodeRows(ctx, c.Names, needLive)
+	if err != nil {
+		return err
+	}
+	return view.RenderList(s.Out, nodeSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
+}
+
+// nodeRows reads the state and, when asked, every listed node's facts (one
+// round trip per node, all in parallel).
+func (a *app) nodeRows(ctx context.Context, names []string, live bool) ([]nodeRow, error) {
+	st, err := a.readState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		names = st.NodeNames()
+	}
+	var rows []nodeRow
+	var ask []string
+	for _, name := range names {
+		n, ok := st.Nodes[name]
+		if !ok {
+			return nil, &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", name)}
+		}
+		rows = append(rows, nodeRow{Node: n, master: st.Cluster.MasterNode, st: st, live: live})
+		if live && !n.Offline {
+			ask = append(ask, name)
+		}
+	}
+	if live && len(ask) > 0 {
+		facts := a.gather(ctx, st, ask)
+		for i := range rows {
+			rows[i].facts = facts[rows[i].Name]
+		}
+	}
+	return rows, nil
+}
+
+// NodeFieldsCmd is gnt-node list-fields.
+type NodeFieldsCmd struct{}
+
+func (c *NodeFieldsCmd) Run(g *Globals, s view.Streams) error {
+	return view.RenderTable(s.Out, nodeSpec.FieldsTable(), view.TableOpts{})
+}
+
+// NodeInfoCmd is gnt-node info.
+type NodeInfoCmd struct {
+	Names []string `arg:"" optional:""`
+}
+
+// ndDefaults are Ganeti's node parameter defaults, shown as "default (x)".
+var ndDefaults = map[string]any{"cpu_speed": 1, "exclusive_storage": false, "oob_program": "", "ovs": false, "ovs_link": "", "ovs_name": "switch1", "spindle_count": 1, "ssh_port": 22}
+
+func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	rows, err := a.nodeRows(ctx, c.Names, false)
+	if err != nil {
+		return err
+	}
+	var infos []view.Info
+	for _, r := range rows {
+		pri, sec := r.instances()
+		eff := map[string]any{}
+		for k, v := range ndDefaults {
+			eff[k] = v
+		}
+		for k, v := range r.st.Cluster.NDParams {
+			eff[k] = v
+		}
+		for k, v := range r.NDParams {
+			eff[k] = v
+		}
+		infos = append(infos, view.Info{}.
+			Add("Node name", r.Name).
+			Add("primary ip", r.PrimaryIP).
+			Add("secondary ip", r.SecondaryIP).
+			Add("master candidate", r.MasterCandidate).
+			Add("drained", r.Drained).
+			Add("offline", r.Offline).
+			Add("master_capable", r.MasterCapable).
+			Add("vm_capable", r.VMCapable).
+			Add("primary for instances", pri).
+			Add("secondary for instances", sec).
+			Add("node parameters", view.ParamsInfo(map[string]any(r.NDParams), eff)))
+	}
+	if g.JSON {
+		return view.JSON(s.Out, infos)
+	}
+	return view.RenderInfo(s.Out, infos)
+}
+
+// Tags commands serve both nouns: the parent command's name says which.
+
+// TagsAddCmd is add-tags.
+type TagsAddCmd struct {
+	Args []string `arg:"" help:"For node: NODE TAG...; for cluster: TAG..."`
+}
+
+// TagsRemoveCmd is remove-tags.
+type TagsRemoveCmd struct {
+	Args []string `arg:""`
+}
+
+// TagsListCmd is list-tags.
+type TagsListCmd struct {
+	Args []string `arg:"" optional:""`
+}
+
+func (c *TagsAddCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
+	return changeTags(ctx, g, nounOf(k), c.Args, true)
+}
+
+func (c *TagsRemoveCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
+	return changeTags(ctx, g, nounOf(k), c.Args, false)
+}
+
+func changeTags(ctx context.Context, g *Globals, kind string, args []string, add bool) error {
+	name, tags, err := splitTagArgs(kind, args)
+	if err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return invalid("no tags given")
+	}
+	for _, t := range tags {
+		if err := inventory.ValidTag(t); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	op := fmt.Sprintf("%s tags %s", kind, strings.Join(tags, " "))
+	return a.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
+		if add {
+			return playbooks.Tags(env, kind, name, tags, nil)
+		}
+		return playbooks.Tags(env, kind, name, nil, tags)
+	})
+}
+
+func splitTagArgs(kind string, args []string) (name string, tags []string, err error) {
+	if kind == plan.KindCluster {
+		return "", args, nil
+	}
+	if len(args) == 0 {
+		return "", nil, invalid("name the %s first", kind)
+	}
+	return args[0], args[1:], nil
+}
+
+func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *kong.Context) error {
+	kind := nounOf(k)
+	name, _, err := splitTagArgs(kind, c.Args)
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	var tags []string
+	switch kind {
+	case plan.KindCluster:
+		tags = st.Cluster.Tags
+	case plan.KindNode:
+		n, ok := st.Nodes[name]
+		if !ok {
+			return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", name)}
+		}
+		tags = n.Tags
+	}
+	if g.JSON {
+		if tags == nil {
+			tags = []string{}
+		}
+		return view.JSON(s.Out, tags)
+	}
+	for _, t := range tags {
+		fmt.Fprintln(s.Out, t)
+	}
+	return nil
+}
+
+// nounOf is the noun of the running command ("cluster" or "node").
+func nounOf(k *kong.Context) string {
+	noun, _, _ := strings.Cut(k.Command(), " ")
+	return noun
+}

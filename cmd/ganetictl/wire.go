@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/inventory"
+	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/apply"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/remote"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// app is one command's wiring: the inventory, the state store and the SSH
+// pool, built once from the global flags.
+type app struct {
+	g     *Globals
+	s     view.Streams
+	inv   *inventory.Inventory
+	store *statefile.DirStore
+	pool  *remote.Pool
+}
+
+// open loads the inventory and opens the state directory. SSH connections
+// are made lazily, on first use of each node.
+// openOpts are open's options for the few commands that need them.
+type openOpts struct {
+	trustNewHostKey bool // node add --accept-new-host-key
+	// extra adds SSH targets that are not in the inventory.
+	extra func(*inventory.Inventory) []remote.Target
+}
+
+func (g *Globals) open(opts ...openOpts) (*app, error) {
+	inv, err := inventory.Load(g.Inventory)
+	if err != nil {
+		return nil, &invalidError{err}
+	}
+	if err := inv.Validate(); err != nil {
+		return nil, &invalidError{err}
+	}
+	dir := g.StateDir
+	if dir == "" {
+		dir = inv.State.Dir
+	}
+	store, err := statefile.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{g: g, s: g.streams, inv: inv, store: store}
+	cfg := a.sshConfig()
+	targets := make([]remote.Target, 0, len(inv.Nodes))
+	for _, n := range inv.Nodes {
+		targets = append(targets, a.target(n.Name, n.Address, n.HostKey))
+	}
+	for _, o := range opts {
+		cfg.TrustOnFirstUse = cfg.TrustOnFirstUse || o.trustNewHostKey
+		if o.extra != nil {
+			targets = append(targets, o.extra(inv)...)
+		}
+	}
+	if a.pool, err = remote.NewPool(cfg, targets); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	if a.pool != nil {
+		_ = a.pool.Close()
+	}
+}
+
+func (a *app) sshConfig() remote.Config {
+	ssh := a.inv.SSH
+	cfg := remote.Config{
+		User:           ssh.User,
+		UseAgent:       ssh.UseAgent,
+		KnownHostsFile: ssh.KnownHosts,
+		JumpHost:       ssh.JumpHost,
+		ConnectTimeout: ssh.ConnectTimeout,
+		CommandTimeout: ssh.CommandTimeout,
+	}
+	if ssh.IdentityFile != "" {
+		cfg.KeyFiles = []string{ssh.IdentityFile}
+	}
+	if a.g.Verbose {
+		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(a.s.Err, format+"\n", args...) }
+	}
+	return cfg
+}
+
+func (a *app) target(name, addr, hostKey string) remote.Target {
+	t := remote.Target{Name: name, Addr: addr, Port: a.inv.SSH.Port}
+	if hostKey != "" {
+		t.HostKeys = []string{hostKey}
+	}
+	return t
+}
+
+func (a *app) parallel() int {
+	if a.g.Parallel > 0 {
+		return a.g.Parallel
+	}
+	return a.inv.SSH.Parallel
+}
+
+// readState reads the current state; before `cluster init` it explains what to do.
+func (a *app) readState(ctx context.Context) (*statefile.State, error) {
+	st, err := a.store.Read(ctx)
+	if errors.Is(err, statefile.ErrNoState) {
+		return nil, fmt.Errorf("no cluster state in %s: run `ganetictl cluster init` first (or point --state-dir at the state)", a.store)
+	}
+	return st, err
+}
+
+// lock takes the state lock for op.
+func (a *app) lock(ctx context.Context, op string) (*statefile.Lock, error) {
+	return a.store.Lock(ctx, statefile.NewLockInfo(op, a.g.version))
+}
+
+// factsArgs are the cluster-wide inputs of the facts script.
+func (a *app) factsArgs(st *statefile.State) playbooks.FactsArgs {
+	c := a.inv.Cluster
+	fa := playbooks.FactsArgs{VG: c.VolumeGroup, FileDir: c.FileStorageDir, SharedFileDir: c.SharedFileStorageDir, DRBDStatus: c.DRBDStatusFile}
+	if st != nil {
+		fa.VG, fa.FileDir, fa.SharedFileDir = st.Cluster.VolumeGroup, st.Cluster.FileStorageDir, st.Cluster.SharedFileStorageDir
+		if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
+			fa.Bridges = []string{link}
+		}
+	}
+	return fa
+}
+
+// gather collects every named node's facts in one SSH round trip per node,
+// all nodes in parallel. Unreachable nodes get facts with Reachable false.
+func (a *app) gather(ctx context.Context, st *statefile.State, nodes []string) map[string]*playbooks.NodeFacts {
+	fa := a.factsArgs(st)
+	steps := make([]plan.Step, len(nodes))
+	for i, n := range nodes {
+		steps[i] = playbooks.FactsStep(n, fa)
+	}
+	start := time.Now()
+	results := apply.Gather(ctx, steps, a.pool, apply.Options{Parallel: a.parallel()})
+	end := time.Now()
+	out := make(map[string]*playbooks.NodeFacts, len(nodes))
+	for _, r := range results {
+		name := r.Step.Node
+		if r.Err != nil && len(r.Stdout) == 0 {
+			out[name] = &playbooks.NodeFacts{Name: name, Err: r.Err.Error()}
+			continue
+		}
+		f, err := playbooks.ParseFacts(name, r.Stdout)
+		if err != nil {
+			out[name] = &playbooks.NodeFacts{Name: name, Err: err.Error()}
+			continue
+		}
+		f.WindowStart, f.WindowEnd = start, end
+		out[name] = f
+	}
+	return out
+}
+
+// mutate runs a mutating operation the standard way: lock, read the state,
+// gather facts from the given nodes, make the plan, then either print it
+// (--dry-run) or apply it, commit and replicate the state.
+func (a *app) mutate(ctx context.Context, op string, facts func(*statefile.State) []string,
+	makePlan func(env playbooks.Env) (*plan.Plan, error)) error {
+	var lk *statefile.Lock
+	if !a.g.DryRun {
+		var err error
+		if lk, err = a.lock(ctx, op); err != nil {
+			return err
+		}
+		defer lk.Unlock()
+	}
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	env := playbooks.Env{State: st, NewID: statefile.NewUUID}
+	if facts != nil {
+		if nodes := facts(st); len(nodes) > 0 {
+			env.Facts = a.gather(ctx, st, nodes)
+		}
+	}
+	p, err := makePlan(env)
+	if err != nil {
+		return err
+	}
+	return a.execute(ctx, p, st, lk)
+}
+
+// execute prints or applies a plan made from st.
+func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk *statefile.Lock) error {
+	if a.g.DryRun {
+		if a.g.JSON {
+			return view.PlanJSON(a.s.Out, p)
+		}
+		return view.RenderPlan(a.s.Out, p)
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(a.s.Err, "WARNING: %s\n", w)
+	}
+	hooks := &progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose}
+	commit := func(ctx context.Context, next *statefile.State) (int64, error) {
+		next.GanetictlVersion = a.g.version
+		return a.store.Write(ctx, lk, next)
+	}
+	res, err := apply.Run(ctx, p, st, a.pool, commit, apply.Options{Parallel: a.parallel(), Hooks: hooks})
+	if err != nil {
+		if res != nil && res.Committed {
+			err = &partialError{err}
+		}
+		return err
+	}
+	if res.Committed && len(p.Replicate) > 0 {
+		if err := a.replicate(ctx, p.Replicate); err != nil {
+			fmt.Fprintf(a.s.Err, "WARNING: %v\n", err)
+		}
+	}
+	if a.g.JSON {
+		return view.JSON(a.s.Out, map[string]any{"operation": p.Operation, "committed": res.Committed, "serial": res.Serial, "failed_steps": res.Failed})
+	}
+	return nil
+}
+
+// replicate copies the current state file to the given nodes, in parallel.
+// A failed copy is reported but does not undo the commit: verify names the
+// stale copy and redist-conf repairs it.
+func (a *app) replicate(ctx context.Context, nodes []string) error {
+	data, err := a.stateBytes()
+	if err != nil {
+		return err
+	}
+	wp := pool.New().WithErrors().WithMaxGoroutines(a.parallel())
+	for _, n := range nodes {
+		wp.Go(func() error {
+			r, err := a.pool.Get(ctx, n)
+			if err != nil {
+				return fmt.Errorf("state copy to %s: %w", n, err)
+			}
+			if _, err := r.Run(ctx, remote.Command{Argv: []string{"mkdir", "-p", "-m", "0700", filepath.Dir(playbooks.StateReplicaPath)}}); err != nil {
+				return fmt.Errorf("state copy to %s: %w", n, err)
+			}
+			if err := remote.Upload(ctx, r, playbooks.StateReplicaPath, 0o600, bytes.NewReader(data)); err != nil {
+				return fmt.Errorf("state copy to %s: %w", n, err)
+			}
+			return nil
+		})
+	}
+	return wp.Wait()
+}
+
+// stateBytes is the state file exactly as stored.
+func (a *app) stateBytes() ([]byte, error) {
+	return os.ReadFile(filepath.Join(a.store.Dir, "state.json"))
+}
+
+func (a *app) stateSum() string {
+	b, err := a.stateBytes()
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// onlineNodes are the state's nodes that are not offline, sorted; with
+// names given, those (which must exist).
+func onlineNodes(st *statefile.State, names []string) ([]string, error) {
+	if len(names) == 0 {
+		var out []string
+		for n, node := range st.Nodes {
+			if !node.Offline {
+				out = append(out, n)
+			}
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	for _, n := range names {
+		if _, ok := st.Nodes[n]; !ok {
+			return nil, &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", n)}
+		}
+	}
+	return names, nil
+}
+
+// progressHooks print apply progress to stderr.
+type progressHooks struct {
+	apply.NoHooks
+	p       *view.Progress
+	verbose bool
+}
+
+func (h *progressHooks) StageStarted(st *plan.Stage) {
+	if len(st.Steps) > 0 {
+		h.p.Printf("* %s", st.Name)
+	}
+}
+
+func (h *progressHooks) StepFinished(r apply.StepResult) {
+	what := r.Step.Desc
+	if h.verbose || what == "" {
+		what = strings.Join(r.Step.Argv, " ")
+		if len(r.Step.Argv) > 2 && r.Step.Argv[0] == "sh" && r.Step.Argv[1] == "-c" {
+			what = r.Step.Desc
+		}
+	}
+	h.p.Done(r.Step.Node, what, r.Duration, r.Err)
+}
+
+func (h *progressHooks) Undoing(s *plan.Step) { h.p.Printf("  undo on %s: %s", s.Node, s.Desc) }
+
+// confirm asks a yes/no question on stderr unless --yes; a non-terminal
+// stdin without --yes is a refusal, so CI never hangs on a prompt.
+func (a *app) confirm(question string) error {
+	if a.g.Yes {
+		return nil
+	}
+	fmt.Fprintf(a.s.Err, "%s\ny/[n]: ", question)
+	var answer string
+	if _, err := fmt.Fscanln(stdin, &answer); err != nil || (answer != "y" && answer != "yes") {
+		return errors.New("aborted: not confirmed (use --yes to skip the question)")
+	}
+	return nil
+}
+
+var stdin io.Reader = os.Stdin

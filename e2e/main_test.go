@@ -1,0 +1,143 @@
+// Package e2e runs the ganetictl binary against the test bed's real sshd
+// nodes and checks what the nodes and the state file really hold.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganetictl/ganetictl/testbed"
+)
+
+// binary is the ganetictl built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ganetictl-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "ganetictl")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/ganetictl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build ganetictl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cluster is one test's view of the bed: the bed, an inventory and a
+// private state directory.
+type cluster struct {
+	t        *testing.T
+	bed      *testbed.Bed
+	inv      string
+	stateDir string
+}
+
+func newCluster(t *testing.T, nodes int) *cluster {
+	t.Helper()
+	bed := testbed.ForTest(t, nodes)
+	c := &cluster{t: t, bed: bed, inv: bed.InventoryPath(), stateDir: t.TempDir()}
+	// Nodes are shared between tests: start each test from clean nodes.
+	for _, n := range bed.Nodes() {
+		c.node(n.Name, "rm", "-rf", "/var/lib/ganeti/ganetictl", "/tmp/ganetictl-e2e")
+	}
+	return c
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// run runs ganetictl with the cluster's inventory and state directory.
+func (c *cluster) run(args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	full := append([]string{"--inventory", c.inv, "--state-dir", c.stateDir}, args...)
+	cmd := exec.CommandContext(ctx, binary, full...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("ganetictl %v: %v", args, err)
+	}
+	return r
+}
+
+// ok runs ganetictl and fails the test unless it exits 0.
+func (c *cluster) ok(args ...string) result {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != 0 {
+		c.t.Fatalf("ganetictl %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// fails runs ganetictl, wants exit code want, and returns the result.
+func (c *cluster) fails(want int, args ...string) result {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != want {
+		c.t.Fatalf("ganetictl %s: want exit %d, got %s", strings.Join(args, " "), want, r)
+	}
+	return r
+}
+
+// node runs a command on a node without ganetictl, for assertions.
+func (c *cluster) node(name string, argv ...string) string {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, stderr, err := c.bed.Run(ctx, name, argv...)
+	if err != nil {
+		c.t.Fatalf("%s: %v: %v: %s", name, argv, err, stderr)
+	}
+	return out
+}
+
+// nodeErr runs a command on a node and returns its error instead of failing.
+func (c *cluster) nodeErr(name string, argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _, err := c.bed.Run(ctx, name, argv...)
+	return out, err
+}
+
+func (c *cluster) stateBytes() []byte {
+	c.t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.stateDir, "state.json"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return b
+}
+
+func (c *cluster) names() []string {
+	var out []string
+	for _, n := range c.bed.Nodes() {
+		out = append(out, n.Name)
+	}
+	return out
+}
