@@ -102,9 +102,10 @@ func newHostKeyChecker(cfg Config, t Target) (*hostKeyChecker, error) {
 	hp := t.hostPort()
 	_, port, _ := net.SplitHostPort(hp)
 	c := &hostKeyChecker{node: t.Name, knownHosts: cfg.KnownHostsFile, tofu: cfg.TrustOnFirstUse, logf: cfg.logf}
-	c.lookup = []string{knownhosts.Normalize(hp)}
+	// The database wants host:port (it normalises port 22 away itself).
+	c.lookup = []string{hp}
 	if t.Name != "" && t.Name != t.Addr {
-		c.lookup = append(c.lookup, knownhosts.Normalize(net.JoinHostPort(t.Name, port)))
+		c.lookup = append(c.lookup, net.JoinHostPort(t.Name, port))
 	}
 	pinned, err := parsePinned(t.HostKeys)
 	if err != nil {
@@ -179,7 +180,7 @@ func algorithmsFor(keyType string) []string {
 // check is the ssh.HostKeyCallback.
 func (c *hostKeyChecker) check(_ string, remote net.Addr, key ssh.PublicKey) error {
 	got := ssh.FingerprintSHA256(key)
-	e := &HostKeyError{Node: c.node, Addr: c.lookup[0], Got: got, KnownHosts: c.knownHosts}
+	e := &HostKeyError{Node: c.node, Addr: knownhosts.Normalize(c.lookup[0]), Got: got, KnownHosts: c.knownHosts}
 	if c.pinned != nil {
 		if containsKey(c.pinned, key) {
 			return nil
@@ -204,10 +205,10 @@ func (c *hostKeyChecker) check(_ string, remote net.Addr, key ssh.PublicKey) err
 		e.Unknown = true
 		return e
 	}
-	if err := appendKnownHost(c.knownHosts, c.lookup[0], key); err != nil {
+	if err := appendKnownHost(c.knownHosts, knownhosts.Normalize(c.lookup[0]), key); err != nil {
 		return fmt.Errorf("accept new host key %s: %w", got, err)
 	}
-	c.logf("%s: accepted new host key %s for %s, recorded in %s", c.node, got, c.lookup[0], c.knownHosts)
+	c.logf("%s: accepted new host key %s for %s, recorded in %s", c.node, got, knownhosts.Normalize(c.lookup[0]), c.knownHosts)
 	return nil
 }
 

@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 		kong.Writers(s.Out, s.Err),
 		kong.Exit(func(c int) { exited = c }),
 		kong.Vars{"version": Version},
+		kong.BindFor(ctx),
+		kong.BindTo(s, (*view.Streams)(nil)),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)
 	if err != nil {
@@ -72,12 +74,13 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 	}
 	cli.Globals.streams = s
 	cli.Globals.version = Version
-	err = kctx.Run(ctx, &cli.Globals, s)
+	err = kctx.Run(&cli.Globals)
 	if err == nil {
 		return exitOK
 	}
 	code := exitCode(err)
-	if s, ok := err.(interface{ Silent() bool }); ok && s.Silent() {
+	var quiet interface{ Silent() bool }
+	if errors.As(err, &quiet) && quiet.Silent() {
 		return code
 	}
 	if cli.Globals.JSON {

@@ -100,7 +100,11 @@ func applyOne(st *statefile.State, c Change, now time.Time) error {
 		if err := json.Unmarshal(c.After, &cl); err != nil {
 			return err
 		}
-		stamp(&cl.Meta, &st.Cluster.Meta, now)
+		var prev *statefile.Meta
+		if c.Action == Modify {
+			prev = &st.Cluster.Meta
+		}
+		stamp(&cl.Meta, prev, now)
 		st.Cluster = cl
 		return nil
 	case KindNode:
