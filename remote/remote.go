@@ -4,6 +4,16 @@
 // A Runner is small on purpose (os/exec's shape): Run takes argv, never a shell
 // string, and argv is quoted exactly once, by Quote. Uploader is an optional
 // upgrade; the Upload helper falls back to Run when a runner lacks it.
+//
+// Implementations: SSH (one connection per node, many sessions on it, handed
+// out by a Pool that dials each node once), and Local (os/exec on this
+// machine, for development and tests). Package remotetest has a scripted Fake,
+// an in-process SSH server and the conformance suite all runners pass.
+//
+// Errors: a command that ran and failed is an *ExitError; a node that cannot
+// be reached gives an error matching ErrUnreachable; a host key that cannot
+// be verified is a *HostKeyError; a cancelled command returns an error
+// wrapping ctx.Err(). Every message starts with the node's name.
 package remote
 
 import (
@@ -61,7 +71,10 @@ type Result struct {
 // Runner runs commands on one node. Implementations are safe for concurrent use.
 type Runner interface {
 	// Run runs c to completion. A non-zero exit returns the Result and an
-	// *ExitError; a transport failure returns another error (see ErrUnreachable).
+	// *ExitError; a transport failure returns another error (see
+	// ErrUnreachable). When ctx ends, or c.Timeout passes, the command is
+	// stopped (SIGTERM, then harder) and the error wraps ctx.Err()
+	// (context.Canceled or context.DeadlineExceeded), never *ExitError.
 	Run(ctx context.Context, c Command) (Result, error)
 	// String names the node, for errors and logs.
 	String() string

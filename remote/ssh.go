@@ -302,6 +302,9 @@ func (s *SSH) acquire(ctx context.Context) (release func(), err error) {
 	if s.isDead() {
 		return nil, s.deadErr()
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case s.sem <- struct{}{}:
 		return func() { <-s.sem }, nil
@@ -386,14 +389,13 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 	if stdinW != nil {
 		go func() {
 			er := &errReader{r: c.Stdin}
-			_, err := io.Copy(stdinW, er)
+			io.Copy(stdinW, er)
 			if er.err != nil {
 				stdinErr.Store(&er.err)
 				sess.Close()
 				return
 			}
 			stdinW.Close()
-			_ = err
 		}()
 	}
 
@@ -470,19 +472,22 @@ func ctxError(node string, argv []string, ctx context.Context, timeout time.Dura
 	return fmt.Errorf("%s: %s: %w", node, shortArgv(argv), ctx.Err())
 }
 
-// logRun writes the verbose log line of one command.
+// logRun writes the verbose log line of one command: node, full argv,
+// status and duration.
 func logRun(logf func(string, ...any), node string, argv []string, res Result, err error) {
 	if logf == nil {
 		return
 	}
-	status := "exit 0"
-	if err != nil {
-		status = err.Error()
-		if e := (*ExitError)(nil); errors.As(err, &e) {
-			status = fmt.Sprintf("exit %d", e.Code)
-		}
+	d := res.Duration.Round(time.Millisecond)
+	var e *ExitError
+	switch {
+	case err == nil:
+		logf("%s: %s: exit 0 (%s)", node, Quote(argv), d)
+	case errors.As(err, &e):
+		logf("%s: %s: exit %d (%s)", node, Quote(argv), e.Code, d)
+	default: // the error names node and command already
+		logf("%s (%s)", err, d)
 	}
-	logf("%s: %s: %s (%s)", node, Quote(argv), status, res.Duration.Round(time.Millisecond))
 }
 
 // errReader records the error of the reader it wraps.
