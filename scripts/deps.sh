@@ -6,7 +6,7 @@ set -eu
 need=""
 for pair in sshd:openssh-server ssh:openssh-client qemu-system-x86_64:qemu-system-x86 \
     qemu-img:qemu-utils lvm:lvm2 ip:iproute2 iptables:iptables socat:socat \
-    parallel-ssh:pssh losetup:mount nsenter:util-linux as:binutils; do
+    parallel-ssh:pssh bc:bc losetup:mount nsenter:util-linux as:binutils; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need="$need $pkg"
 done

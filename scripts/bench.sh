@@ -1,0 +1,58 @@
+#!/bin/bash
+# make bench: ganetictl side by side with what an admin would otherwise use,
+# on a 20-node test bed, in one run, with ratios. Timings are medians of
+# RUNS runs; nothing here is pass/fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${NODES:=20}" "${RUNS:=7}"
+export TESTBED_DIR
+[ "$(id -u)" = 0 ] || { echo "make bench needs root (test bed)" >&2; exit 1; }
+sh scripts/deps.sh
+go run ./testbed/cmd/testbed up -n "$NODES" >/dev/null
+STATE=$(mktemp -d /tmp/ganetictl-bench.XXXXXX)
+trap 'rm -rf "$STATE"' EXIT
+INV=$TESTBED_DIR/inventory.toml
+SSHCFG=$TESTBED_DIR/ssh_config
+G="bin/ganetictl --inventory $INV --state-dir $STATE"
+NAMES=$(seq -f 'node%g' 1 "$NODES")
+printf '%s\n' $NAMES > "$STATE/hosts"
+
+$G cluster init >/dev/null 2>&1
+for n in $(seq 2 "$NODES"); do $G node add "node$n" >/dev/null 2>&1; done
+
+# median of RUNS timings of a command, in seconds
+median() {
+  local times=()
+  for _ in $(seq "$RUNS"); do
+    local s e
+    s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
+    times+=("$(echo "$e - $s" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'
+}
+ssh_loop() { for n in $NAMES; do ssh -F "$SSHCFG" "$n" true & done; wait; }
+pssh_run() { parallel-ssh -p "$NODES" -h "$STATE/hosts" -x "-F $SSHCFG" -t 30 true; }
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+echo "== run a command on $NODES nodes (median of $RUNS)"
+t_g=$(median $G cluster command -- true)
+t_p=$(median pssh_run)
+t_l=$(median ssh_loop)
+t_1=$(median ssh -F "$SSHCFG" node1 true)
+t_g1=$(median $G cluster command -n node1 -- true)
+printf '%-44s %8ss\n' "ganetictl cluster command -- true" "$t_g" \
+  "parallel-ssh -h hosts true" "$t_p" "for n; do ssh \$n true & done; wait" "$t_l" \
+  "ssh node1 true (one node)" "$t_1" "ganetictl cluster command -n node1 -- true" "$t_g1"
+echo "ratio parallel-ssh / ganetictl:        $(ratio "$t_p" "$t_g")x  (target >= 2)"
+echo "ratio ssh loop / ganetictl:            $(ratio "$t_l" "$t_g")x"
+echo "ratio ganetictl($NODES) / ssh one node: $(ratio "$t_g" "$t_1")x  (target <= 1.5)"
+
+echo "== cluster verify (facts gathered once per node, all nodes in parallel)"
+t_v=$(median $G cluster verify)
+$G node modify -O yes --auto-promote --force node2 >/dev/null 2>&1 || true
+STATE1=$(mktemp -d /tmp/ganetictl-bench1.XXXXXX)
+bin/ganetictl --inventory "$INV" --state-dir "$STATE1" cluster init >/dev/null 2>&1
+t_v1=$(median bin/ganetictl --inventory "$INV" --state-dir "$STATE1" cluster verify)
+rm -rf "$STATE1"
+printf '%-44s %8ss\n' "cluster verify, $NODES nodes" "$t_v" "cluster verify, 1 node" "$t_v1"
+echo "ratio verify($NODES) / verify(1):       $(ratio "$t_v" "$t_v1")x"
