@@ -133,6 +133,7 @@ type minorView struct {
 	Protocol     byte // ' ' without net config
 	PeerPaused   bool
 	UserPaused   bool
+	Congestion   byte // 0 shows as '-'
 	WO           byte
 	Stats        drbdStats
 	OOS          int64 // KiB

@@ -31,9 +31,9 @@ func renderProcDRBD(views []minorView) string {
 		}
 		fmt.Fprintf(&b, "%2d: cs:%s ro:%s/%s ds:%s/%s %c %c%c%c%c%c%c\n",
 			v.Minor, v.CS, v.Role, v.PRole, v.Disk, v.PDisk, v.Protocol,
-			'r', '-', flag(v.PeerPaused, 'p'), flag(v.UserPaused, 'u'), '-', '-')
+			'r', '-', flagChar(v.PeerPaused, 'p'), flagChar(v.UserPaused, 'u'), flagChar(v.Congestion != 0, v.Congestion), '-')
 		fmt.Fprintf(&b, "    ns:%d nr:%d dw:%d dr:%d al:%d bm:%d lo:%d pe:%d ua:%d ap:%d ep:%d wo:%c oos:%d\n",
-			v.Stats.NS, v.Stats.NR, v.Stats.DW, v.Stats.DR, 0, 0, 0, 0, 0, 0, 1, v.WO, v.OOS)
+			v.Stats.NS, v.Stats.NR, v.Stats.DW, v.Stats.DR, v.Stats.AL, v.Stats.BM, v.Stats.LO, v.Stats.PE, v.Stats.UA, v.Stats.AP, 1, v.WO, v.OOS)
 		if v.Sync != nil && (v.CS == "SyncSource" || v.CS == "SyncTarget") {
 			b.WriteString(renderSyncProgress(v.Sync, v.CS == "SyncTarget"))
 		}
@@ -41,20 +41,25 @@ func renderProcDRBD(views []minorView) string {
 	return b.String()
 }
 
-func flag(on bool, c byte) byte {
+func flagChar(on bool, c byte) byte {
 	if on {
 		return c
 	}
 	return '-'
 }
 
-// renderSyncProgress follows drbd_syncer_progress: bitmap bits are 4 KiB,
-// per-mille done = 1000 - left*1000/(total+1), the bar has res/50 steps, the
-// size is in MiB above 4 GiB, speeds have thousands separators.
+// renderSyncProgress follows 8.4's drbd_syncer_progress and
+// drbd_get_syncer_progress: bitmap bits are 4 KiB, per-mille done is
+// computed on bits shifted right by 10, the bar has res/50 steps, the size
+// is in MiB above 4 GiB, speeds have thousands separators.
 func renderSyncProgress(s *syncView, target bool) string {
 	totalBits := (s.TotalKiB + 3) / 4
 	leftBits := (s.LeftKiB + 3) / 4
-	res := 1000 - leftBits*1000/(totalBits+1)
+	shift := 10
+	if totalBits > 1<<32-1 {
+		shift = 16
+	}
+	res := 1000 - (leftBits>>shift)*1000/(1+totalBits>>shift)
 	x := res / 50
 	y := 20 - x
 	var b strings.Builder

@@ -79,8 +79,12 @@ type diskConf struct {
 	Options  []optValue `json:"options"`
 }
 
+// drbdStats are the /proc/drbd counters: NS..DR in KiB, the rest counts.
+// The stand-in advances NS/NR/DW/DR; the others stay 0 (in-flight counters
+// that a real kernel shows only under load).
 type drbdStats struct {
-	NS, NR, DW, DR int64 // KiB
+	NS, NR, DW, DR         int64
+	AL, BM, LO, PE, UA, AP int64
 }
 
 // syncState is a resync this node runs as source.

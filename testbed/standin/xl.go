@@ -511,6 +511,9 @@ func expandTabs(s string) string {
 		}
 		b.WriteRune(c)
 		col++
+		if c == '\n' {
+			col = 0
+		}
 	}
 	return b.String()
 }
