@@ -134,10 +134,14 @@ func newHostKeyChecker(cfg Config, t Target) (*hostKeyChecker, error) {
 	probe := probeKey()
 	for _, name := range c.lookup {
 		var ke *knownhosts.KeyError
-		if err := c.db(name, dummyAddr, probe); errors.As(err, &ke) {
-			for _, k := range ke.Want {
-				c.known = append(c.known, k.Key)
-			}
+		err := c.db(name, dummyAddr, probe)
+		if !errors.As(err, &ke) {
+			// Only a KeyError is expected for a key no host has: anything
+			// else would silently make every host look unknown.
+			return nil, fmt.Errorf("known_hosts %s: look up %s: %v", c.knownHosts, name, err)
+		}
+		for _, k := range ke.Want {
+			c.known = append(c.known, k.Key)
 		}
 	}
 	return c, nil
