@@ -44,8 +44,8 @@ func (s *SSH) sftpClient(ctx context.Context) (c *sftp.Client, posixRename bool,
 
 // Upload writes r to dst on the node over SFTP, atomically: it writes
 // dst.tmp-<random> (created exclusively, given mode while still empty), checks
-// the byte count, and renames it over dst (posix-rename@openssh.com when the
-// server has it). On any error the temporary file is removed and dst is left
+// the byte count, fsyncs it (when the server has fsync@openssh.com), and
+// renames it over dst (posix-rename@openssh.com when the server has it). On any error the temporary file is removed and dst is left
 // as it was. ctx is checked between writes.
 func (s *SSH) Upload(ctx context.Context, dst string, mode fs.FileMode, r io.Reader) error {
 	if err := s.upload(ctx, dst, mode, r); err != nil {
@@ -86,6 +86,13 @@ func (s *SSH) upload(ctx context.Context, dst string, mode fs.FileMode, r io.Rea
 	}
 	if n != src.n {
 		return fmt.Errorf("wrote %d of %d bytes", n, src.n)
+	}
+	// Make the data durable before the rename publishes it, where the server
+	// offers fsync@openssh.com (OpenSSH does).
+	if _, ok := c.HasExtension("fsync@openssh.com"); ok {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
