@@ -40,10 +40,12 @@ func run(ctx context.Context, name string, args ...string) error {
 // inside nodes are set by the node at boot (nodeinit).
 func hostNetLines(nm naming, nodes int) []string {
 	l := []string{
-		"link add " + nm.bridge() + " type bridge",
+		// Fixed MACs: a bridge without one takes its lowest port's MAC,
+		// which changes as ports come and go and leaves stale ARP entries.
+		"link add " + nm.bridge() + " address " + mac(nm.id, 0, 0xfe) + " type bridge",
 		"addr add " + nm.hostAddr() + "/24 dev " + nm.bridge(),
 		"link set " + nm.bridge() + " up",
-		"link add " + nm.bridgeSec() + " type bridge",
+		"link add " + nm.bridgeSec() + " address " + mac(nm.id, 0, 0xfd) + " type bridge",
 		"link set " + nm.bridgeSec() + " up",
 	}
 	for i := 1; i <= nodes; i++ {
@@ -63,10 +65,11 @@ func hostNetLines(nm naming, nodes int) []string {
 // carries the primary address (as on a Ganeti node whose instances share
 // the primary network), eth1 the secondary. Flushing drops addresses of a
 // previous life, such as a master IP.
-func nodeNetLines(n Node) []string {
+func nodeNetLines(nm naming, i int, n Node) []string {
 	return []string{
 		"link set lo up",
 		"link add br0 type bridge",
+		"link set br0 address " + mac(nm.id, i, 1), // instance taps must not change it
 		"link set eth0 master br0",
 		"link set eth0 up",
 		"link set br0 up",
@@ -76,6 +79,11 @@ func nodeNetLines(n Node) []string {
 		"addr add " + n.SecondaryAddr + "/24 dev eth1",
 		"link set eth1 up",
 	}
+}
+
+// mac is a locally administered unicast MAC for bed id, node i (0: host).
+func mac(id, i, k int) string {
+	return fmt.Sprintf("02:74:62:%02x:%02x:%02x", id, i, k)
 }
 
 // netnsNames lists network namespaces whose names start with prefix.

@@ -20,6 +20,8 @@ import (
 // nodeConfig is what the supervisor hands a node at boot (node.json).
 type nodeConfig struct {
 	Node
+	ID      int    `json:"id"`    // bed id
+	Index   int    `json:"index"` // N of nodeN
 	BedDir  string `json:"bed_dir"`
 	NodeDir string `json:"node_dir"`
 	VG      string `json:"vg"`
@@ -33,8 +35,10 @@ const nodePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // NodeInit is PID 1 of a node: it builds the node's private file systems,
 // network and volume group, then execs sshd -D. It only returns on error.
-// It runs as "tbtool node-init node.json" inside fresh namespaces.
-func NodeInit(cfgPath string) error {
+// It runs as "tbtool node-init node.json" inside fresh namespaces. onBoot,
+// if set, runs last, with the node's file systems and PATH in place (tbtool
+// uses it to initialise the stand-ins' kernel state and the OS definition).
+func NodeInit(cfgPath string, onBoot func() error) error {
 	b, err := os.ReadFile(cfgPath)
 	if err != nil {
 		return err
@@ -90,7 +94,7 @@ func NodeInit(cfgPath string) error {
 		}
 	}
 	ctx := context.Background()
-	if err := ipBatch(ctx, true, nodeNetLines(c.Node)); err != nil {
+	if err := ipBatch(ctx, true, nodeNetLines(naming{c.ID}, c.Index, c.Node)); err != nil {
 		return fail("network", err)
 	}
 	os.Clearenv()
@@ -105,8 +109,10 @@ func NodeInit(cfgPath string) error {
 	if err := lvdev.ActivateAll(ctx, c.VG); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: boot: activate %s: %v\n", c.Name, c.VG, err)
 	}
-	if err := installOS("/srv/ganeti/os"); err != nil {
-		return fail("os definition", err)
+	if onBoot != nil {
+		if err := onBoot(); err != nil {
+			return fail("boot hook", err)
+		}
 	}
 	if err := os.Chdir("/"); err != nil {
 		return fail("chdir", err)

@@ -64,7 +64,7 @@ func (sv *supervisor) boot(ctx context.Context, i int) error {
 	if err != nil || os.Getuid() != 0 {
 		home = "/root"
 	}
-	cfg, _ := json.MarshalIndent(nodeConfig{Node: n, BedDir: sv.l.dir, NodeDir: nl.dir, VG: sv.s.VG,
+	cfg, _ := json.MarshalIndent(nodeConfig{Node: n, ID: sv.s.ID, Index: i, BedDir: sv.l.dir, NodeDir: nl.dir, VG: sv.s.VG,
 		PVLoop: pv, Home: home}, "", "  ")
 	if err := atomicWrite(nl.config(), cfg, 0o644); err != nil {
 		return fail("config", err)

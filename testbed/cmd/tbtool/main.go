@@ -38,7 +38,7 @@ func self(args []string) int {
 		return 0
 	}
 	if len(args) == 2 && args[0] == "node-init" {
-		err := testbed.NodeInit(args[1]) // returns only on failure
+		err := testbed.NodeInit(args[1], nodeBoot) // returns only on failure
 		fmt.Fprintln(os.Stderr, "tbtool node-init:", err)
 		return 1
 	}
