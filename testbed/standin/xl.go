@@ -456,7 +456,10 @@ func (d *xlDomain) cpuTime(now time.Time) float64 {
 	return 0.1 + float64(now.UnixNano()-d.Start)/1e9/100
 }
 
-const xlListHeader = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
+const (
+	xlListHeader = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
+	xlRowFormat  = "%-40s %5d %5d %5d     %s %8.1f\n"
+)
 
 // xlList prints "xl list" like Xen 4.x: "%-40s %5d %5lu %5d     %s %8.1f".
 func (r *Root) xlList(names []string, long bool, stdout io.Writer) error {
@@ -490,10 +493,10 @@ func (r *Root) xlList(names []string, long bool, stdout io.Writer) error {
 	fmt.Fprintln(stdout, expandTabs(xlListHeader))
 	for _, d := range doms {
 		if d == nil {
-			fmt.Fprintf(stdout, "%-40s %5d %5d %5d     %s %8.1f\n", "Domain-0", 0, xlDom0Memory, xlCPUs, "r-----", r.nodeUptime(now))
+			fmt.Fprintf(stdout, xlRowFormat, "Domain-0", 0, xlDom0Memory, xlCPUs, "r-----", r.nodeUptime(now))
 			continue
 		}
-		fmt.Fprintf(stdout, "%-40s %5d %5d %5d     %s %8.1f\n", d.Name, d.ID, d.Mem, d.VCPUs, d.state(), d.cpuTime(now))
+		fmt.Fprintf(stdout, xlRowFormat, d.Name, d.ID, d.Mem, d.VCPUs, d.state(), d.cpuTime(now))
 	}
 	return nil
 }
@@ -556,7 +559,7 @@ func (r *Root) nodeUptime(now time.Time) float64 {
 	if err != nil {
 		return 0
 	}
-	return now.Sub(fi.ModTime()).Seconds()
+	return max(0, now.Sub(fi.ModTime()).Seconds())
 }
 
 // xlInfo prints the "key : value" host summary; key set and order follow
