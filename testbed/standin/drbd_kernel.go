@@ -125,6 +125,10 @@ func (r *Root) runKernel(ctx context.Context) error {
 		return nil // another daemon runs
 	}
 	defer kl.unlock()
+	// The pid is for people and the bed's fault injection, not for locking.
+	pidFile := filepath.Join(r.drbdDir(), "kernel.pid")
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	defer os.Remove(pidFile)
 	k := &kernel{r: r, workers: map[int]*worker{}, lastFlush: map[int]time.Time{}}
 	defer k.stopAll()
 	t := time.NewTicker(kernelTick)
