@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -104,8 +103,7 @@ func (sv *supervisor) boot(ctx context.Context, i int) error {
 	return nil
 }
 
-// waitUp waits for the node's init PID and for its sshd to accept TCP
-// connections on the primary address.
+// waitUp waits for the node's init PID and for its sshd to listen.
 func (sv *supervisor) waitUp(ctx context.Context, n Node, p *nodeProc) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -124,15 +122,29 @@ func (sv *supervisor) waitUp(ctx context.Context, n Node, p *nodeProc) error {
 				p.initPID, _ = strconv.Atoi(f[0])
 			}
 		}
-		if p.initPID != 0 {
-			c, err := net.DialTimeout("tcp", n.Addr+":22", 100*time.Millisecond)
-			if err == nil {
-				c.Close()
-				return nil
-			}
+		if p.initPID != 0 && listening(p.initPID, 22) {
+			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// listening reports whether a TCP socket listens on port in the network
+// namespace of pid. Reading /proc (rather than connecting) keeps sshd's
+// log free of aborted handshakes.
+func listening(pid, port int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], want) && f[3] == "0A" { // 0A: LISTEN
+			return true
+		}
+	}
+	return false
 }
 
 // powerOff kills node i's PID namespace (sshd and everything it started,
