@@ -81,6 +81,7 @@ func TestE2E(t *testing.T) {
 		if out != "node2\nnode3\n" {
 			t.Errorf("node-to-node ssh: %q", out)
 		}
+		mustSSH(ctx, t, b, "node2", "test -x /srv/ganeti/os/testos/create && test -f "+DRBDStatusFile)
 		if out := mustSSH(ctx, t, b, "node1", "echo $PATH; test -e ~/.bashrc && echo bashrc; hostname; cat /etc/hostname"); out !=
 			nodePath+"\nnode1\nnode1\n" {
 			t.Errorf("node environment: %q", out)

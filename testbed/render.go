@@ -178,9 +178,6 @@ devices {
   global_filter = [ "a|^%s$|", "r|.*|" ]
   obtain_device_list_from_udev = 0
   use_devicesfile = 0
-  # io_destroy of the AIO context waits for an RCU grace period: up to
-  # 0.5 s per LVM command on a busy 2-core host.
-  use_aio = 0
 }
 activation {
   udev_sync = 0

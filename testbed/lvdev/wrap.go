@@ -44,6 +44,14 @@ func Main(ctx context.Context, tool string, args []string, stdin io.Reader, stdo
 			return 5
 		}
 	}
+	if tool == "lvs" {
+		if newArgs, fix, ok := reportFix(args); ok {
+			var out bytes.Buffer
+			code := runReal(ctx, tool, newArgs, stdin, &out, stderr)
+			stdout.Write(fix(out.Bytes()))
+			return code
+		}
+	}
 	code := runReal(ctx, tool, args, stdin, stdout, stderr)
 	if code != 0 {
 		return code

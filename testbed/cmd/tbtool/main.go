@@ -19,6 +19,7 @@ import (
 	"github.com/ganetictl/ganetictl/testbed"
 	"github.com/ganetictl/ganetictl/testbed/fault"
 	"github.com/ganetictl/ganetictl/testbed/lvdev"
+	"github.com/ganetictl/ganetictl/testbed/osdef"
 )
 
 func main() {
@@ -38,7 +39,7 @@ func self(args []string) int {
 		return 0
 	}
 	if len(args) == 2 && args[0] == "node-init" {
-		err := testbed.NodeInit(args[1], nodeBoot) // returns only on failure
+		err := testbed.NodeInit(args[1], boot) // returns only on failure
 		fmt.Fprintln(os.Stderr, "tbtool node-init:", err)
 		return 1
 	}
@@ -47,6 +48,15 @@ func self(args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "usage: tbtool supervise DIR | tbtool node-init CONFIG | tbtool TOOL [ARGS]")
 	return 2
+}
+
+// boot runs at every node boot, after its file systems are in place: the
+// test OS definition is (re)installed and the stand-ins' kernel state set.
+func boot() error {
+	if err := osdef.Install("/srv/ganeti/os"); err != nil {
+		return fmt.Errorf("install OS definition: %w", err)
+	}
+	return nodeBoot()
 }
 
 func wrapped(tool string, args []string) int {
