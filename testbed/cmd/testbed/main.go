@@ -31,11 +31,11 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "testbed:", err)
 		var ee exitError
-		if errors.As(err, &ee) {
+		if errors.As(err, &ee) { // already reported
 			os.Exit(int(ee))
 		}
+		fmt.Fprintln(os.Stderr, "testbed:", err)
 		os.Exit(1)
 	}
 }
@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b, err := testbed.Attach(ctx, *dir)
+	b, err := testbed.AttachAny(ctx, *dir)
 	if verb == "status" {
 		if err != nil {
 			fmt.Printf("no test bed running in %s (%v)\n", *dir, err)
@@ -115,10 +115,7 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	if err != nil {
-		// Power operations must reach a bed with nodes off, too.
-		if b, err = testbed.AttachAny(ctx, *dir); err != nil {
-			return err
-		}
+		return err
 	}
 	rest := fs.Args()
 	need := func(k int, usage string) error {
@@ -181,8 +178,8 @@ func run(ctx context.Context, args []string) error {
 func printUsage(b *testbed.Bed) {
 	fmt.Printf("  ssh:        ssh -F %s node1 uname -n\n", b.SSHConfigPath())
 	fmt.Printf("  inventory:  %s\n", b.InventoryPath())
-	fmt.Printf("  run:        go run ./testbed/cmd/testbed run node1 lvs   (no ssh; works while cut)\n")
-	fmt.Printf("  faults:     testbed poweroff|boot|cut|restore node2; testbed slow node2 10M; testbed fail node1 lvcreate -code 5 -stderr 'boom'\n")
+	fmt.Printf("  run:        bin/testbed run node1 lvs   (enters the node without ssh; works while cut)\n")
+	fmt.Printf("  faults:     testbed poweroff|boot|cut|restore node2; testbed slow node2 10mbit; testbed fail node1 lvcreate -code 5 -stderr 'boom'\n")
 	fmt.Printf("  down:       make testbed-down   (or: go run ./testbed/cmd/testbed down --dir %s)\n\n", b.Dir())
 	for _, n := range b.Nodes() {
 		fmt.Printf("  %-7s %-14s secondary %s\n", n.Name, n.Addr, n.SecondaryAddr)
