@@ -9,11 +9,11 @@ require (
 	github.com/pkg/sftp v1.13.12
 	github.com/sourcegraph/conc v0.3.0
 	golang.org/x/crypto v0.59.0
+	golang.org/x/sys v0.50.0
 )
 
 require (
 	github.com/kr/fs v0.1.0 // indirect
 	go.uber.org/atomic v1.7.0 // indirect
 	go.uber.org/multierr v1.9.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )

@@ -43,7 +43,7 @@ func TestBadInput(t *testing.T) {
 	t.Run("shell metacharacters in names", func(t *testing.T) {
 		before := c.stateBytes()
 		for _, name := range []string{"a;rm -rf /", "$(id)", "`id`", "node 4", "-rf"} {
-			r := c.run("node", "add", name)
+			r := c.run("node", "add", "--", name)
 			if r.code != 10 || !strings.Contains(r.stderr, "node name") {
 				t.Errorf("node add %q: want exit 10 and a name error, got %s", name, r)
 			}

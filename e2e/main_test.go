@@ -44,14 +44,15 @@ type cluster struct {
 	bed      *testbed.Bed
 	inv      string
 	stateDir string
+	n        int // nodes this test uses: the bed's first n
 }
 
 func newCluster(t *testing.T, nodes int) *cluster {
 	t.Helper()
 	bed := testbed.ForTest(t, nodes)
-	c := &cluster{t: t, bed: bed, inv: bed.InventoryPath(), stateDir: t.TempDir()}
+	c := &cluster{t: t, bed: bed, inv: bed.InventoryPath(), stateDir: t.TempDir(), n: nodes}
 	// Nodes are shared between tests: start each test from clean nodes.
-	for _, n := range bed.Nodes() {
+	for _, n := range bed.Nodes()[:nodes] {
 		c.node(n.Name, "rm", "-rf", "/var/lib/ganeti/ganetictl", "/tmp/ganetictl-e2e")
 	}
 	return c
@@ -136,7 +137,7 @@ func (c *cluster) stateBytes() []byte {
 
 func (c *cluster) names() []string {
 	var out []string
-	for _, n := range c.bed.Nodes() {
+	for _, n := range c.bed.Nodes()[:c.n] {
 		out = append(out, n.Name)
 	}
 	return out

@@ -19,7 +19,7 @@ type Options struct {
 	Dir    string // bed directory; default $TESTBED_DIR or DefaultDir
 	ID     int    // 0..255: names bridges gtb<ID>, netns gtb<ID>-n<N>, subnets 198.18.<ID>.0/24 and 198.19.<ID>.0/24
 	VG     string // volume group on every node; default "xenvg"
-	PVSize int64  // sparse PV image size in bytes; default 10 GiB
+	PVSize int64  // sparse PV image size in bytes; default 32 GiB (Ganeti verify wants a VG of at least 20 GiB)
 	Reuse  bool   // attach to a healthy running bed in Dir with the same ID and at least Nodes nodes
 }
 
@@ -39,7 +39,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.VG = "xenvg"
 	}
 	if o.PVSize == 0 {
-		o.PVSize = 10 << 30
+		o.PVSize = 32 << 30
 	}
 	if o.Nodes < 1 || o.Nodes > MaxNodes {
 		return o, fmt.Errorf("testbed: nodes must be 1..%d, got %d", MaxNodes, o.Nodes)

@@ -126,7 +126,7 @@ func TestWriteInventoryAbsolute(t *testing.T) {
 func TestOptionsDefaults(t *testing.T) {
 	t.Setenv("TESTBED_DIR", "")
 	o, err := Options{Nodes: 3}.withDefaults()
-	if err != nil || o.Dir != DefaultDir || o.VG != "xenvg" || o.PVSize != 10<<30 {
+	if err != nil || o.Dir != DefaultDir || o.VG != "xenvg" || o.PVSize != 32<<30 {
 		t.Fatalf("%+v %v", o, err)
 	}
 	for _, bad := range []Options{{Nodes: 0}, {Nodes: MaxNodes + 1}, {Nodes: 1, ID: 256}} {

@@ -45,11 +45,8 @@ type openOpts struct {
 }
 
 func (g *Globals) open(opts ...openOpts) (*app, error) {
-	inv, err := inventory.Load(g.Inventory)
+	inv, err := inventory.Load(g.Inventory) // also validates
 	if err != nil {
-		return nil, &invalidError{err}
-	}
-	if err := inv.Validate(); err != nil {
 		return nil, &invalidError{err}
 	}
 	dir := g.StateDir

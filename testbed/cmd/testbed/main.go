@@ -1,7 +1,7 @@
 // Command testbed brings a local multi-node test cluster up and down and
 // injects faults into it. It needs root.
 //
-//	testbed up [-n 3] [-dir D] [-id 0] [-vg xenvg] [-pv-size 10G]
+//	testbed up [-n 3] [-dir D] [-id 0] [-vg xenvg] [-pv-size 32G]
 //	testbed down [-dir D] [-id 0]
 //	testbed status [-dir D]
 //	testbed poweroff|boot|cut|restore|unslow NODE [-dir D]
@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string) error {
 		n := fs.Int("n", 3, "number of nodes")
 		id := fs.Int("id", 0, "bed id (0..255): bridge gtbID, netns gtbID-nN, 198.18.ID.N")
 		vg := fs.String("vg", "xenvg", "volume group on every node")
-		pv := fs.String("pv-size", "10G", "sparse PV image size per node (K, M, G, T suffixes)")
+		pv := fs.String("pv-size", "32G", "sparse PV image size per node (K, M, G, T suffixes)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
