@@ -233,7 +233,7 @@ func ClusterDestroy(env Env) (*plan.Plan, error) {
 func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) {
 	st := env.State
 	change := func(cur []string) ([]string, error) {
-		out := append([]string(nil), cur...)
+		out := cloneTags(cur)
 		for _, t := range add {
 			if !slices.Contains(out, t) {
 				out = append(out, t)
@@ -296,7 +296,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 
 func cloneCluster(c *statefile.Cluster) *statefile.Cluster {
 	out := *c
-	out.Tags = append([]string(nil), c.Tags...)
+	out.Tags = cloneTags(c.Tags)
 	out.BEParams = cloneParams(c.BEParams)
 	out.NICParams = cloneParams(c.NICParams)
 	if c.HVParams != nil {

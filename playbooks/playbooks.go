@@ -96,7 +96,7 @@ func instancesOn(st *statefile.State, name string) (primary, secondary []string)
 
 func cloneNode(n *statefile.Node) *statefile.Node {
 	c := *n
-	c.Tags = append([]string(nil), n.Tags...)
+	c.Tags = cloneTags(n.Tags)
 	return &c
 }
 
@@ -105,3 +105,6 @@ func dropReplica(node string) plan.Step {
 	return plan.Step{Node: node, Action: plan.Remove, Desc: "remove the state copy (no longer a master candidate)",
 		Argv: []string{"rm", "-f", StateReplicaPath}}
 }
+
+// cloneTags copies tags, never returning nil: the state shows [] for none.
+func cloneTags(t []string) []string { return append([]string{}, t...) }
