@@ -44,7 +44,7 @@ demo: build
 	@sh scripts/demo.sh
 
 bench: build
-	@sh scripts/bench.sh
+	@bash scripts/bench.sh
 
 clean:
 	rm -rf $(BIN)
