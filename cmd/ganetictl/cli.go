@@ -12,6 +12,7 @@ type CLI struct {
 	Cluster ClusterCmd `cmd:"" help:"Cluster-wide operations (gnt-cluster)."`
 	Node    NodeCmd    `cmd:"" help:"Node operations (gnt-node)."`
 	State   StateCmd   `cmd:"" help:"Inspect the state file, its history and lock."`
+	Job     JobCmd     `cmd:"" help:"The journal of operations (gnt-job)."`
 	Version VersionCmd `cmd:"" help:"Print ganetictl's version."`
 }
 

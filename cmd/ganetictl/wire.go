@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -212,19 +213,26 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk
 	for _, w := range p.Warnings {
 		fmt.Fprintf(a.s.Err, "WARNING: %s\n", w)
 	}
-	hooks := &progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose}
+	jr, err := a.startJob(ctx, p, lk)
+	if err != nil {
+		return err
+	}
+	hooks := &progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose, job: jr}
 	commit := func(ctx context.Context, next *statefile.State) (int64, error) {
 		next.GanetictlVersion = a.g.version
 		return a.store.Write(ctx, lk, next)
 	}
 	res, err := apply.Run(ctx, p, st, a.pool, commit, apply.Options{Parallel: a.parallel(), Hooks: hooks})
+	jr.finish(err)
 	if err != nil {
 		if res != nil && res.Committed {
 			err = &partialError{err}
 		}
 		return err
 	}
-	if res.Committed && len(p.Replicate) > 0 {
+	// Replicate after any successful run, not only after a commit: a re-added
+	// node needs its copy even though the state did not change.
+	if len(p.Replicate) > 0 {
 		if err := a.replicate(ctx, p.Replicate); err != nil {
 			fmt.Fprintf(a.s.Err, "WARNING: %v\n", err)
 		}
@@ -297,14 +305,80 @@ func onlineNodes(st *statefile.State, names []string) ([]string, error) {
 	return names, nil
 }
 
-// progressHooks print apply progress to stderr.
+// jobRecorder keeps the journal entry of a running job up to date. Journal
+// write failures are not fatal to the operation: they are reported once.
+type jobRecorder struct {
+	mu   sync.Mutex
+	j    *statefile.Journal
+	job  *statefile.Job
+	warn func(error)
+}
+
+// startJob records a job for p in the journal. A lock whose previous holder
+// died is reported here: the journal shows what that job was doing.
+func (a *app) startJob(ctx context.Context, p *plan.Plan, lk *statefile.Lock) (*jobRecorder, error) {
+	if lk != nil && lk.Previous != nil {
+		prev := lk.Previous
+		fmt.Fprintf(a.s.Err, "WARNING: the previous ganetictl (%s@%s pid %d, %q since %s) died holding the state lock; see the journal for what it left\n",
+			prev.Who, prev.Host, prev.PID, prev.Operation, prev.Created.Format(time.RFC3339))
+	}
+	j, err := a.store.Journal()
+	if err != nil {
+		return nil, err
+	}
+	info := statefile.NewLockInfo(p.Operation, a.g.version)
+	job := &statefile.Job{Who: info.Who, Host: info.Host, PID: info.PID, Operation: strings.Join(os.Args[1:], " "),
+		Opcodes: []string{p.Operation}, Status: statefile.JobRunning, Started: time.Now()}
+	if err := j.Create(ctx, job); err != nil {
+		return nil, err
+	}
+	return &jobRecorder{j: j, job: job, warn: func(err error) { fmt.Fprintf(a.s.Err, "WARNING: journal: %v\n", err) }}, nil
+}
+
+func (r *jobRecorder) step(stage string, res apply.StepResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := statefile.StepRecord{Stage: stage, Node: res.Step.Node, Desc: res.Step.Desc, Status: statefile.JobSuccess,
+		End: time.Now(), Start: time.Now().Add(-res.Duration)}
+	if rec.Desc == "" {
+		rec.Desc = strings.Join(res.Step.Argv, " ")
+	}
+	if res.Err != nil {
+		rec.Status, rec.Error = statefile.JobError, res.Err.Error()
+	}
+	r.job.Steps = append(r.job.Steps, rec)
+	r.save()
+}
+
+func (r *jobRecorder) finish(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.job.Status, r.job.Ended = statefile.JobSuccess, time.Now()
+	if err != nil {
+		r.job.Status = statefile.JobError
+		r.job.Log = append(r.job.Log, err.Error())
+	}
+	r.save()
+}
+
+func (r *jobRecorder) save() {
+	if err := r.j.Update(context.Background(), r.job); err != nil && r.warn != nil {
+		r.warn(err)
+		r.warn = nil
+	}
+}
+
+// progressHooks print apply progress to stderr and record it in the journal.
 type progressHooks struct {
 	apply.NoHooks
 	p       *view.Progress
 	verbose bool
+	job     *jobRecorder
+	stage   string
 }
 
 func (h *progressHooks) StageStarted(st *plan.Stage) {
+	h.stage = st.Name // stages run one after the other
 	if len(st.Steps) > 0 {
 		h.p.Printf("* %s", st.Name)
 	}
@@ -319,6 +393,7 @@ func (h *progressHooks) StepFinished(r apply.StepResult) {
 		}
 	}
 	h.p.Done(r.Step.Node, what, r.Duration, r.Err)
+	h.job.step(h.stage, r)
 }
 
 func (h *progressHooks) Undoing(s *plan.Step) { h.p.Printf("  undo on %s: %s", s.Node, s.Desc) }
