@@ -90,6 +90,9 @@ func nodePrereqs(name string, f *NodeFacts, templates, hvs []string, vg string) 
 	if f.Hostname != "" && !sameHost(f.Hostname, name) {
 		return prereq(ErrEnvironment, "Node %s answers with hostname %q: the inventory address reaches another machine; fix the address or the node's hostname", name, f.Hostname)
 	}
+	if skew := f.ClockSkew(); skew > MaxClockSkew {
+		return prereq(ErrEnvironment, "Node %s's clock is %.0fs away from this machine's; fix its time (NTP) first", name, skew.Seconds())
+	}
 	st := &statefile.State{Cluster: statefile.Cluster{EnabledDiskTemplates: templates, EnabledHypervisors: hvs}}
 	var missing []string
 	for _, t := range RequiredTools(st) {

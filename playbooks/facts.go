@@ -95,6 +95,24 @@ type NodeFacts struct {
 	WindowEnd   time.Time `json:"window_end"`
 }
 
+// MaxClockSkew is how far a node's clock may be from the controller's
+// (Ganeti's NODE_MAX_CLOCK_SKEW).
+const MaxClockSkew = 150 * time.Second
+
+// ClockSkew is how far the node's clock was outside the window in which the
+// controller asked for it: zero when inside, or when unknown.
+func (f *NodeFacts) ClockSkew() time.Duration {
+	switch {
+	case f.Time.IsZero() || f.WindowStart.IsZero():
+		return 0
+	case f.Time.Before(f.WindowStart):
+		return f.WindowStart.Sub(f.Time)
+	case f.Time.After(f.WindowEnd):
+		return f.Time.Sub(f.WindowEnd)
+	}
+	return 0
+}
+
 // VGFacts describes the cluster volume group on a node.
 type VGFacts struct {
 	Name string  `json:"name"`

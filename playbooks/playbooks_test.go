@@ -112,6 +112,10 @@ func TestClusterInitRefusals(t *testing.T) {
 	delete(noTool.Tools, "qemu-img")
 	wrongHost := goodFacts("node1")
 	wrongHost.Hostname = "other"
+	skewed := goodFacts("node1")
+	skewed.WindowStart = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+	skewed.WindowEnd = skewed.WindowStart.Add(time.Second)
+	skewed.Time = skewed.WindowEnd.Add(10 * time.Minute)
 	for _, tc := range []struct {
 		name  string
 		facts *NodeFacts
@@ -121,6 +125,7 @@ func TestClusterInitRefusals(t *testing.T) {
 		{"no vg", noVG, "no volume group xenvg"},
 		{"missing tool", noTool, "lacks required tools: [qemu-img]"},
 		{"wrong host", wrongHost, `hostname "other"`},
+		{"clock skew", skewed, "clock is 600s away"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ClusterInit(Env{State: statefile.New("l"), NewID: ids(), Facts: map[string]*NodeFacts{"node1": tc.facts}}, initArgs())

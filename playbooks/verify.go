@@ -242,17 +242,8 @@ func verifyNodes(st *statefile.State, in VerifyInput, members []string) []Findin
 		if f.Hostname != "" && !sameHost(f.Hostname, n) {
 			bad(SevError, "ENODESSH", "node reports its hostname as %q; ssh reaches a different machine than the state names", f.Hostname)
 		}
-		// The node's clock must fall inside the request window, give or take MaxSkew.
-		if !f.Time.IsZero() && !f.WindowStart.IsZero() {
-			var skew time.Duration
-			if f.Time.Before(f.WindowStart) {
-				skew = f.WindowStart.Sub(f.Time)
-			} else if f.Time.After(f.WindowEnd) {
-				skew = f.Time.Sub(f.WindowEnd)
-			}
-			if skew > in.MaxSkew {
-				bad(SevError, "ENODETIME", "node time diverges by at least %.1fs from the controller", skew.Seconds())
-			}
+		if skew := f.ClockSkew(); skew > in.MaxSkew {
+			bad(SevError, "ENODETIME", "node time diverges by at least %.1fs from the controller", skew.Seconds())
 		}
 		for _, t := range tools {
 			if t == "lvm" && (f.Tools["lvm"] != "" || f.Tools["lvs"] != "") {

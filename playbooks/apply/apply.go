@@ -187,10 +187,10 @@ func runStage(ctx context.Context, p *plan.Plan, si int, rs Runners, opt Options
 	return results
 }
 
-func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners) StepResult {
+func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners) (r StepResult) {
 	start := time.Now()
-	r := StepResult{Step: step}
-	defer func() { r.Duration = time.Since(start) }()
+	r.Step = step
+	defer func() { r.Duration = time.Since(start) }() // r is the named result: the deferred write is returned
 	runner, err := rs.Get(ctx, step.Node)
 	if err != nil {
 		r.Err, r.ExitCode = err, -1

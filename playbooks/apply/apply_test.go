@@ -185,6 +185,9 @@ func TestParallelBound(t *testing.T) {
 		steps = append(steps, plan.Step{Node: n, Argv: []string{"sleep"}})
 	}
 	res := Gather(t.Context(), steps, rs, Options{Parallel: 4})
+	if res[0].Duration < 10*time.Millisecond {
+		t.Errorf("step duration %s, want at least the 10ms the step slept", res[0].Duration)
+	}
 	if len(res) != 20 || peak > 4 || peak < 2 {
 		t.Errorf("results %d, peak concurrency %d (bound 4)", len(res), peak)
 	}
