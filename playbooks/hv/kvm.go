@@ -493,7 +493,7 @@ func kvmStartSteps(a StartArgs) ([]plan.Step, error) {
 	}
 	argv := []string{"sh", "-c", kvmStartScript, "ganetictl-kvm-start", a.Instance.Name, string(k.runtime), bal, cont, strconv.Itoa(len(k.taps))}
 	for _, t := range k.taps {
-		argv = append(argv, t.name, t.bridge, flag(t.vnetHdr), flag(t.mq))
+		argv = append(argv, t.name, t.bridge, onOff(t.vnetHdr), onOff(t.mq))
 	}
 	argv = append(argv, k.argv...)
 	undo := kvmStop(a.Instance.Name, a.Node, 0, true)
@@ -504,7 +504,7 @@ func kvmStartSteps(a StartArgs) ([]plan.Step, error) {
 	return []plan.Step{{Node: a.Node, Action: plan.Create, Desc: desc, Argv: argv, Undo: &undo}}, nil
 }
 
-func flag(b bool) string {
+func onOff(b bool) string {
 	if b {
 		return "1"
 	}
@@ -522,7 +522,7 @@ func kvmStop(inst, node string, timeout time.Duration, force bool) plan.Step {
 		desc = fmt.Sprintf("stop instance %s (kvm; kill)", inst)
 	}
 	return plan.Step{Node: node, Action: plan.Remove, Desc: desc,
-		Argv: []string{"sh", "-c", kvmStopScript, "ganetictl-kvm-stop", inst, deciseconds(timeout), flag(force)}}
+		Argv: []string{"sh", "-c", kvmStopScript, "ganetictl-kvm-stop", inst, deciseconds(timeout), onOff(force)}}
 }
 
 // DefaultShutdownTimeout is Ganeti's shutdown_timeout default.

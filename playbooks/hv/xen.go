@@ -269,7 +269,7 @@ func xenStartSteps(a StartArgs) ([]plan.Step, error) {
 	name := a.Instance.Name
 	undo := xenStop(name, a.Node, 0, true)
 	return []plan.Step{{Node: a.Node, Action: plan.Create, Desc: fmt.Sprintf("start instance %s (%s, xl create)", name, a.Instance.Hypervisor),
-		Argv: []string{"sh", "-c", xenStartScript, "ganetictl-xen-start", name, string(cfg), flag(a.Paused)}, Undo: &undo}}, nil
+		Argv: []string{"sh", "-c", xenStartScript, "ganetictl-xen-start", name, string(cfg), onOff(a.Paused)}, Undo: &undo}}, nil
 }
 
 func xenStop(inst, node string, timeout time.Duration, force bool) plan.Step {
@@ -279,5 +279,5 @@ func xenStop(inst, node string, timeout time.Duration, force bool) plan.Step {
 	}
 	secs := int64((timeout + time.Second - 1) / time.Second)
 	return plan.Step{Node: node, Action: plan.Remove, Desc: desc,
-		Argv: []string{"sh", "-c", xenStopScript, "ganetictl-xen-stop", inst, strconv.FormatInt(max(secs, 1), 10), flag(force)}}
+		Argv: []string{"sh", "-c", xenStopScript, "ganetictl-xen-stop", inst, strconv.FormatInt(max(secs, 1), 10), onOff(force)}}
 }
