@@ -174,9 +174,7 @@ func ModifyStorageStep(node, typ, name string, allocatable bool) (plan.Step, err
 	}
 	yn := yesNo(allocatable)
 	return plan.Step{Node: node, Action: plan.Modify, Desc: "set PV " + name + " allocatable=" + yn,
-		Argv: []string{"pvchange", "--allocatable", yn, name},
-		Undo: &plan.Step{Node: node, Action: plan.Modify, Desc: "set PV " + name + " allocatable back",
-			Argv: []string{"pvchange", "--allocatable", yesNo(!allocatable), name}}}, nil
+		Argv: []string{"pvchange", "--allocatable", yn, name}}, nil
 }
 
 func yesNo(b bool) string {
