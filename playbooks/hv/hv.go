@@ -88,8 +88,8 @@ type Running struct {
 	State string `json:"state"`
 }
 
-// memMiB returns the instance's effective maxmem and vcpus from the
-// explicit arguments or, when zero, the instance's own beparams.
+// beInt returns an effective integer beparam (maxmem, vcpus) from the
+// explicit argument or, when zero, the instance's own beparams.
 func beInt(inst *statefile.Instance, key string, given int64) (int64, error) {
 	if given > 0 {
 		return given, nil
