@@ -28,12 +28,15 @@ vet:
 depcheck:
 	@sh scripts/depcheck.sh
 
-# Unit tests need no root; e2e tests (testbed, e2e/) bring up real sshd nodes.
+# Unit tests need no root. Tests on the test bed (the testbed and e2e
+# packages, and TestBed* tests elsewhere) share one bed, so they run one
+# package at a time.
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /e2e -e '/testbed$$')
+	$(GO) test -race -count=1 -skip '^TestBed' $$($(GO) list ./... | grep -v -e /e2e -e '/testbed$$')
 
 e2e: build
-	$(GO) test -count=1 -timeout 20m -p 1 ./testbed/ ./e2e/
+	$(GO) test -count=1 -timeout 20m -p 1 -run '^TestBed' ./playbooks/...
+	$(GO) test -count=1 -timeout 30m -p 1 ./testbed/ ./e2e/
 
 test: deps vet depcheck unit e2e
 

@@ -51,10 +51,9 @@ func newCluster(t *testing.T, nodes int) *cluster {
 	t.Helper()
 	bed := testbed.ForTest(t, nodes)
 	c := &cluster{t: t, bed: bed, inv: bed.InventoryPath(), stateDir: t.TempDir(), n: nodes}
-	// Nodes are shared between tests: start each test from clean nodes.
-	for _, n := range bed.Nodes()[:nodes] {
-		c.node(n.Name, "rm", "-rf", "/var/lib/ganeti/ganetictl", "/tmp/ganetictl-e2e")
-	}
+	// Nodes are shared between tests: start and end each test with clean nodes.
+	c.wipe()
+	t.Cleanup(c.wipe)
 	return c
 }
 
@@ -141,4 +140,24 @@ func (c *cluster) names() []string {
 		out = append(out, n.Name)
 	}
 	return out
+}
+
+// wipeScript removes everything an instance may leave on a test bed node:
+// qemu processes, taps, xl domains, LVs, disk files, rbd mappings, runtime
+// files and the state copy. It runs on the bed's own nodes only.
+const wipeScript = `for f in /run/ganeti/kvm-hypervisor/pid/*; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+for t in $(ip -o link show type tun 2>/dev/null | sed -n 's/^[0-9]*: \(gt[0-9a-f]*\).*/\1/p'); do ip link del "$t"; done
+for d in $(xl list 2>/dev/null | awk 'NR>2 {print $1}'); do xl destroy "$d" >/dev/null 2>&1; done
+rm -f /etc/xen/e2e-* 2>/dev/null
+for dev in $(rbd showmapped 2>/dev/null | awk 'NR>1 {print $NF}'); do rbd unmap "$dev" >/dev/null 2>&1; done
+lvremove -f xenvg >/dev/null 2>&1
+rm -rf /srv/ganeti/file-storage/* /run/ganeti/instance-disks /run/ganeti/kvm-hypervisor /var/lib/ganeti/ganetictl /tmp/ganetictl-e2e
+true`
+
+func (c *cluster) wipe() {
+	for _, n := range c.bed.Nodes()[:c.n] {
+		c.node(n.Name, "sh", "-c", wipeScript)
+	}
+	// Shared storage lives once for all nodes.
+	c.node(c.bed.Nodes()[0].Name, "sh", "-c", "rm -rf /srv/ganeti/shared-file-storage/* /srv/testbed-shared/rbd/rbd/e2e* 2>/dev/null; true")
 }

@@ -8,14 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
 )
 
 // factsScript gathers everything ganetictl needs to know about a node in one
 // SSH round trip. It is a constant: every value that varies (VG, paths,
 // bridges) comes in as a positional parameter, never spliced into the text.
 // Each section starts with a line "@@name"; parseFacts reads them back.
-const factsScript = `vg=$1 fdir=$2 sdir=$3 drbd=$4 statef=$5; shift 5
+const factsScript = `vg=$1 fdir=$2 sdir=$3 drbd=$4 statef=$5 ospath=$6 osscript=$7 running=$8 volumes=$9; shift 9
+rbdpool=$1; shift
 echo @@hostname; uname -n
 echo @@time; date +%s.%N
 echo @@uname; uname -srm
@@ -45,6 +48,11 @@ echo @@drbd
 [ -r "$drbd" ] && head -n 1 "$drbd"
 echo @@state
 [ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
+echo @@os
+[ -n "$osscript" ] && sh -c "$osscript" os "$ospath"
+echo @@running
+[ -n "$running" ] && sh -c "$running" running
+[ -n "$volumes" ] && sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool"
 echo @@end
 `
 
@@ -53,13 +61,15 @@ const StateReplicaPath = "/var/lib/ganeti/ganetictl/state.json"
 
 // FactsArgs are the node-independent inputs of the facts script.
 type FactsArgs struct {
-	VG, FileDir, SharedFileDir, DRBDStatus string
-	Bridges                                []string
+	VG, FileDir, SharedFileDir, DRBDStatus, RBDPool string
+	Bridges                                         []string
 }
 
-// FactsStep is the read-only step that gathers a node's facts.
+// FactsStep is the read-only step that gathers a node's facts: the node
+// itself, its OS definitions, running instances and volumes, in one round trip.
 func FactsStep(node string, a FactsArgs) plan.Step {
-	argv := []string{"sh", "-c", factsScript, "ganetictl-facts", a.VG, a.FileDir, a.SharedFileDir, a.DRBDStatus, StateReplicaPath}
+	argv := []string{"sh", "-c", factsScript, "ganetictl-facts", a.VG, a.FileDir, a.SharedFileDir, a.DRBDStatus, StateReplicaPath,
+		strings.Join(OSSearchPath, ":"), osListScript, hv.ListScript, storage.VolumesScript, a.RBDPool}
 	argv = append(argv, a.Bridges...)
 	return plan.Step{Node: node, Action: plan.Read, Desc: "gather node facts", Argv: argv}
 }
@@ -93,6 +103,10 @@ type NodeFacts struct {
 	// the node's clock is compared against it (Ganeti's ENODETIME check).
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
+
+	OS      map[string]*OSDef     `json:"os"`      // OS definitions by name
+	Running map[string]hv.Running `json:"running"` // instances running here, by name
+	Volumes *storage.Volumes      `json:"volumes"` // LVs, disk files, rbd images
 }
 
 // MaxClockSkew is how far a node's clock may be from the controller's
@@ -213,6 +227,15 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 		f.DiskFree, _ = strconv.ParseInt(fields[3], 10, 64)
 	}
 	f.DRBD = first("drbd")
+	f.OS = parseOSList(sections["os"])
+	running, err := hv.ParseList([]byte(strings.Join(sections["running"], "\n")))
+	if err != nil {
+		return nil, fmt.Errorf("%s: facts: running instances: %w", name, err)
+	}
+	f.Running = running
+	if f.Volumes, err = storage.ParseVolumes(out); err != nil {
+		return nil, fmt.Errorf("%s: facts: %w", name, err)
+	}
 	for i, l := range sections["state"] {
 		if i == 0 {
 			f.StateSum, _, _ = strings.Cut(l, " ")

@@ -19,6 +19,8 @@ type Env struct {
 	State *statefile.State      // the current state (read under the lock)
 	Facts map[string]*NodeFacts // facts gathered for this operation, by node
 	NewID func() string         // UUID source
+	// Random returns n random bytes (MAC addresses, DRBD secrets).
+	Random func(n int) []byte
 }
 
 // PrereqError is an operation refused before anything was done: Ganeti's

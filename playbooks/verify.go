@@ -133,6 +133,9 @@ func Verify(in VerifyInput) *VerifyReport {
 		add("Verifying configuration file consistency", verifyReplicas(st, in, members))
 		add("Verifying node status", verifyNodes(st, in, members))
 	}
+	status, orphans := verifyInstances(st, in)
+	add("Verifying instance status", status)
+	add("Verifying orphan volumes", orphans)
 	add("Other Notes", otherNotes(st))
 	return r
 }
@@ -328,6 +331,15 @@ func otherNotes(st *statefile.State) []Finding {
 	}
 	if offline > 0 {
 		fs = append(fs, Finding{SevNotice, "", "cluster", st.Cluster.Name, fmt.Sprintf("%d offline node(s) found.", offline)})
+	}
+	nonRedundant := 0
+	for _, i := range st.Instances {
+		if i.DiskTemplate != "drbd" && i.DiskTemplate != "sharedfile" && i.DiskTemplate != "rbd" {
+			nonRedundant++
+		}
+	}
+	if nonRedundant > 0 {
+		fs = append(fs, Finding{SevNotice, "", "cluster", st.Cluster.Name, fmt.Sprintf("%d non-redundant instance(s) found.", nonRedundant)})
 	}
 	return fs
 }

@@ -42,6 +42,18 @@ version: 8.4.11 (api:1/proto:86-101)
 0a1b2c  /var/lib/ganeti/ganetictl/state.json
   "serial": 12,
   "lineage": "abc-def",
+@@os
+os testos /srv/ganeti/os/testos 20
+variants testos default fail
+@@running
+kvm web1 4242 512 2
+@@lvs
+  xenvg|1f2e.disk0|1024.00|-wi-ao----|originstname+web1
+@@files
+67108864 /srv/ganeti/file-storage/web2/abc.file.disk0
+@@rbd
+@@rbdmapped
+@@volumes-end
 @@end
 `
 	f, err := ParseFacts("node2", []byte(out))
@@ -70,6 +82,11 @@ version: 8.4.11 (api:1/proto:86-101)
 		{"state sum", f.StateSum, "0a1b2c"},
 		{"state serial", f.StateSerial, int64(12)},
 		{"state lineage", f.StateLineage, "abc-def"},
+		{"os", f.OS["testos"].Valid(), true},
+		{"os variants", len(f.OS["testos"].Variants), 2},
+		{"running", f.Running["web1"].MemMiB, int64(512)},
+		{"lvs", f.Volumes.LVs[0].Name, "1f2e.disk0"},
+		{"files", f.Volumes.Files[0].Size, int64(67108864)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -79,7 +96,7 @@ version: 8.4.11 (api:1/proto:86-101)
 	if _, err := ParseFacts("node2", []byte("@@hostname\nnode2\n")); err == nil {
 		t.Error("truncated output must be an error")
 	}
-	f, err = ParseFacts("n", []byte("@@vgs\n  Volume group \"xenvg\" not found\n@@end\n"))
+	f, err = ParseFacts("n", []byte("@@vgs\n  Volume group \"xenvg\" not found\n@@volumes-end\n@@end\n"))
 	if err != nil || f.VG != nil || !strings.Contains(f.VGError, "not found") {
 		t.Errorf("missing VG: %+v %v", f, err)
 	}

@@ -40,14 +40,19 @@ func installTool(ctx context.Context, l layout) error {
 			return err
 		}
 	} else {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", dst, tbtoolPkg)
+		// Build beside and rename over: a running bed's nodes may be executing
+		// the old binary (writing it in place would fail with ETXTBSY).
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", dst+".new", tbtoolPkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if tags := os.Getenv("TESTBED_TBTOOL_TAGS"); tags != "" {
-			cmd.Args = append(cmd.Args[:2], "-tags", tags, "-o", dst, tbtoolPkg)
+			cmd.Args = append(cmd.Args[:2], "-tags", tags, "-o", dst+".new", tbtoolPkg)
 		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("testbed: go build tbtool (run inside the ganetictl module, or set TESTBED_TBTOOL): %w: %s",
 				err, strings.TrimSpace(string(out)))
+		}
+		if err := os.Rename(dst+".new", dst); err != nil {
+			return err
 		}
 	}
 	for _, t := range WrappedTools() {

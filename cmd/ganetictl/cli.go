@@ -9,11 +9,13 @@ import (
 type CLI struct {
 	Globals
 
-	Cluster ClusterCmd `cmd:"" help:"Cluster-wide operations (gnt-cluster)."`
-	Node    NodeCmd    `cmd:"" help:"Node operations (gnt-node)."`
-	State   StateCmd   `cmd:"" help:"Inspect the state file, its history and lock."`
-	Job     JobCmd     `cmd:"" help:"The journal of operations (gnt-job)."`
-	Version VersionCmd `cmd:"" help:"Print ganetictl's version."`
+	Cluster  ClusterCmd  `cmd:"" help:"Cluster-wide operations (gnt-cluster)."`
+	Node     NodeCmd     `cmd:"" help:"Node operations (gnt-node)."`
+	Instance InstanceCmd `cmd:"" help:"Instance operations (gnt-instance)."`
+	OS       OSCmd       `cmd:"" name:"os" help:"OS definitions on the nodes (gnt-os)."`
+	State    StateCmd    `cmd:"" help:"Inspect the state file, its history and lock."`
+	Job      JobCmd      `cmd:"" help:"The journal of operations (gnt-job)."`
+	Version  VersionCmd  `cmd:"" help:"Print ganetictl's version."`
 }
 
 // Globals are the flags every command takes.

@@ -439,6 +439,12 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *ko
 			return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", name)}
 		}
 		tags = n.Tags
+	case plan.KindInstance:
+		i, ok := st.Instances[name]
+		if !ok {
+			return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", name)}
+		}
+		tags = i.Tags
 	}
 	if g.JSON {
 		if tags == nil {

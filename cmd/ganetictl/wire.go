@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -136,6 +138,9 @@ func (a *app) factsArgs(st *statefile.State) playbooks.FactsArgs {
 	fa := playbooks.FactsArgs{VG: c.VolumeGroup, FileDir: c.FileStorageDir, SharedFileDir: c.SharedFileStorageDir, DRBDStatus: c.DRBDStatusFile}
 	if st != nil {
 		fa.VG, fa.FileDir, fa.SharedFileDir = st.Cluster.VolumeGroup, st.Cluster.FileStorageDir, st.Cluster.SharedFileStorageDir
+		if slices.Contains(st.Cluster.EnabledDiskTemplates, "rbd") {
+			fa.RBDPool = st.Cluster.RBDPool
+		}
 		if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
 			fa.Bridges = []string{link}
 		}
@@ -189,7 +194,7 @@ func (a *app) mutate(ctx context.Context, op string, facts func(*statefile.State
 	if err != nil {
 		return err
 	}
-	env := playbooks.Env{State: st, NewID: statefile.NewUUID}
+	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Random: randomBytes}
 	if facts != nil {
 		if nodes := facts(st); len(nodes) > 0 {
 			env.Facts = a.gather(ctx, st, nodes)
@@ -413,3 +418,12 @@ func (a *app) confirm(question string) error {
 }
 
 var stdin io.Reader = os.Stdin
+
+// randomBytes is the planners' random source (MACs, secrets).
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return b
+}

@@ -64,9 +64,17 @@ func PlanJSON(w io.Writer, p *plan.Plan) error {
 
 func writeStep(b *strings.Builder, indent string, s *plan.Step) {
 	var what string
-	if len(s.Argv) > 0 {
+	switch {
+	case len(s.Argv) > 3 && s.Argv[0] == "sh" && s.Argv[1] == "-c":
+		// A fixed script with positional parameters: show the script's name
+		// ($0) and its arguments, which are what varies.
+		what = "sh -c <" + s.Argv[3] + " script>"
+		if len(s.Argv) > 4 {
+			what += " " + quoteMasked(s.Argv[4:])
+		}
+	case len(s.Argv) > 0:
 		what = quoteMasked(s.Argv)
-	} else {
+	default:
 		what = fmt.Sprintf("upload %s (%d bytes, mode %04o)", s.Path, len(s.Content), s.Mode)
 	}
 	fmt.Fprintf(b, "%s%c %s: %s\n", indent, rune(s.Action), s.Node, oneLine(what))

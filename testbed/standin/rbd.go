@@ -281,6 +281,26 @@ func (r *Root) rbdResize(a *rbdArgs, stderr io.Writer) error {
 	if err := os.Truncate(r.rbdImage(pool, image), size); err != nil {
 		return err
 	}
+	// The kernel's rbd client sees a resize at once; a loop device needs
+	// telling. Only this node's mappings are refreshed.
+	ms, err := r.loadMappings()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.Pool != pool || m.Image != image || m.Loop < 0 {
+			continue
+		}
+		dev, err := os.OpenFile(filepath.Join(r.DevDir, "rbd"+strconv.Itoa(m.ID)), os.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.IoctlSetInt(int(dev.Fd()), unix.LOOP_SET_CAPACITY, 0)
+		dev.Close()
+		if err != nil {
+			return fmt.Errorf("refresh %s: %w", m.Device, err)
+		}
+	}
 	fmt.Fprintln(stderr, "Resizing image: 100% complete...done.")
 	return nil
 }

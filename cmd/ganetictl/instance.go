@@ -1,0 +1,514 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/inventory"
+	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// InstanceCmd is gnt-instance.
+type InstanceCmd struct {
+	Add             InstanceAddCmd        `cmd:"" help:"Create an instance."`
+	BatchCreate     InstanceBatchCmd      `cmd:"" name:"batch-create" help:"Create instances from a JSON specification file."`
+	Remove          InstanceRemoveCmd     `cmd:"" help:"Remove an instance and its disks."`
+	Startup         InstanceStartupCmd    `cmd:"" aliases:"start" help:"Start an instance."`
+	Shutdown        InstanceShutdownCmd   `cmd:"" aliases:"stop" help:"Stop an instance."`
+	Reboot          InstanceRebootCmd     `cmd:"" help:"Reboot an instance."`
+	List            InstanceListCmd       `cmd:"" help:"List instances."`
+	ListFields      InstanceFieldsCmd     `cmd:"" name:"list-fields" help:"List the fields instance list knows."`
+	Info            InstanceInfoCmd       `cmd:"" help:"Show instance details."`
+	Modify          InstanceModifyCmd     `cmd:"" help:"Change an instance's parameters, disks and NICs."`
+	Rename          InstanceRenameCmd     `cmd:"" help:"Rename a stopped instance."`
+	Reinstall       InstanceReinstallCmd  `cmd:"" help:"Reinstall a stopped instance's OS."`
+	GrowDisk        InstanceGrowDiskCmd   `cmd:"" name:"grow-disk" help:"Grow a disk of an instance."`
+	ActivateDisks   InstanceActivateCmd   `cmd:"" name:"activate-disks" help:"Activate an instance's disks and print their paths."`
+	DeactivateDisks InstanceDeactivateCmd `cmd:"" name:"deactivate-disks" help:"Deactivate an instance's disks."`
+	RecreateDisks   InstanceRecreateCmd   `cmd:"" name:"recreate-disks" help:"Recreate an instance's (lost) disks, empty."`
+	Console         InstanceConsoleCmd    `cmd:"" help:"Connect to an instance's serial console."`
+	AddTags         TagsAddCmd            `cmd:"" name:"add-tags" help:"Add tags to an instance."`
+	RemoveTags      TagsRemoveCmd         `cmd:"" name:"remove-tags" help:"Remove tags from an instance."`
+	ListTags        TagsListCmd           `cmd:"" name:"list-tags" help:"List an instance's tags."`
+}
+
+// InstanceAddCmd is gnt-instance add.
+type InstanceAddCmd struct {
+	Node        string   `short:"n" name:"node" help:"Primary node (PNODE[:SNODE])." required:""`
+	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
+	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, rbd." required:""`
+	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
+	Disks       []string `name:"disk" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
+	Backend     string   `short:"B" name:"backend-parameters" help:"maxmem=,minmem=,memory=,vcpus=,auto_balance=..."`
+	Hypervisor  string   `short:"H" name:"hypervisor-parameters" help:"HV[:k=v,...]"`
+	OSParams    string   `name:"os-parameters" short:"O"`
+	NICs        []string `name:"net" help:"N:ip=,mac=,link=,mode= (repeatable); default one NIC."`
+	NoNICs      bool     `name:"no-nics"`
+	NoStart     bool     `name:"no-start"`
+	NoInstall   bool     `name:"no-install"`
+	NoNameCheck bool     `name:"no-name-check"`
+	NoIPCheck   bool     `name:"no-ip-check"`
+	Name        string   `arg:""`
+}
+
+func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
+	args, err := c.args()
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, "instance add "+c.Name, func(*statefile.State) []string { return []string{args.Primary} },
+		func(env playbooks.Env) (*plan.Plan, error) { return playbooks.InstanceAdd(env, args) })
+}
+
+// args checks everything that needs no state: names, sizes, syntax.
+func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
+	var a playbooks.InstanceAddArgs
+	if err := inventory.ValidHostname(c.Name); err != nil {
+		return a, invalid("instance name: %v", err)
+	}
+	if !c.NoNameCheck {
+		if err := checkResolvable(c.Name); err != nil {
+			return a, err
+		}
+	}
+	primary, secondary, _ := strings.Cut(c.Node, ":")
+	if secondary != "" {
+		return a, invalid("a secondary node (-n %s) is only for the drbd template, which is not implemented yet", c.Node)
+	}
+	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall}
+	if c.OS == "" {
+		return a, invalid("no OS given: pass -o OS[+variant] (see `ganetictl os list`)")
+	}
+	var err error
+	if a.Disks, err = parseDiskSpecs(c.Size, c.Disks); err != nil {
+		return a, err
+	}
+	if a.BEParams, err = parseKV(c.Backend); err != nil {
+		return a, err
+	}
+	if a.OSParams, err = parseKV(c.OSParams); err != nil {
+		return a, err
+	}
+	if c.Hypervisor != "" {
+		hvName, kvs, _ := strings.Cut(c.Hypervisor, ":")
+		a.Hypervisor = hvName
+		if a.HVParams, err = parseKV(kvs); err != nil {
+			return a, err
+		}
+	}
+	if a.NICs, err = parseNICSpecs(c.NICs); err != nil {
+		return a, err
+	}
+	if len(a.NICs) == 0 && !c.NoNICs {
+		a.NICs = []playbooks.NICSpec{{}}
+	}
+	return a, nil
+}
+
+// parseDiskSpecs reads -s and --disk into storage specs, in index order.
+func parseDiskSpecs(size string, disks []string) ([]storage.Spec, error) {
+	if size != "" && len(disks) > 0 {
+		return nil, invalid("use either -s or --disk, not both")
+	}
+	if size != "" {
+		mib, err := inventory.ParseSize(size)
+		if err != nil {
+			return nil, invalid("-s %s: %v", size, err)
+		}
+		return []storage.Spec{{Size: mib, Mode: "rw"}}, nil
+	}
+	specs := make([]storage.Spec, len(disks))
+	seen := make([]bool, len(disks))
+	for _, d := range disks {
+		idxS, rest, ok := strings.Cut(d, ":")
+		idx, err := strconv.Atoi(idxS)
+		if !ok || err != nil || idx < 0 || idx >= len(disks) {
+			return nil, invalid("--disk %q: expected N:size=SIZE[,vg=VG][,mode=rw|ro] with N from 0 to %d", d, len(disks)-1)
+		}
+		if seen[idx] {
+			return nil, invalid("--disk %d given twice", idx)
+		}
+		seen[idx] = true
+		spec, err := parseDiskKV(rest)
+		if err != nil {
+			return nil, invalid("--disk %q: %v", d, err)
+		}
+		if spec.Size == 0 && spec.Adopt == "" {
+			return nil, invalid("--disk %q: missing size= (or adopt=)", d)
+		}
+		specs[idx] = spec
+	}
+	return specs, nil
+}
+
+func parseDiskKV(s string) (storage.Spec, error) {
+	spec := storage.Spec{Mode: "rw"}
+	for _, kv := range splitList(s) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "size":
+			mib, err := inventory.ParseSize(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.Size = mib
+		case "vg":
+			spec.VG = v
+		case "mode":
+			if v != "rw" && v != "ro" {
+				return spec, fmt.Errorf("mode must be rw or ro")
+			}
+			spec.Mode = v
+		case "adopt":
+			spec.Adopt = v
+		case "name":
+			spec.Name = v
+		default:
+			return spec, fmt.Errorf("unknown disk parameter %q (size, vg, mode, adopt, name)", k)
+		}
+	}
+	return spec, nil
+}
+
+func parseNICSpecs(nets []string) ([]playbooks.NICSpec, error) {
+	out := make([]playbooks.NICSpec, len(nets))
+	for _, n := range nets {
+		idxS, rest, _ := strings.Cut(n, ":")
+		idx, err := strconv.Atoi(idxS)
+		if err != nil || idx < 0 || idx >= len(nets) {
+			return nil, invalid("--net %q: expected N:ip=,mac=,link=,mode= with N from 0 to %d", n, len(nets)-1)
+		}
+		spec, err := parseNICKV(rest)
+		if err != nil {
+			return nil, invalid("--net %q: %v", n, err)
+		}
+		out[idx] = spec
+	}
+	return out, nil
+}
+
+func parseNICKV(s string) (playbooks.NICSpec, error) {
+	var spec playbooks.NICSpec
+	for _, kv := range splitList(s) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "ip":
+			spec.IP = v
+		case "mac":
+			spec.MAC = v
+		case "link":
+			spec.Link = v
+		case "mode":
+			spec.Mode = v
+		case "network":
+			spec.Network = v
+		case "name":
+			spec.Name = v
+		default:
+			return spec, fmt.Errorf("unknown NIC parameter %q (ip, mac, link, mode, network, name)", k)
+		}
+	}
+	return spec, nil
+}
+
+// InstanceRemoveCmd is gnt-instance remove.
+type InstanceRemoveCmd struct {
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"2m"`
+	IgnoreFailures  bool          `name:"ignore-failures"`
+	Force           bool          `short:"f" name:"force" help:"Do not ask for confirmation."`
+	Name            string        `arg:""`
+}
+
+func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if !g.DryRun && !c.Force {
+		if err := a.confirm(fmt.Sprintf("This will remove the volumes of the instance %s (including mirrors), thus removing all the data of the instance. Continue?", c.Name)); err != nil {
+			return err
+		}
+	}
+	return a.mutate(ctx, "instance remove "+c.Name, a.primaryOf(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.InstanceRemove(env, c.Name, c.ShutdownTimeout, c.IgnoreFailures)
+	})
+}
+
+// primaryOf gathers facts from the instance's primary node.
+func (a *app) primaryOf(name string) func(*statefile.State) []string {
+	return func(st *statefile.State) []string {
+		if i, ok := st.Instances[name]; ok {
+			if n := st.Nodes[i.PrimaryNode]; n != nil && !n.Offline {
+				return []string{i.PrimaryNode}
+			}
+		}
+		return nil
+	}
+}
+
+// InstanceStartupCmd is gnt-instance startup.
+type InstanceStartupCmd struct {
+	Name string `arg:""`
+}
+
+func (c *InstanceStartupCmd) Run(ctx context.Context, g *Globals) error {
+	return simpleInstanceOp(ctx, g, "instance startup "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.InstanceStartup(env, c.Name)
+	})
+}
+
+// InstanceShutdownCmd is gnt-instance shutdown.
+type InstanceShutdownCmd struct {
+	Timeout    time.Duration `name:"timeout" default:"2m" help:"Wait this long for a clean shutdown before killing."`
+	NoRemember bool          `name:"no-remember" help:"Do not record the instance as stopped."`
+	Name       string        `arg:""`
+}
+
+func (c *InstanceShutdownCmd) Run(ctx context.Context, g *Globals) error {
+	return simpleInstanceOp(ctx, g, "instance shutdown "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.InstanceShutdown(env, c.Name, c.Timeout, c.NoRemember)
+	})
+}
+
+// InstanceRebootCmd is gnt-instance reboot.
+type InstanceRebootCmd struct {
+	Type            string        `name:"type" default:"hard" enum:"soft,hard,full" help:"soft, hard or full."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"2m"`
+	Name            string        `arg:""`
+}
+
+func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
+	return simpleInstanceOp(ctx, g, "instance reboot "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.InstanceReboot(env, c.Name, c.Type, c.ShutdownTimeout)
+	})
+}
+
+func simpleInstanceOp(ctx context.Context, g *Globals, op, name string, mk func(playbooks.Env) (*plan.Plan, error)) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, op, a.primaryOf(name), mk)
+}
+
+// InstanceActivateCmd is gnt-instance activate-disks.
+type InstanceActivateCmd struct {
+	Name string `arg:""`
+}
+
+func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var inst *statefile.Instance
+	err = a.mutate(ctx, "instance activate-disks "+c.Name, a.primaryOf(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
+		inst = env.State.Instances[c.Name]
+		return playbooks.ActivateDisks(env, c.Name)
+	})
+	if err != nil || g.DryRun {
+		return err
+	}
+	// Ganeti prints node:disk/N:device for each disk.
+	for i, d := range inst.Disks {
+		fmt.Fprintf(s.Out, "%s:%s:%s\n", inst.PrimaryNode, d.IVName, storage.LinkPath(inst.Name, i))
+	}
+	return nil
+}
+
+// InstanceDeactivateCmd is gnt-instance deactivate-disks.
+type InstanceDeactivateCmd struct {
+	Force bool   `short:"f" name:"force"`
+	Name  string `arg:""`
+}
+
+func (c *InstanceDeactivateCmd) Run(ctx context.Context, g *Globals) error {
+	return simpleInstanceOp(ctx, g, "instance deactivate-disks "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.DeactivateDisks(env, c.Name, c.Force)
+	})
+}
+
+// InstanceGrowDiskCmd is gnt-instance grow-disk.
+type InstanceGrowDiskCmd struct {
+	Absolute bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
+	Name     string `arg:""`
+	Disk     int    `arg:"" help:"Disk index."`
+	Amount   string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
+}
+
+func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
+	mib, err := inventory.ParseSize(c.Amount)
+	if err != nil {
+		return invalid("grow-disk amount %q: %v", c.Amount, err)
+	}
+	return simpleInstanceOp(ctx, g, "instance grow-disk "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.GrowDisk(env, c.Name, c.Disk, mib, c.Absolute)
+	})
+}
+
+// InstanceRecreateCmd is gnt-instance recreate-disks.
+type InstanceRecreateCmd struct {
+	Nodes string `short:"n" name:"node" help:"New primary node for the recreated disks."`
+	Name  string `arg:""`
+}
+
+func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, "instance recreate-disks "+c.Name, func(st *statefile.State) []string {
+		nodes := a.primaryOf(c.Name)(st)
+		if c.Nodes != "" {
+			nodes = append(nodes, c.Nodes)
+		}
+		return nodes
+	}, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.RecreateDisks(env, c.Name, c.Nodes)
+	})
+}
+
+// InstanceReinstallCmd is gnt-instance reinstall.
+type InstanceReinstallCmd struct {
+	OS    string `short:"o" name:"os-type"`
+	Force bool   `short:"f" name:"force"`
+	Name  string `arg:""`
+}
+
+func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if !g.DryRun && !c.Force {
+		if err := a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Name)); err != nil {
+			return err
+		}
+	}
+	return a.mutate(ctx, "instance reinstall "+c.Name, a.primaryOf(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.Reinstall(env, c.Name, c.OS)
+	})
+}
+
+// InstanceRenameCmd is gnt-instance rename.
+type InstanceRenameCmd struct {
+	NoNameCheck bool   `name:"no-name-check"`
+	NoIPCheck   bool   `name:"no-ip-check"`
+	Name        string `arg:""`
+	NewName     string `arg:""`
+}
+
+func (c *InstanceRenameCmd) Run(ctx context.Context, g *Globals) error {
+	if err := inventory.ValidHostname(c.NewName); err != nil {
+		return invalid("instance name: %v", err)
+	}
+	if !c.NoNameCheck {
+		if err := checkResolvable(c.NewName); err != nil {
+			return err
+		}
+	}
+	return simpleInstanceOp(ctx, g, "instance rename "+c.Name+" "+c.NewName, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.Rename(env, c.Name, c.NewName)
+	})
+}
+
+// InstanceModifyCmd is gnt-instance modify.
+type InstanceModifyCmd struct {
+	Backend       string   `short:"B" name:"backend-parameters"`
+	Hypervisor    string   `short:"H" name:"hypervisor-parameters"`
+	RuntimeMemory string   `short:"m" name:"runtime-memory"`
+	Disks         []string `name:"disk" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
+	NICs          []string `name:"net" help:"add[:ip=,mac=,link=,mode=] | N:remove | N:link=... (repeatable)"`
+	OSType        string   `short:"o" name:"os-type"`
+	Offline       bool     `name:"offline"`
+	Online        bool     `name:"online"`
+	Name          string   `arg:""`
+}
+
+func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType}
+	var err error
+	if args.BEParams, err = parseKV(c.Backend); err != nil {
+		return err
+	}
+	if args.HVParams, err = parseKV(c.Hypervisor); err != nil {
+		return err
+	}
+	if c.RuntimeMemory != "" {
+		if args.RuntimeMemory, err = inventory.ParseSize(c.RuntimeMemory); err != nil {
+			return invalid("-m %s: %v", c.RuntimeMemory, err)
+		}
+	}
+	if c.Offline && c.Online {
+		return invalid("--offline and --online exclude each other")
+	}
+	if c.Offline || c.Online {
+		off := c.Offline
+		args.Offline = &off
+	}
+	for _, d := range c.Disks {
+		op, idx, rest, err := parseModOp(d)
+		if err != nil {
+			return invalid("--disk %q: %v", d, err)
+		}
+		spec, err := parseDiskKV(rest)
+		if err != nil {
+			return invalid("--disk %q: %v", d, err)
+		}
+		if op == "add" && spec.Size == 0 && spec.Adopt == "" {
+			return invalid("--disk %q: adding a disk needs size=", d)
+		}
+		args.Disks = append(args.Disks, playbooks.DiskMod{Op: op, Index: idx, Spec: spec})
+	}
+	for _, n := range c.NICs {
+		op, idx, rest, err := parseModOp(n)
+		if err != nil {
+			return invalid("--net %q: %v", n, err)
+		}
+		spec, err := parseNICKV(rest)
+		if err != nil {
+			return invalid("--net %q: %v", n, err)
+		}
+		args.NICs = append(args.NICs, playbooks.NICMod{Op: op, Index: idx, Spec: spec})
+	}
+	return simpleInstanceOp(ctx, g, "instance modify "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.InstanceModify(env, args)
+	})
+}
+
+// parseModOp reads Ganeti's device modification syntaxes: "add[:k=v]",
+// "remove", "N:remove", "N:k=v", "-1:add,k=v".
+func parseModOp(s string) (op string, idx int, rest string, err error) {
+	head, tail, _ := strings.Cut(s, ":")
+	switch head {
+	case "add", "remove":
+		return head, -1, tail, nil
+	}
+	idx, err = strconv.Atoi(head)
+	if err != nil {
+		return "", 0, "", fmt.Errorf("expected add, remove or an index before ':'")
+	}
+	first, after, _ := strings.Cut(tail, ",")
+	switch first {
+	case "add", "remove", "modify":
+		return first, idx, after, nil
+	}
+	return "modify", idx, tail, nil
+}

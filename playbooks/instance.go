@@ -1,0 +1,576 @@
+package playbooks
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// beDefaults are Ganeti's backend parameter defaults.
+var beDefaults = statefile.Params{"maxmem": int64(128), "minmem": int64(128), "vcpus": int64(1), "auto_balance": true,
+	"always_failover": false, "spindle_use": int64(1)}
+
+// BEParamNames are the backend parameters -B accepts ("memory" sets both sizes).
+var BEParamNames = []string{"always_failover", "auto_balance", "maxmem", "memory", "minmem", "spindle_use", "vcpus"}
+
+// EffectiveBE is an instance's backend parameters: defaults, cluster, own.
+func EffectiveBE(cl *statefile.Cluster, own statefile.Params) statefile.Params {
+	out := statefile.Params{}
+	for _, src := range []statefile.Params{beDefaults, cl.BEParams, own} {
+		for k, v := range src {
+			out[k] = v
+		}
+	}
+	if m, ok := out["memory"]; ok && own["maxmem"] == nil && own["minmem"] == nil {
+		out["maxmem"], out["minmem"] = m, m
+	}
+	delete(out, "memory")
+	return out
+}
+
+// intParam reads an integer parameter whatever JSON made of it.
+func intParam(p statefile.Params, k string) int64 {
+	switch v := p[k].(type) {
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	case float64:
+		return int64(v)
+	case string:
+		var n int64
+		fmt.Sscan(v, &n)
+		return n
+	}
+	return 0
+}
+
+func boolParam(p statefile.Params, k string) bool {
+	switch v := p[k].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true" || v == "True" || v == "yes"
+	}
+	return false
+}
+
+// checkBE validates -B values.
+func checkBE(be statefile.Params) error {
+	for k, v := range be {
+		if !slices.Contains(BEParamNames, k) {
+			return prereq(ErrWrongInput, "Unknown backend parameter '%s' (valid: %s)", k, strings.Join(BEParamNames, ", "))
+		}
+		switch k {
+		case "auto_balance", "always_failover":
+			if _, ok := v.(bool); !ok {
+				return prereq(ErrWrongInput, "Backend parameter %s must be True or False, not %v", k, v)
+			}
+		default:
+			if intParam(be, k) <= 0 {
+				return prereq(ErrWrongInput, "Backend parameter %s must be a positive number, not %v", k, v)
+			}
+		}
+	}
+	eff := statefile.Params{}
+	for k, v := range be {
+		eff[k] = v
+	}
+	if intParam(eff, "minmem") > 0 && intParam(eff, "maxmem") > 0 && intParam(eff, "minmem") > intParam(eff, "maxmem") {
+		return prereq(ErrWrongInput, "Minimum memory (%d) cannot be larger than maximum memory (%d)", intParam(eff, "minmem"), intParam(eff, "maxmem"))
+	}
+	return nil
+}
+
+// NICSpec is one --net N:... of instance add or modify.
+type NICSpec struct {
+	MAC     string // "" or "generate" for a new one, "auto" keeps
+	IP      string
+	Mode    string
+	Link    string
+	Network string
+	Name    string
+}
+
+// InstanceAddArgs are `instance add`'s inputs.
+type InstanceAddArgs struct {
+	Name       string
+	Template   string
+	Primary    string
+	OS         string // name[+variant]
+	Disks      []storage.Spec
+	Hypervisor string
+	BEParams   statefile.Params
+	HVParams   statefile.Params
+	OSParams   statefile.Params
+	NICs       []NICSpec
+	NoStart    bool
+	NoInstall  bool
+}
+
+// InstanceAdd plans creating an instance: disks (each undone if a later
+// step fails), OS installation, and start. Every check that can be made
+// before touching a node is made first.
+func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
+	st := env.State
+	cl := &st.Cluster
+	if _, ok := st.Instances[a.Name]; ok {
+		return nil, prereq(ErrExists, "Instance '%s' is already in the cluster", a.Name)
+	}
+	if !slices.Contains(cl.EnabledDiskTemplates, a.Template) {
+		return nil, prereq(ErrWrongInput, "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s", a.Template, strings.Join(cl.EnabledDiskTemplates, ","))
+	}
+	if a.Template == "drbd" {
+		return nil, prereq(ErrWrongInput, "Disk template 'drbd' is not implemented yet in ganetictl; use plain, file, sharedfile, rbd or diskless")
+	}
+	if a.Hypervisor == "" && len(cl.EnabledHypervisors) > 0 {
+		a.Hypervisor = cl.EnabledHypervisors[0]
+	}
+	if !slices.Contains(cl.EnabledHypervisors, a.Hypervisor) {
+		return nil, prereq(ErrWrongInput, "Hypervisor '%s' is not enabled in the cluster (enabled: %s)", a.Hypervisor, strings.Join(cl.EnabledHypervisors, ", "))
+	}
+	switch {
+	case a.Template == "diskless" && len(a.Disks) > 0:
+		return nil, prereq(ErrWrongInput, "Diskless instances take no disks")
+	case a.Template != "diskless" && len(a.Disks) == 0:
+		return nil, prereq(ErrWrongInput, "No disks given: use -s SIZE or --disk 0:size=SIZE")
+	}
+	pnode, err := node(st, a.Primary)
+	if err != nil {
+		return nil, err
+	}
+	a.Primary = pnode.Name
+	if err := usableNode(pnode); err != nil {
+		return nil, err
+	}
+	if err := checkBE(a.BEParams); err != nil {
+		return nil, err
+	}
+	be := EffectiveBE(cl, a.BEParams)
+	hvp, err := hv.Params(a.Hypervisor, cl.HVParams[a.Hypervisor], a.HVParams)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	f := env.Facts[a.Primary]
+	if f == nil || !f.Reachable {
+		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", a.Primary, factsErr(f))
+	}
+	def, variant, err := checkOS(a.Primary, f, a.OS)
+	if err != nil {
+		return nil, err
+	}
+	for i, sp := range a.Disks {
+		if sp.Adopt == "" {
+			continue
+		}
+		if a.Template != "plain" {
+			return nil, prereq(ErrWrongInput, "Disk adoption is only possible with the plain template")
+		}
+		vg := pick(sp.VG, cl.VolumeGroup)
+		lv := findLV(f, vg, sp.Adopt)
+		if lv == nil {
+			return nil, prereq(ErrWrongInput, "Disk %d: logical volume %s/%s to adopt not found on node %s", i, vg, sp.Adopt, a.Primary)
+		}
+		if owned := lvOwner(st, vg, sp.Adopt); owned != "" {
+			return nil, prereq(ErrWrongInput, "Disk %d: logical volume %s/%s already belongs to instance %s", i, vg, sp.Adopt, owned)
+		}
+		a.Disks[i].Size = int64(lv.SizeMiB)
+	}
+	disks, err := storage.New(a.Template, cl, a.Name, a.Primary, 0, a.Disks, env.NewID)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	var fresh []*statefile.Disk
+	for i, d := range disks {
+		if a.Disks[i].Adopt == "" {
+			fresh = append(fresh, d)
+		}
+	}
+	if err := checkSpace(a.Primary, f, a.Template, fresh, nil); err != nil {
+		return nil, err
+	}
+	if !a.NoStart {
+		if err := checkMemory(a.Primary, f, be); err != nil {
+			return nil, err
+		}
+	}
+	nics, err := newNICs(env, a.NICs, nil)
+	if err != nil {
+		return nil, err
+	}
+	inst := &statefile.Instance{
+		Meta: statefile.Meta{UUID: env.NewID()}, Name: a.Name, PrimaryNode: a.Primary, OS: joinOS(def.Name, variant),
+		Hypervisor: a.Hypervisor, HVParams: a.HVParams, BEParams: a.BEParams, OSParams: a.OSParams,
+		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: []string{},
+	}
+	if a.NoStart {
+		inst.AdminState = "down"
+	}
+	_ = hvp
+	p := plan.New(fmt.Sprintf("INSTANCE_CREATE(%s)", a.Name), st.Lineage, st.Serial)
+	var create [][]plan.Step
+	for i, d := range disks {
+		var steps []plan.Step
+		if a.Disks[i].Adopt != "" {
+			steps, err = storage.Adopt(d, a.Primary, a.Name, a.Disks[i].Adopt)
+		} else {
+			steps, err = storage.Create(d, a.Primary, a.Name)
+		}
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "disk %d: %v", i, err)
+		}
+		create = append(create, steps)
+	}
+	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
+	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+		return nil, err
+	}
+	if !a.NoInstall {
+		p.Add("install the OS", plan.Abort, osStep(a.Primary, inst, def, variant, "create", links(inst), nil))
+	}
+	if a.NoStart {
+		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
+			return nil, err
+		}
+	} else {
+		steps, err := startSteps(env, inst, f)
+		if err != nil {
+			return nil, err
+		}
+		p.Add("start the instance", plan.Abort, steps...)
+	}
+	if err := p.Set(plan.KindInstance, a.Name, nil, inst); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+func joinOS(name, variant string) string {
+	if variant == "" {
+		return name
+	}
+	return name + "+" + variant
+}
+
+func factsErr(f *NodeFacts) string {
+	if f == nil {
+		return "not asked"
+	}
+	return f.Err
+}
+
+// usableNode refuses offline, drained and non-vm-capable nodes as targets.
+func usableNode(n *statefile.Node) error {
+	switch {
+	case n.Offline:
+		return prereq(ErrWrongState, "Can't use offline node %s", n.Name)
+	case n.Drained:
+		return prereq(ErrWrongState, "Can't use drained node %s", n.Name)
+	case !n.VMCapable:
+		return prereq(ErrWrongState, "Can't use non-vm_capable node %s", n.Name)
+	}
+	return nil
+}
+
+// checkSpace refuses disks that do not fit the node's free space.
+func checkSpace(nodeName string, f *NodeFacts, template string, disks []*statefile.Disk, grow map[int]int64) error {
+	var need int64
+	for i, d := range disks {
+		if grow != nil {
+			need += grow[i]
+		} else {
+			need += d.Size
+		}
+	}
+	switch template {
+	case "plain":
+		if f.VG == nil {
+			return prereq(ErrEnvironment, "Node %s has no volume group: %s", nodeName, f.VGError)
+		}
+		if float64(need) > f.VG.Free {
+			return prereq(ErrWrongState, "Not enough disk space on target node %s vg %s: required %d MiB, available %.0f MiB", nodeName, f.VG.Name, need, f.VG.Free)
+		}
+	case "file":
+		if f.DiskTotal > 0 && need > f.DiskFree {
+			return prereq(ErrWrongState, "Not enough disk space on target node %s file storage: required %d MiB, available %d MiB", nodeName, need, f.DiskFree)
+		}
+	}
+	return nil
+}
+
+// checkMemory refuses to start an instance below its minimum memory.
+func checkMemory(nodeName string, f *NodeFacts, be statefile.Params) error {
+	if minmem := intParam(be, "minmem"); f.MemFree < minmem {
+		return prereq(ErrWrongState, "Not enough memory to start instance on node %s: needed %d MiB, available %d MiB", nodeName, minmem, f.MemFree)
+	}
+	return nil
+}
+
+// startMemory is Ganeti's rule: max(minmem, min(maxmem, node free)).
+func startMemory(f *NodeFacts, be statefile.Params) int64 {
+	return max(intParam(be, "minmem"), min(intParam(be, "maxmem"), f.MemFree))
+}
+
+// newNICs builds NIC objects, generating MACs unique in the cluster.
+func newNICs(env Env, specs []NICSpec, keep []*statefile.NIC) ([]*statefile.NIC, error) {
+	st := env.State
+	used := map[string]string{}
+	ips := map[string]string{}
+	for _, i := range st.Instances {
+		for _, n := range i.NICs {
+			used[strings.ToLower(n.MAC)] = i.Name
+			if n.IP != "" {
+				ips[n.IP] = i.Name
+			}
+		}
+	}
+	for _, n := range keep {
+		used[strings.ToLower(n.MAC)] = "this instance"
+	}
+	var out []*statefile.NIC
+	for i, s := range specs {
+		mode := s.Mode
+		if mode == "" {
+			mode, _ = st.Cluster.NICParams["mode"].(string)
+		}
+		if mode == "" {
+			mode = "bridged"
+		}
+		if mode != "bridged" && mode != "routed" && mode != "openvswitch" {
+			return nil, prereq(ErrWrongInput, "NIC %d: invalid mode '%s' (bridged, routed or openvswitch)", i, mode)
+		}
+		link := s.Link
+		if link == "" {
+			link, _ = st.Cluster.NICParams["link"].(string)
+		}
+		if link != "" && !validIfName(link) {
+			return nil, prereq(ErrWrongInput, "NIC %d: invalid link '%s' (an interface name)", i, link)
+		}
+		mac := strings.ToLower(s.MAC)
+		switch mac {
+		case "", "generate", "auto":
+			var err error
+			if mac, err = generateMAC(env, st.Cluster.MACPrefix, used); err != nil {
+				return nil, err
+			}
+		default:
+			if _, err := net.ParseMAC(mac); err != nil || len(mac) != 17 {
+				return nil, prereq(ErrWrongInput, "NIC %d: invalid MAC address '%s'", i, s.MAC)
+			}
+			if other, dup := used[mac]; dup {
+				return nil, prereq(ErrWrongInput, "NIC %d: MAC address %s already in use by %s", i, mac, other)
+			}
+		}
+		used[mac] = "this instance"
+		if s.IP != "" && s.IP != "none" {
+			if net.ParseIP(s.IP) == nil {
+				return nil, prereq(ErrWrongInput, "NIC %d: invalid IP address '%s'", i, s.IP)
+			}
+			if other, dup := ips[s.IP]; dup {
+				return nil, prereq(ErrWrongInput, "NIC %d: IP address %s already in use by %s", i, s.IP, other)
+			}
+			ips[s.IP] = "this instance"
+		}
+		nic := &statefile.NIC{UUID: env.NewID(), Name: s.Name, MAC: mac, NICParams: statefile.Params{"mode": mode, "link": link}}
+		if s.IP != "none" {
+			nic.IP = s.IP
+		}
+		out = append(out, nic)
+	}
+	return out, nil
+}
+
+func validIfName(s string) bool {
+	if len(s) == 0 || len(s) > 15 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// generateMAC draws a MAC with the cluster prefix that nobody uses.
+func generateMAC(env Env, prefix string, used map[string]string) (string, error) {
+	if env.Random == nil {
+		return "", fmt.Errorf("planner has no random source for MAC generation")
+	}
+	for range 64 {
+		b := env.Random(3)
+		mac := fmt.Sprintf("%s:%02x:%02x:%02x", strings.ToLower(prefix), b[0], b[1], b[2])
+		if _, dup := used[mac]; !dup {
+			return mac, nil
+		}
+	}
+	return "", prereq(ErrEnvironment, "Cannot generate a unique MAC address with prefix %s", prefix)
+}
+
+// links are the instance-disk symlinks hypervisors and OS scripts use.
+func links(inst *statefile.Instance) []string {
+	out := make([]string, len(inst.Disks))
+	for i := range inst.Disks {
+		out[i] = storage.LinkPath(inst.Name, i)
+	}
+	return out
+}
+
+// nicLinks are the bridges of the instance's NICs.
+func nicLinks(inst *statefile.Instance) []string {
+	out := make([]string, len(inst.NICs))
+	for i, n := range inst.NICs {
+		out[i], _ = n.NICParams["link"].(string)
+	}
+	return out
+}
+
+// assembleDisks activates every disk on the primary (links included).
+func assembleDisks(inst *statefile.Instance) ([][]plan.Step, error) {
+	return eachDisk(inst, storage.Assemble)
+}
+
+// shutdownDisks deactivates every disk on the primary (links removed).
+func shutdownDisks(inst *statefile.Instance) ([][]plan.Step, error) {
+	return eachDisk(inst, storage.Shutdown)
+}
+
+// removeDisks removes every disk of inst from the primary.
+func removeDisks(inst *statefile.Instance) ([][]plan.Step, error) {
+	return eachDisk(inst, func(d *statefile.Disk, node, _ string, _ int) ([]plan.Step, error) { return storage.Remove(d, node) })
+}
+
+// eachDisk makes one step sequence per disk.
+func eachDisk(inst *statefile.Instance, op func(*statefile.Disk, string, string, int) ([]plan.Step, error)) ([][]plan.Step, error) {
+	var out [][]plan.Step
+	for i, d := range inst.Disks {
+		steps, err := op(d, inst.PrimaryNode, inst.Name, i)
+		if err != nil {
+			return nil, prereq(ErrWrongState, "disk %d: %v", i, err)
+		}
+		out = append(out, steps)
+	}
+	return out, nil
+}
+
+// stage adds the stages of the per-disk sequences mk makes for inst: disks
+// side by side, each disk's steps in order (storage.Stages).
+func stage(p *plan.Plan, name string, onErr plan.OnError, mk func(*statefile.Instance) ([][]plan.Step, error), inst *statefile.Instance) error {
+	seqs, err := mk(inst)
+	if err != nil {
+		return err
+	}
+	p.Stages = append(p.Stages, storage.Stages(name, onErr, seqs...)...)
+	return nil
+}
+
+// startArgs are the hypervisor inputs for starting inst on its primary,
+// with Ganeti's memory rule.
+func startArgs(env Env, inst *statefile.Instance, f *NodeFacts) (hv.StartArgs, error) {
+	cl := &env.State.Cluster
+	be := EffectiveBE(cl, inst.BEParams)
+	if err := checkMemory(inst.PrimaryNode, f, be); err != nil {
+		return hv.StartArgs{}, err
+	}
+	hvp, err := hv.Params(inst.Hypervisor, cl.HVParams[inst.Hypervisor], inst.HVParams)
+	if err != nil {
+		return hv.StartArgs{}, prereq(ErrWrongInput, "%v", err)
+	}
+	return hv.StartArgs{Instance: inst, Node: inst.PrimaryNode, HVParams: hvp, Links: links(inst),
+		MaxMem: intParam(be, "maxmem"), VCPUs: int(intParam(be, "vcpus")),
+		StartMem: startMemory(f, be), NICLinks: nicLinks(inst)}, nil
+}
+
+// startSteps start the instance on its primary.
+func startSteps(env Env, inst *statefile.Instance, f *NodeFacts) ([]plan.Step, error) {
+	sa, err := startArgs(env, inst, f)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := hv.Start(sa)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	return steps, nil
+}
+
+// instance finds an instance by name.
+func instance(st *statefile.State, name string) (*statefile.Instance, error) {
+	if i, ok := st.Instances[name]; ok {
+		return i, nil
+	}
+	return nil, prereq(ErrUnknownEntity, "Instance '%s' not known", name)
+}
+
+// cloneInstance deep-copies an instance through JSON-free field copies.
+func cloneInstance(i *statefile.Instance) *statefile.Instance {
+	c := *i
+	c.Tags = cloneTags(i.Tags)
+	c.BEParams = cloneParams(i.BEParams)
+	c.HVParams = cloneParams(i.HVParams)
+	c.OSParams = cloneParams(i.OSParams)
+	c.Disks = make([]*statefile.Disk, len(i.Disks))
+	for k, d := range i.Disks {
+		dc := *d
+		dc.LogicalID = append([]any(nil), d.LogicalID...)
+		dc.Nodes = append([]string(nil), d.Nodes...)
+		c.Disks[k] = &dc
+	}
+	c.NICs = make([]*statefile.NIC, len(i.NICs))
+	for k, n := range i.NICs {
+		nc := *n
+		nc.NICParams = cloneParams(n.NICParams)
+		c.NICs[k] = &nc
+	}
+	return &c
+}
+
+// runningOn reports where the facts say the instance runs.
+func runningOn(env Env, name string) []string {
+	var out []string
+	for n, f := range env.Facts {
+		if f != nil && f.Running != nil {
+			if _, ok := f.Running[name]; ok {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DefaultShutdownTimeout is Ganeti's.
+const DefaultShutdownTimeout = 120 * time.Second
+
+func findLV(f *NodeFacts, vg, name string) *storage.LV {
+	if f.Volumes == nil {
+		return nil
+	}
+	for i, lv := range f.Volumes.LVs {
+		if lv.VG == vg && lv.Name == name {
+			return &f.Volumes.LVs[i]
+		}
+	}
+	return nil
+}
+
+// lvOwner names the instance whose disk is vg/lv, if any.
+func lvOwner(st *statefile.State, vg, lv string) string {
+	for _, inst := range st.Instances {
+		for _, d := range inst.Disks {
+			if storage.VolumeName(d) == vg+"/"+lv {
+				return inst.Name
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,298 @@
+package playbooks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// DiskMod is one --disk of instance modify: add (Index -1 = at the end),
+// remove, or change the mode of disk Index.
+type DiskMod struct {
+	Op    string // add | remove | modify
+	Index int    // -1: last
+	Spec  storage.Spec
+}
+
+// NICMod is one --net of instance modify.
+type NICMod struct {
+	Op    string // add | remove | modify
+	Index int    // -1: last
+	Spec  NICSpec
+}
+
+// ModifyInstanceArgs are `instance modify`'s changes.
+type ModifyInstanceArgs struct {
+	Name          string
+	BEParams      statefile.Params
+	HVParams      statefile.Params
+	RuntimeMemory int64 // -m, MiB; 0 = unchanged
+	Disks         []DiskMod
+	NICs          []NICMod
+	OSType        string
+	Offline       *bool // --offline (true) / --online (false)
+}
+
+// InstanceModify plans parameter and device changes. Like Ganeti without
+// hotplug, NIC and parameter changes take effect at the next start; disk
+// removal needs a stopped instance, and runtime memory needs a running one.
+func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	c := cloneInstance(inst)
+	f := env.Facts[inst.PrimaryNode]
+	running := f != nil && f.Running != nil && func() bool { _, ok := f.Running[a.Name]; return ok }()
+	p := plan.New(fmt.Sprintf("INSTANCE_SET_PARAMS(%s)", a.Name), st.Lineage, st.Serial)
+	if len(a.BEParams) > 0 {
+		if err := checkBE(a.BEParams); err != nil {
+			return nil, err
+		}
+		mergeParams(&c.BEParams, a.BEParams)
+		if err := checkBE(c.BEParams); err != nil {
+			return nil, err
+		}
+	}
+	if len(a.HVParams) > 0 {
+		mergeParams(&c.HVParams, a.HVParams)
+		if _, err := hv.Params(c.Hypervisor, st.Cluster.HVParams[c.Hypervisor], c.HVParams); err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+	}
+	if a.RuntimeMemory > 0 {
+		if !running {
+			return nil, prereq(ErrWrongState, "Instance '%s' is not running; -m changes the memory of a running instance (use -B maxmem/minmem for the next start)", a.Name)
+		}
+		be := EffectiveBE(&st.Cluster, c.BEParams)
+		if a.RuntimeMemory > intParam(be, "maxmem") {
+			return nil, prereq(ErrWrongInput, "Runtime memory %d MiB is above the instance's maximum memory %d MiB", a.RuntimeMemory, intParam(be, "maxmem"))
+		}
+		if cur := f.Running[a.Name].MemMiB; a.RuntimeMemory > cur && a.RuntimeMemory-cur > f.MemFree {
+			return nil, prereq(ErrWrongState, "Not enough memory on node %s to grow the instance by %d MiB (free %d MiB)", inst.PrimaryNode, a.RuntimeMemory-cur, f.MemFree)
+		}
+		sa, err := startArgs(env, c, f)
+		if err != nil {
+			return nil, err
+		}
+		steps, err := hv.Balloon(sa, a.RuntimeMemory)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		p.Add("set the runtime memory", plan.Abort, steps...)
+	}
+	if a.OSType != "" {
+		if f == nil || !f.Reachable {
+			return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
+		}
+		def, variant, err := checkOS(inst.PrimaryNode, f, a.OSType)
+		if err != nil {
+			return nil, err
+		}
+		c.OS = joinOS(def.Name, variant)
+	}
+	if a.Offline != nil {
+		switch {
+		case *a.Offline && running:
+			return nil, prereq(ErrWrongState, "Instance '%s' is running; shut it down before marking it offline", a.Name)
+		case *a.Offline:
+			c.AdminState = "offline"
+		case c.AdminState == "offline":
+			c.AdminState = "down"
+		}
+	}
+	if err := modifyDisks(env, p, inst, c, a.Disks, running, f); err != nil {
+		return nil, err
+	}
+	if err := modifyNICs(env, c, a.NICs); err != nil {
+		return nil, err
+	}
+	if err := p.Set(plan.KindInstance, a.Name, inst, c); err != nil {
+		return nil, err
+	}
+	if len(p.Changes) == 0 && len(p.Stages) == 0 {
+		return nil, prereq(ErrWrongInput, "No changes submitted")
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+func modifyDisks(env Env, p *plan.Plan, inst, c *statefile.Instance, mods []DiskMod, running bool, f *NodeFacts) error {
+	st := env.State
+	var create, assemble, rm [][]plan.Step
+	var removed []*statefile.Disk
+	for _, m := range mods {
+		idx := m.Index
+		if idx < 0 {
+			idx = len(c.Disks)
+			if m.Op != "add" {
+				idx--
+			}
+		}
+		switch m.Op {
+		case "add":
+			if c.DiskTemplate == "diskless" {
+				return prereq(ErrWrongState, "Cannot add disks to a diskless instance")
+			}
+			if idx != len(c.Disks) {
+				return prereq(ErrWrongInput, "Disks can only be added at the end (index %d or -1)", len(c.Disks))
+			}
+			nd, err := storage.New(c.DiskTemplate, &st.Cluster, c.Name, c.PrimaryNode, idx, []storage.Spec{m.Spec}, env.NewID)
+			if err != nil {
+				return prereq(ErrWrongInput, "%v", err)
+			}
+			if f == nil || !f.Reachable {
+				return prereq(ErrEnvironment, "Node %s is not reachable: %s", c.PrimaryNode, factsErr(f))
+			}
+			if err := checkSpace(c.PrimaryNode, f, c.DiskTemplate, nd, nil); err != nil {
+				return err
+			}
+			steps, err := storage.Create(nd[0], c.PrimaryNode, c.Name)
+			if err != nil {
+				return prereq(ErrWrongInput, "%v", err)
+			}
+			create = append(create, steps)
+			if c.DisksActive || running {
+				steps, err := storage.Assemble(nd[0], c.PrimaryNode, c.Name, idx)
+				if err != nil {
+					return prereq(ErrWrongInput, "%v", err)
+				}
+				assemble = append(assemble, steps)
+			}
+			c.Disks = append(c.Disks, nd[0])
+		case "remove":
+			if running {
+				return prereq(ErrWrongState, "Instance '%s' is running; shut it down before removing disks", c.Name)
+			}
+			if idx < 0 || idx >= len(c.Disks) {
+				return prereq(ErrWrongInput, "Invalid disk index %d", m.Index)
+			}
+			if idx != len(c.Disks)-1 {
+				return prereq(ErrWrongInput, "Only the last disk (index %d or -1) can be removed, so that the others keep their names", len(c.Disks)-1)
+			}
+			removed = append(removed, c.Disks[idx])
+			c.Disks = c.Disks[:idx]
+		case "modify":
+			if idx < 0 || idx >= len(c.Disks) {
+				return prereq(ErrWrongInput, "Invalid disk index %d", m.Index)
+			}
+			if m.Spec.Mode != "" {
+				if m.Spec.Mode != "rw" && m.Spec.Mode != "ro" {
+					return prereq(ErrWrongInput, "Disk mode must be rw or ro, not '%s'", m.Spec.Mode)
+				}
+				c.Disks[idx].Mode = m.Spec.Mode
+			}
+			if m.Spec.Name != "" {
+				c.Disks[idx].Name = m.Spec.Name
+			}
+		default:
+			return prereq(ErrWrongInput, "Unknown disk operation '%s'", m.Op)
+		}
+	}
+	p.Stages = append(p.Stages, storage.Stages("create new disks", plan.Abort, create...)...)
+	p.Stages = append(p.Stages, storage.Stages("activate new disks", plan.Abort, assemble...)...)
+	if len(removed) > 0 {
+		for _, d := range removed {
+			i := slices.Index(inst.Disks, findDisk(inst, d.UUID))
+			down, err := storage.Shutdown(d, inst.PrimaryNode, inst.Name, i)
+			if err != nil {
+				return prereq(ErrWrongState, "%v", err)
+			}
+			gone, err := storage.Remove(d, inst.PrimaryNode)
+			if err != nil {
+				return prereq(ErrWrongState, "%v", err)
+			}
+			rm = append(rm, append(down, gone...))
+		}
+		p.Stages = append(p.Stages, storage.Stages("remove disks", plan.Abort, rm...)...)
+	}
+	return nil
+}
+
+func findDisk(inst *statefile.Instance, uuid string) *statefile.Disk {
+	for _, d := range inst.Disks {
+		if d.UUID == uuid {
+			return d
+		}
+	}
+	return nil
+}
+
+func modifyNICs(env Env, c *statefile.Instance, mods []NICMod) error {
+	for _, m := range mods {
+		idx := m.Index
+		if idx < 0 {
+			idx = len(c.NICs)
+			if m.Op != "add" {
+				idx--
+			}
+		}
+		switch m.Op {
+		case "add":
+			if idx != len(c.NICs) {
+				return prereq(ErrWrongInput, "NICs can only be added at the end (index %d or -1)", len(c.NICs))
+			}
+			n, err := newNICs(env, []NICSpec{m.Spec}, c.NICs)
+			if err != nil {
+				return err
+			}
+			c.NICs = append(c.NICs, n...)
+		case "remove":
+			if idx < 0 || idx >= len(c.NICs) {
+				return prereq(ErrWrongInput, "Invalid NIC index %d", m.Index)
+			}
+			c.NICs = slices.Delete(c.NICs, idx, idx+1)
+		case "modify":
+			if idx < 0 || idx >= len(c.NICs) {
+				return prereq(ErrWrongInput, "Invalid NIC index %d", m.Index)
+			}
+			n := c.NICs[idx]
+			others := slices.Delete(slices.Clone(c.NICs), idx, idx+1)
+			spec := m.Spec
+			if spec.MAC == "" {
+				spec.MAC = n.MAC
+			}
+			if spec.Mode == "" {
+				spec.Mode, _ = n.NICParams["mode"].(string)
+			}
+			if spec.Link == "" {
+				spec.Link, _ = n.NICParams["link"].(string)
+			}
+			if spec.IP == "" {
+				spec.IP = n.IP
+			}
+			// Validate against everyone else, this instance's other NICs included.
+			tmp := *env.State
+			tmp.Instances = map[string]*statefile.Instance{}
+			for k, v := range env.State.Instances {
+				if k != c.Name {
+					tmp.Instances[k] = v
+				}
+			}
+			e := env
+			e.State = &tmp
+			nn, err := newNICs(e, []NICSpec{spec}, others)
+			if err != nil {
+				return err
+			}
+			nn[0].UUID, nn[0].Name = n.UUID, strings.TrimSpace(pick(spec.Name, n.Name))
+			c.NICs[idx] = nn[0]
+		default:
+			return prereq(ErrWrongInput, "Unknown NIC operation '%s'", m.Op)
+		}
+	}
+	return nil
+}
+
+func pick(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

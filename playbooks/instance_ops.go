@@ -1,0 +1,403 @@
+package playbooks
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+)
+
+// InstanceRemove plans stopping an instance, removing its disks and
+// forgetting it. With ignoreFailures, disks that cannot be removed are left
+// behind (and reported) instead of stopping the removal.
+func InstanceRemove(env Env, name string, timeout time.Duration, ignoreFailures bool) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	pn := st.Nodes[inst.PrimaryNode]
+	p := plan.New(fmt.Sprintf("INSTANCE_REMOVE(%s)", name), st.Lineage, st.Serial)
+	policy := plan.Abort
+	if ignoreFailures {
+		policy = plan.Continue
+	}
+	if pn == nil || pn.Offline {
+		if !ignoreFailures {
+			return nil, prereq(ErrWrongState, "Primary node %s of instance %s is offline; use --ignore-failures to remove the instance from the state anyway (its disks stay on the node)", inst.PrimaryNode, name)
+		}
+	} else {
+		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		p.Add("stop the instance", policy, stop)
+		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
+			return nil, err
+		}
+		if err := stage(p, "remove disks", policy, removeDisks, inst); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Delete(plan.KindInstance, name, inst); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// InstanceStartup plans starting an instance (admin state up).
+func InstanceStartup(env Env, name string) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if inst.AdminState == "offline" {
+		return nil, prereq(ErrWrongState, "Instance '%s' is marked to be offline; use `instance modify --online %s` first", name, name)
+	}
+	pn := st.Nodes[inst.PrimaryNode]
+	if pn.Offline {
+		return nil, prereq(ErrWrongState, "Primary node %s of instance %s is offline", pn.Name, name)
+	}
+	f := env.Facts[inst.PrimaryNode]
+	if f == nil || !f.Reachable {
+		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_STARTUP(%s)", name), st.Lineage, st.Serial)
+	c := cloneInstance(inst)
+	c.AdminState, c.DisksActive = "up", true
+	if _, running := f.Running[name]; !running {
+		if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+			return nil, err
+		}
+		steps, err := startSteps(env, inst, f)
+		if err != nil {
+			return nil, err
+		}
+		p.Add("start the instance", plan.Abort, steps...)
+	}
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// InstanceShutdown plans stopping an instance: a soft stop, then a forced
+// one after timeout; then its disks are deactivated. Unless noRemember, the
+// admin state becomes down.
+func InstanceShutdown(env Env, name string, timeout time.Duration, noRemember bool) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if st.Nodes[inst.PrimaryNode].Offline {
+		return nil, prereq(ErrWrongState, "Primary node %s of instance %s is offline", inst.PrimaryNode, name)
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_SHUTDOWN(%s)", name), st.Lineage, st.Serial)
+	stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p.Add("stop the instance", plan.Abort, stop)
+	if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
+		return nil, err
+	}
+	c := cloneInstance(inst)
+	c.DisksActive = false
+	if !noRemember {
+		c.AdminState = "down"
+	}
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// InstanceReboot plans a reboot: soft (through the hypervisor), hard (stop
+// and start the VM) or full (also deactivate and reactivate the disks). A
+// stopped instance is simply started, as in Ganeti.
+func InstanceReboot(env Env, name, kind string, timeout time.Duration) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if kind != "soft" && kind != "hard" && kind != "full" {
+		return nil, prereq(ErrWrongInput, "Reboot type must be soft, hard or full, not '%s'", kind)
+	}
+	f := env.Facts[inst.PrimaryNode]
+	if f == nil || !f.Reachable {
+		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_REBOOT(%s)", name), st.Lineage, st.Serial)
+	_, running := f.Running[name]
+	switch {
+	case running && kind == "soft":
+		sa, err := startArgs(env, inst, f)
+		if err != nil {
+			return nil, err
+		}
+		steps, err := hv.Reboot(sa, "soft")
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		p.Add("reboot the instance", plan.Abort, steps...)
+	default:
+		if running {
+			stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
+			if err != nil {
+				return nil, prereq(ErrWrongInput, "%v", err)
+			}
+			p.Add("stop the instance", plan.Abort, stop)
+			if kind == "full" {
+				if err := stage(p, "deactivate disks", plan.Abort, shutdownDisks, inst); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+			return nil, err
+		}
+		// The stopped instance's memory is free again for the start.
+		steps, err := startSteps(env, inst, f)
+		if err != nil {
+			return nil, err
+		}
+		p.Add("start the instance", plan.Abort, steps...)
+	}
+	c := cloneInstance(inst)
+	c.AdminState, c.DisksActive = "up", true
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// ActivateDisks plans activating an instance's disks on its primary.
+func ActivateDisks(env Env, name string) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(inst.Disks) == 0 {
+		return nil, prereq(ErrWrongInput, "Instance '%s' has no disks", name)
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_ACTIVATE_DISKS(%s)", name), st.Lineage, st.Serial)
+	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+		return nil, err
+	}
+	c := cloneInstance(inst)
+	c.DisksActive = true
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// DeactivateDisks plans deactivating an instance's disks; refused while it
+// runs unless force.
+func DeactivateDisks(env Env, name string, force bool) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if on := runningOn(env, name); len(on) > 0 && !force {
+		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first (or use --force)", name, on)
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_DEACTIVATE_DISKS(%s)", name), st.Lineage, st.Serial)
+	if err := stage(p, "deactivate disks", plan.Abort, shutdownDisks, inst); err != nil {
+		return nil, err
+	}
+	c := cloneInstance(inst)
+	c.DisksActive = false
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// GrowDisk plans growing disk idx by amount MiB (or to amount with absolute).
+func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if idx < 0 || idx >= len(inst.Disks) {
+		return nil, prereq(ErrWrongInput, "Invalid disk index %d: instance '%s' has %d disk(s)", idx, name, len(inst.Disks))
+	}
+	d := inst.Disks[idx]
+	delta := amount
+	if absolute {
+		delta = amount - d.Size
+	}
+	if delta <= 0 {
+		return nil, prereq(ErrWrongInput, "Requested size (%d MiB) is not larger than the current size (%d MiB); disks can only grow", d.Size+delta, d.Size)
+	}
+	f := env.Facts[inst.PrimaryNode]
+	if f == nil || !f.Reachable {
+		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
+	}
+	if err := checkSpace(inst.PrimaryNode, f, inst.DiskTemplate, inst.Disks, map[int]int64{idx: delta}); err != nil {
+		return nil, err
+	}
+	steps, err := storage.Grow(d, inst.PrimaryNode, delta)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_GROW_DISK(%s, %d)", name, idx), st.Lineage, st.Serial)
+	p.Add("grow the disk", plan.Abort, steps...)
+	c := cloneInstance(inst)
+	c.Disks[idx].Size = d.Size + delta
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// RecreateDisks plans creating an instance's disks anew (empty), for disks
+// lost with a node; with newPrimary the instance moves there first.
+func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if on := runningOn(env, name); len(on) > 0 {
+		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
+	}
+	c := cloneInstance(inst)
+	if newPrimary != "" {
+		n, err := node(st, newPrimary)
+		if err != nil {
+			return nil, err
+		}
+		if err := usableNode(n); err != nil {
+			return nil, err
+		}
+		c.PrimaryNode = n.Name
+		for _, d := range c.Disks {
+			d.Nodes = []string{n.Name}
+		}
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_RECREATE_DISKS(%s)", name), st.Lineage, st.Serial)
+	var create [][]plan.Step
+	for i, d := range c.Disks {
+		steps, err := storage.Create(d, c.PrimaryNode, name)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "disk %d: %v", i, err)
+		}
+		create = append(create, steps)
+	}
+	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
+	c.DisksActive = false
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// Reinstall plans running the OS create script again on a stopped instance,
+// optionally with another OS.
+func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if on := runningOn(env, name); len(on) > 0 {
+		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
+	}
+	f := env.Facts[inst.PrimaryNode]
+	if f == nil || !f.Reachable {
+		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
+	}
+	osName := inst.OS
+	if newOS != "" {
+		osName = newOS
+	}
+	def, variant, err := checkOS(inst.PrimaryNode, f, osName)
+	if err != nil {
+		return nil, err
+	}
+	c := cloneInstance(inst)
+	c.OS = joinOS(def.Name, variant)
+	p := plan.New(fmt.Sprintf("INSTANCE_REINSTALL(%s)", name), st.Lineage, st.Serial)
+	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+		return nil, err
+	}
+	p.Add("install the OS", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "create", links(c), map[string]string{"INSTANCE_REINSTALL": "1"}))
+	if !inst.DisksActive {
+		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// Rename plans renaming a stopped instance: every node artifact named after
+// it (file storage directory, LV tags, OS rename script) follows.
+func Rename(env Env, name, newName string) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if _, exists := st.Instances[newName]; exists {
+		return nil, prereq(ErrExists, "Instance '%s' is already in the cluster", newName)
+	}
+	if on := runningOn(env, name); len(on) > 0 {
+		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
+	}
+	f := env.Facts[inst.PrimaryNode]
+	if f == nil || !f.Reachable {
+		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
+	}
+	c := cloneInstance(inst)
+	c.Name = newName
+	p := plan.New(fmt.Sprintf("INSTANCE_RENAME(%s, %s)", name, newName), st.Lineage, st.Serial)
+	rename, disks, err := storage.Rename(inst.Disks, inst.PrimaryNode, name, newName)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	c.Disks = disks
+	if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
+		return nil, err
+	}
+	p.Add("rename disks", plan.Abort, rename...)
+	if def, variant, err := checkOS(inst.PrimaryNode, f, inst.OS); err == nil && len(c.Disks) > 0 {
+		if err := stage(p, "activate disks", plan.Abort, assembleDisks, c); err != nil {
+			return nil, err
+		}
+		p.Add("run the OS rename script", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "rename", links(c), map[string]string{"OLD_INSTANCE_NAME": name}))
+		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, c); err != nil {
+			return nil, err
+		}
+	}
+	c.DisksActive = false
+	if err := p.Delete(plan.KindInstance, name, inst); err != nil {
+		return nil, err
+	}
+	if err := p.Set(plan.KindInstance, newName, nil, c); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
