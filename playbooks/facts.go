@@ -50,6 +50,8 @@ echo @@state
 [ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
 echo @@os
 [ -n "$osscript" ] && sh -c "$osscript" os "$ospath"
+echo @@links
+ls /run/ganeti/instance-disks 2>/dev/null
 echo @@running
 [ -n "$running" ] && sh -c "$running" running
 [ -n "$volumes" ] && sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool"
@@ -107,6 +109,7 @@ type NodeFacts struct {
 	OS      map[string]*OSDef     `json:"os"`      // OS definitions by name
 	Running map[string]hv.Running `json:"running"` // instances running here, by name
 	Volumes *storage.Volumes      `json:"volumes"` // LVs, disk files, rbd images
+	Links   []string              `json:"links"`   // active instance-disk links: "<inst>:<idx>"
 }
 
 // MaxClockSkew is how far a node's clock may be from the controller's
@@ -228,6 +231,7 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 	}
 	f.DRBD = first("drbd")
 	f.OS = parseOSList(sections["os"])
+	f.Links = sections["links"]
 	running, err := hv.ParseList([]byte(strings.Join(sections["running"], "\n")))
 	if err != nil {
 		return nil, fmt.Errorf("%s: facts: running instances: %w", name, err)

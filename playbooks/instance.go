@@ -233,7 +233,8 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
 		return nil, err
 	}
-	if !a.NoInstall {
+	// As in Ganeti, a diskless instance has nothing to install onto.
+	if !a.NoInstall && a.Template != "diskless" {
 		p.Add("install the OS", plan.Abort, osStep(a.Primary, inst, def, variant, "create", links(inst), nil))
 	}
 	if a.NoStart {

@@ -118,6 +118,10 @@ var ErrUnreachable = errors.New("node unreachable")
 
 // shortArgv names a command by its program and first arguments, for error text.
 func shortArgv(argv []string) string {
+	// An inline script is long and says little: name it by its $0.
+	if len(argv) > 3 && argv[0] == "sh" && argv[1] == "-c" {
+		return "sh -c <" + argv[3] + " script>"
+	}
 	const max = 3
 	if len(argv) > max {
 		return Quote(argv[:max]) + " ..."

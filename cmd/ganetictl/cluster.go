@@ -21,20 +21,22 @@ import (
 
 // ClusterCmd is gnt-cluster.
 type ClusterCmd struct {
-	Init       ClusterInitCmd       `cmd:"" help:"Create the cluster: check the master node and write a new state."`
-	Info       ClusterInfoCmd       `cmd:"" help:"Show the cluster configuration."`
-	Verify     ClusterVerifyCmd     `cmd:"" help:"Check the cluster's health on every node."`
-	Getmaster  ClusterGetmasterCmd  `cmd:"" help:"Print the master node's name."`
-	Version    ClusterVersionCmd    `cmd:"" help:"Print version information."`
-	Command    ClusterCommandCmd    `cmd:"" help:"Run a command on all (or some) nodes."`
-	Copyfile   ClusterCopyfileCmd   `cmd:"" help:"Copy a file to all (or some) nodes."`
-	Rename     ClusterRenameCmd     `cmd:"" help:"Rename the cluster."`
-	Modify     ClusterModifyCmd     `cmd:"" help:"Change cluster parameters."`
-	Destroy    ClusterDestroyCmd    `cmd:"" help:"Remove the cluster (only the master left, no instances)."`
-	RedistConf ClusterRedistConfCmd `cmd:"" name:"redist-conf" help:"Copy the state to every master candidate."`
-	AddTags    TagsAddCmd           `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
-	RemoveTags TagsRemoveCmd        `cmd:"" name:"remove-tags" help:"Remove tags from the cluster."`
-	ListTags   TagsListCmd          `cmd:"" name:"list-tags" help:"List the cluster's tags."`
+	Init            ClusterInitCmd            `cmd:"" help:"Create the cluster: check the master node and write a new state."`
+	Info            ClusterInfoCmd            `cmd:"" help:"Show the cluster configuration."`
+	Verify          ClusterVerifyCmd          `cmd:"" help:"Check the cluster's health on every node."`
+	Getmaster       ClusterGetmasterCmd       `cmd:"" help:"Print the master node's name."`
+	Version         ClusterVersionCmd         `cmd:"" help:"Print version information."`
+	Command         ClusterCommandCmd         `cmd:"" help:"Run a command on all (or some) nodes."`
+	Copyfile        ClusterCopyfileCmd        `cmd:"" help:"Copy a file to all (or some) nodes."`
+	Rename          ClusterRenameCmd          `cmd:"" help:"Rename the cluster."`
+	Modify          ClusterModifyCmd          `cmd:"" help:"Change cluster parameters."`
+	Destroy         ClusterDestroyCmd         `cmd:"" help:"Remove the cluster (only the master left, no instances)."`
+	RedistConf      ClusterRedistConfCmd      `cmd:"" name:"redist-conf" help:"Copy the state to every master candidate."`
+	VerifyDisks     ClusterVerifyDisksCmd     `cmd:"" name:"verify-disks" help:"Activate disks that should be active; list missing volumes."`
+	RepairDiskSizes ClusterRepairDiskSizesCmd `cmd:"" name:"repair-disk-sizes" help:"Correct recorded disk sizes from the nodes."`
+	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
+	RemoveTags      TagsRemoveCmd             `cmd:"" name:"remove-tags" help:"Remove tags from the cluster."`
+	ListTags        TagsListCmd               `cmd:"" name:"list-tags" help:"List the cluster's tags."`
 }
 
 // ClusterInitCmd is gnt-cluster init.

@@ -18,15 +18,19 @@ import (
 
 // NodeCmd is gnt-node.
 type NodeCmd struct {
-	Add        NodeAddCmd    `cmd:"" help:"Add a node to the cluster."`
-	Remove     NodeRemoveCmd `cmd:"" help:"Remove a node that holds no instances."`
-	Modify     NodeModifyCmd `cmd:"" help:"Change a node's role and flags."`
-	List       NodeListCmd   `cmd:"" help:"List nodes."`
-	ListFields NodeFieldsCmd `cmd:"" name:"list-fields" help:"List the fields node list knows."`
-	Info       NodeInfoCmd   `cmd:"" help:"Show node details."`
-	AddTags    TagsAddCmd    `cmd:"" name:"add-tags" help:"Add tags to a node."`
-	RemoveTags TagsRemoveCmd `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
-	ListTags   TagsListCmd   `cmd:"" name:"list-tags" help:"List a node's tags."`
+	Add           NodeAddCmd           `cmd:"" help:"Add a node to the cluster."`
+	Remove        NodeRemoveCmd        `cmd:"" help:"Remove a node that holds no instances."`
+	Modify        NodeModifyCmd        `cmd:"" help:"Change a node's role and flags."`
+	List          NodeListCmd          `cmd:"" help:"List nodes."`
+	ListFields    NodeFieldsCmd        `cmd:"" name:"list-fields" help:"List the fields node list knows."`
+	Info          NodeInfoCmd          `cmd:"" help:"Show node details."`
+	Volumes       NodeVolumesCmd       `cmd:"" help:"List the logical volumes of nodes."`
+	ListStorage   NodeListStorageCmd   `cmd:"" name:"list-storage" help:"List storage units (lvm-vg, lvm-pv, file)."`
+	ModifyStorage NodeModifyStorageCmd `cmd:"" name:"modify-storage" help:"Change a storage unit (lvm-pv --allocatable)."`
+	RepairStorage NodeRepairStorageCmd `cmd:"" name:"repair-storage" help:"Repair a storage unit (lvm-vg: vgreduce --removemissing)."`
+	AddTags       TagsAddCmd           `cmd:"" name:"add-tags" help:"Add tags to a node."`
+	RemoveTags    TagsRemoveCmd        `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
+	ListTags      TagsListCmd          `cmd:"" name:"list-tags" help:"List a node's tags."`
 }
 
 // NodeAddCmd is gnt-node add.

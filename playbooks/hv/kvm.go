@@ -668,7 +668,9 @@ func ConsoleArgv(hv, inst string) ([]string, error) {
 	}
 	switch hv {
 	case KVM:
-		return []string{"socat", "STDIO,raw,echo=0,escape=0x1d", "UNIX-CONNECT:" + SerialSocket(inst)}, nil
+		// No tty on the node side: ganetictl streams the session, so no raw/echo
+		// (they need a terminal); ^] (0x1d) still ends the session.
+		return []string{"socat", "STDIO,escape=0x1d", "UNIX-CONNECT:" + SerialSocket(inst)}, nil
 	case XenPVM, XenHVM:
 		return []string{"xl", "console", inst}, nil
 	}

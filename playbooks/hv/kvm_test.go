@@ -235,7 +235,7 @@ func TestStartStep(t *testing.T) {
 
 func TestConsoleArgv(t *testing.T) {
 	got, err := ConsoleArgv(KVM, "kvm1")
-	if err != nil || strings.Join(got, " ") != "socat STDIO,raw,echo=0,escape=0x1d UNIX-CONNECT:/run/ganeti/kvm-hypervisor/ctrl/kvm1.serial" {
+	if err != nil || strings.Join(got, " ") != "socat STDIO,escape=0x1d UNIX-CONNECT:/run/ganeti/kvm-hypervisor/ctrl/kvm1.serial" {
 		t.Fatalf("%q %v", got, err)
 	}
 	got, _ = ConsoleArgv(XenPVM, "x1")

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/apply"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// readOnly runs the same read step on each node (all in parallel) and
+// returns the results; unreachable nodes carry their error.
+func (a *app) readOnly(ctx context.Context, steps []plan.Step) []apply.StepResult {
+	return apply.Gather(ctx, steps, a.pool, apply.Options{Parallel: a.parallel()})
+}
+
+// NodeVolumesCmd is gnt-node volumes.
+type NodeVolumesCmd struct {
+	Output    string   `short:"o" name:"output" help:"Fields: node,phys,vg,name,size,instance"`
+	NoHeaders bool     `name:"no-headers"`
+	Separator string   `name:"separator"`
+	Units     string   `name:"units"`
+	Nodes     []string `arg:"" optional:""`
+}
+
+type volumeRow struct {
+	node     string
+	v        storage.NodeVolume
+	instance string
+}
+
+var volumeSpec = view.ListSpec[volumeRow]{
+	Default: []string{"node", "phys", "vg", "name", "size", "instance"},
+	Fields: []view.Field[volumeRow]{
+		{Name: "node", Title: "Node", Kind: view.KindText, Get: func(r volumeRow) any { return r.node }},
+		{Name: "phys", Title: "PhysDev", Kind: view.KindText, Get: func(r volumeRow) any { return r.v.PhysDev }},
+		{Name: "vg", Title: "VG", Kind: view.KindText, Get: func(r volumeRow) any { return r.v.VG }},
+		{Name: "name", Title: "Name", Kind: view.KindText, Get: func(r volumeRow) any { return r.v.Name }},
+		{Name: "size", Title: "Size", Kind: view.KindUnit, Get: func(r volumeRow) any { return int64(r.v.SizeMiB) }},
+		{Name: "instance", Title: "Instance", Kind: view.KindText, Get: func(r volumeRow) any { return r.instance }},
+	},
+}
+
+func (c *NodeVolumesCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	nodes, err := onlineNodes(st, c.Nodes)
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{}
+	for _, inst := range st.Instances {
+		for _, d := range allDisks(inst.Disks) {
+			owner[storage.VolumeName(d)] = inst.Name
+		}
+	}
+	steps := make([]plan.Step, len(nodes))
+	for i, n := range nodes {
+		steps[i] = plan.Step{Node: n, Action: plan.Read, Argv: storage.NodeVolumesArgv()}
+	}
+	var rows []volumeRow
+	for _, r := range a.readOnly(ctx, steps) {
+		if r.Err != nil {
+			fmt.Fprintf(s.Err, "WARNING: %v\n", r.Err)
+			continue
+		}
+		vols, err := storage.ParseNodeVolumes(r.Stdout)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Step.Node, err)
+		}
+		for _, v := range vols {
+			inst := owner[v.VG+"/"+v.Name]
+			if inst == "" {
+				inst = "-"
+			}
+			rows = append(rows, volumeRow{node: r.Step.Node, v: v, instance: inst})
+		}
+	}
+	return view.RenderList(s.Out, volumeSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
+}
+
+func allDisks(ds []*statefile.Disk) []*statefile.Disk {
+	var out []*statefile.Disk
+	for _, d := range ds {
+		out = append(out, d)
+		out = append(out, allDisks(d.Children)...)
+	}
+	return out
+}
+
+// NodeListStorageCmd is gnt-node list-storage.
+type NodeListStorageCmd struct {
+	Type      string   `short:"t" name:"storage-type" default:"lvm-vg" enum:"lvm-vg,lvm-pv,file" help:"lvm-vg, lvm-pv or file"`
+	Output    string   `short:"o" name:"output"`
+	NoHeaders bool     `name:"no-headers"`
+	Separator string   `name:"separator"`
+	Units     string   `name:"units"`
+	Nodes     []string `arg:"" optional:""`
+}
+
+var storageSpec = view.ListSpec[storage.StorageRow]{
+	Default: []string{"node", "type", "name", "size", "used", "free", "allocatable"},
+	Fields: []view.Field[storage.StorageRow]{
+		{Name: "node", Title: "Node", Kind: view.KindText, Get: func(r storage.StorageRow) any { return r.Node }},
+		{Name: "type", Title: "Type", Kind: view.KindText, Get: func(r storage.StorageRow) any { return r.Type }},
+		{Name: "name", Title: "Name", Kind: view.KindText, Get: func(r storage.StorageRow) any { return r.Name }},
+		{Name: "size", Title: "Size", Kind: view.KindUnit, Get: func(r storage.StorageRow) any { return int64(r.Size) }},
+		{Name: "used", Title: "Used", Kind: view.KindUnit, Get: func(r storage.StorageRow) any { return int64(r.Used) }},
+		{Name: "free", Title: "Free", Kind: view.KindUnit, Get: func(r storage.StorageRow) any { return int64(r.Free) }},
+		{Name: "allocatable", Title: "Allocatable", Kind: view.KindBool, Get: func(r storage.StorageRow) any { return r.Allocatable }},
+	},
+}
+
+func (c *NodeListStorageCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	nodes, err := onlineNodes(st, c.Nodes)
+	if err != nil {
+		return err
+	}
+	name := "" // every PV of the node
+	switch c.Type {
+	case storage.StorageLVMVG:
+		name = st.Cluster.VolumeGroup
+	case storage.StorageFile:
+		name = st.Cluster.FileStorageDir
+	}
+	var steps []plan.Step
+	for _, n := range nodes {
+		step, err := storage.ListStorageStep(n, c.Type, name)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		steps = append(steps, step)
+	}
+	var rows []storage.StorageRow
+	for _, r := range a.readOnly(ctx, steps) {
+		if r.Err != nil {
+			fmt.Fprintf(s.Err, "WARNING: %v\n", r.Err)
+			continue
+		}
+		got, err := storage.ParseStorage(r.Step.Node, c.Type, r.Stdout)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Step.Node, err)
+		}
+		rows = append(rows, got...)
+	}
+	return view.RenderList(s.Out, storageSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
+}
+
+// NodeModifyStorageCmd is gnt-node modify-storage.
+type NodeModifyStorageCmd struct {
+	Allocatable yesNo  `name:"allocatable" required:"" help:"yes|no"`
+	Node        string `arg:""`
+	Type        string `arg:"" help:"lvm-pv"`
+	Name        string `arg:""`
+}
+
+func (c *NodeModifyStorageCmd) Run(ctx context.Context, g *Globals) error {
+	alloc, err := c.Allocatable.ptr("--allocatable")
+	if err != nil {
+		return err
+	}
+	step, err := storage.ModifyStorageStep(c.Node, c.Type, c.Name, *alloc)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	return a0(ctx, g, "node modify-storage "+c.Node, "NODE_MODIFY_STORAGE("+c.Node+")", "modify storage", step)
+}
+
+// NodeRepairStorageCmd is gnt-node repair-storage.
+type NodeRepairStorageCmd struct {
+	Node string `arg:""`
+	Type string `arg:"" help:"lvm-vg"`
+	Name string `arg:""`
+}
+
+func (c *NodeRepairStorageCmd) Run(ctx context.Context, g *Globals) error {
+	step, err := storage.RepairStorageStep(c.Node, c.Type, c.Name)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	return a0(ctx, g, "node repair-storage "+c.Node, "NODE_REPAIR_STORAGE("+c.Node+")", "repair storage", step)
+}
+
+// a0 runs a one-step node operation with no state change through the usual
+// plan path (dry-run, journal, progress).
+func a0(ctx context.Context, g *Globals, op, opcode, stage string, step plan.Step) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
+		if _, err := onlineNodes(env.State, []string{step.Node}); err != nil {
+			return nil, err
+		}
+		p := plan.New(opcode, env.State.Lineage, env.State.Serial)
+		p.Add(stage, plan.Abort, step)
+		return p, nil
+	})
+}
+
+// ClusterVerifyDisksCmd is gnt-cluster verify-disks: instances whose disks
+// should be active but are not get them activated; missing volumes are
+// listed. Silent when all is well.
+type ClusterVerifyDisksCmd struct{}
+
+func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	nodes, _ := onlineNodes(st, nil)
+	facts := a.gather(ctx, st, nodes)
+	res := playbooks.VerifyDisks(st, facts)
+	for _, n := range res.BadNodes {
+		fmt.Fprintf(s.Out, "Error gathering data on node %s: %s\n", n, factsErr(facts[n]))
+	}
+	for _, inst := range res.NeedActivation {
+		fmt.Fprintf(s.Out, "Activating disks for instance '%s'\n", inst)
+		if g.DryRun {
+			continue
+		}
+		err := a.mutate(ctx, "cluster verify-disks: activate-disks "+inst, a.primaryOf(inst), func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.ActivateDisks(env, inst)
+		})
+		if err != nil {
+			fmt.Fprintf(s.Out, "Error activating disks for instance %s: %v\n", inst, err)
+		}
+	}
+	for _, inst := range sortedMapKeys(res.Missing) {
+		fmt.Fprintf(s.Out, "Instance %s has missing logical volumes:\n", inst)
+		for _, nv := range res.Missing[inst] {
+			fmt.Fprintf(s.Out, "\t%s %s\n", nv[0], nv[1])
+		}
+	}
+	if len(res.Missing) > 0 {
+		fmt.Fprintln(s.Out, "You need to replace or recreate disks for all the above instances if this message persists after fixing broken nodes.")
+		return silentExit(exitError)
+	}
+	return nil
+}
+
+// ClusterRepairDiskSizesCmd is gnt-cluster repair-disk-sizes.
+type ClusterRepairDiskSizesCmd struct {
+	Instances []string `arg:"" optional:""`
+}
+
+func (c *ClusterRepairDiskSizesCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var notes []string
+	err = a.mutate(ctx, "cluster repair-disk-sizes", func(st *statefile.State) []string {
+		nodes, _ := onlineNodes(st, nil)
+		return nodes
+	}, func(env playbooks.Env) (*plan.Plan, error) {
+		p, n, err := playbooks.RepairDiskSizes(env, c.Instances)
+		notes = n
+		return p, err
+	})
+	for _, n := range notes {
+		fmt.Fprintf(s.Err, " - INFO: %s\n", n)
+	}
+	return err
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

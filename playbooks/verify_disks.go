@@ -1,0 +1,123 @@
+package playbooks
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// VerifyDisksResult is `cluster verify-disks`: Ganeti's (node errors,
+// instances needing activate-disks, missing volumes per instance).
+type VerifyDisksResult struct {
+	BadNodes       []string
+	NeedActivation []string
+	Missing        map[string][][2]string // instance -> [node, volume]
+}
+
+// VerifyDisks finds, for instances whose disks should be active, missing
+// volumes and disks that are not active (no instance-disk link).
+func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts) VerifyDisksResult {
+	res := VerifyDisksResult{Missing: map[string][][2]string{}}
+	bad := map[string]bool{}
+	for _, n := range sortedNodes(st) {
+		if st.Nodes[n].Offline {
+			continue
+		}
+		if f := facts[n]; f == nil || !f.Reachable {
+			bad[n] = true
+			res.BadNodes = append(res.BadNodes, n)
+		}
+	}
+	expected := expectedVolumes(st)
+	names := make([]string, 0, len(st.Instances))
+	for n := range st.Instances {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		inst := st.Instances[name]
+		if !inst.DisksActive || inst.AdminState == "offline" {
+			continue
+		}
+		f := facts[inst.PrimaryNode]
+		if bad[inst.PrimaryNode] || f == nil {
+			continue
+		}
+		missing := false
+		for _, node := range sortedNodes(st) {
+			for vol, ref := range expected[node] {
+				if ref.instance != name || bad[node] {
+					continue
+				}
+				nf := facts[node]
+				if nf == nil {
+					continue
+				}
+				if _, ok := nodeVolumes(nf, st.Cluster.VolumeGroup)[vol]; !ok {
+					res.Missing[name] = append(res.Missing[name], [2]string{node, vol})
+					missing = true
+				}
+			}
+		}
+		if missing {
+			continue
+		}
+		for i := range inst.Disks {
+			if !slices.Contains(f.Links, fmt.Sprintf("%s:%d", name, i)) {
+				res.NeedActivation = append(res.NeedActivation, name)
+				break
+			}
+		}
+	}
+	for _, m := range res.Missing {
+		sort.Slice(m, func(i, j int) bool { return m[i][0]+m[i][1] < m[j][0]+m[j][1] })
+	}
+	return res
+}
+
+// RepairDiskSizes plans correcting recorded disk sizes to what the nodes
+// really hold (Ganeti: sizes are needed for DRBD and growth). It returns
+// the INFO lines to show.
+func RepairDiskSizes(env Env, only []string) (*plan.Plan, []string, error) {
+	st := env.State
+	p := plan.New("CLUSTER_REPAIR_DISK_SIZES", st.Lineage, st.Serial)
+	var notes []string
+	names := only
+	if len(names) == 0 {
+		names = st.InstanceNames()
+	}
+	for _, name := range names {
+		inst, err := instance(st, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := env.Facts[inst.PrimaryNode]
+		if f == nil || !f.Reachable {
+			notes = append(notes, fmt.Sprintf("Invalid result from node %s, ignoring node results", inst.PrimaryNode))
+			continue
+		}
+		have := nodeVolumes(f, st.Cluster.VolumeGroup)
+		c := cloneInstance(inst)
+		for i, d := range c.Disks {
+			size, ok := have[storage.VolumeName(d)]
+			if !ok {
+				continue
+			}
+			actual := int64(math.Round(size))
+			if actual != d.Size {
+				notes = append(notes, fmt.Sprintf("Disk %d of instance %s has mismatched size, correcting: recorded %d, actual %d", i, name, d.Size, actual))
+				d.Size = actual
+			}
+		}
+		if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
+			return nil, nil, err
+		}
+	}
+	p.Replicate = masterCandidates(st)
+	return p, notes, nil
+}
