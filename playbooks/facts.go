@@ -17,22 +17,27 @@ import (
 // SSH round trip. It is a constant: every value that varies (VG, paths,
 // bridges) comes in as a positional parameter, never spliced into the text.
 // Each section starts with a line "@@name"; parseFacts reads them back.
-const factsScript = `vg=$1 fdir=$2 sdir=$3 drbd=$4 statef=$5 ospath=$6 osscript=$7 running=$8 volumes=$9; shift 9
-rbdpool=$1; shift
+const factsScript = `parts=,$1, vg=$2 fdir=$3 sdir=$4 drbd=$5 statef=$6 ospath=$7 osscript=$8 running=$9; shift 9
+volumes=$1 rbdpool=$2; shift 2
+want() { case $parts in ,all,|*,$1,*) return 0;; esac; return 1; }
 echo @@hostname; uname -n
 echo @@time; date +%s.%N
 echo @@uname; uname -srm
 echo @@meminfo; grep -E '^(MemTotal|MemFree|MemAvailable|Buffers|Cached):' /proc/meminfo
 echo @@cpus; nproc
 echo @@tools
-for t in lvm lvs vgs drbdsetup qemu-system-x86_64 qemu-img socat ip xl rbd; do
-  p=$(command -v "$t") && echo "$t $p"
-done
+if want tools; then
+  for t in lvm lvs vgs drbdsetup qemu-system-x86_64 qemu-img socat ip xl rbd; do
+    p=$(command -v "$t") && echo "$t $p"
+  done
+fi
 echo @@versions
-lvm version 2>/dev/null | sed -n 's/^ *LVM version: *//p' | sed 's/^/lvm /'
-qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version /qemu /p'
+if want versions; then
+  lvm version 2>/dev/null | sed -n 's/^ *LVM version: *//p' | sed 's/^/lvm /'
+  qemu-system-x86_64 --version 2>/dev/null | sed -n '1s/^QEMU emulator version /qemu /p'
+fi
 echo @@vgs
-[ -n "$vg" ] && vgs --noheadings --nosuffix --units=m --separator='|' -o vg_name,vg_size,vg_free,vg_attr "$vg" 2>&1
+want vgs && [ -n "$vg" ] && vgs --noheadings --nosuffix --units=m --separator='|' -o vg_name,vg_size,vg_free,vg_attr "$vg" 2>&1
 echo @@dirs
 for d in "$fdir" "$sdir"; do
   [ -n "$d" ] || continue
@@ -47,14 +52,14 @@ done
 echo @@drbd
 [ -r "$drbd" ] && head -n 1 "$drbd"
 echo @@state
-[ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
+want state && [ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
 echo @@os
-[ -n "$osscript" ] && sh -c "$osscript" os "$ospath"
+want os && sh -c "$osscript" os "$ospath"
 echo @@links
 ls /run/ganeti/instance-disks 2>/dev/null
 echo @@running
-[ -n "$running" ] && sh -c "$running" running
-[ -n "$volumes" ] && sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool"
+want running && sh -c "$running" running
+if want volumes; then sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool"; else echo @@volumes-end; fi
 echo @@end
 `
 
@@ -65,12 +70,34 @@ const StateReplicaPath = "/var/lib/ganeti/ganetictl/state.json"
 type FactsArgs struct {
 	VG, FileDir, SharedFileDir, DRBDStatus, RBDPool string
 	Bridges                                         []string
+	// Parts limits the optional sections to gather (Part* constants);
+	// nil gathers everything. The node basics always come.
+	Parts []string
 }
+
+// Optional parts of a node's facts; each costs node time (LVM and qemu
+// commands take tens of milliseconds), so operations ask for what they use.
+const (
+	PartTools    = "tools"    // which node programs exist
+	PartVersions = "versions" // lvm and qemu versions
+	PartVGs      = "vgs"      // the volume group's size and free space
+	PartState    = "state"    // the node's copy of the state
+	PartOS       = "os"       // OS definitions
+	PartRunning  = "running"  // instances the hypervisors run
+	PartVolumes  = "volumes"  // LVs, disk files, rbd images
+)
+
+// FactsInstance are the parts instance power and disk operations use.
+var FactsInstance = []string{PartRunning}
 
 // FactsStep is the read-only step that gathers a node's facts: the node
 // itself, its OS definitions, running instances and volumes, in one round trip.
 func FactsStep(node string, a FactsArgs) plan.Step {
-	argv := []string{"sh", "-c", factsScript, "ganetictl-facts", a.VG, a.FileDir, a.SharedFileDir, a.DRBDStatus, StateReplicaPath,
+	parts := "all"
+	if a.Parts != nil {
+		parts = strings.Join(a.Parts, ",")
+	}
+	argv := []string{"sh", "-c", factsScript, "ganetictl-facts", parts, a.VG, a.FileDir, a.SharedFileDir, a.DRBDStatus, StateReplicaPath,
 		strings.Join(OSSearchPath, ":"), osListScript, hv.ListScript, storage.VolumesScript, a.RBDPool}
 	argv = append(argv, a.Bridges...)
 	return plan.Step{Node: node, Action: plan.Read, Desc: "gather node facts", Argv: argv}
@@ -237,8 +264,10 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 		return nil, fmt.Errorf("%s: facts: running instances: %w", name, err)
 	}
 	f.Running = running
-	if f.Volumes, err = storage.ParseVolumes(out); err != nil {
-		return nil, fmt.Errorf("%s: facts: %w", name, err)
+	if _, asked := sections["lvs"]; asked { // volumes were gathered
+		if f.Volumes, err = storage.ParseVolumes(out); err != nil {
+			return nil, fmt.Errorf("%s: facts: %w", name, err)
+		}
 	}
 	for i, l := range sections["state"] {
 		if i == 0 {

@@ -129,6 +129,26 @@ func shortArgv(argv []string) string {
 	return Quote(argv)
 }
 
+// displayArgv renders a whole command for logs: an inline script is named
+// by its $0, and very long arguments (generated documents) are cut.
+func displayArgv(argv []string) string {
+	out := make([]string, 0, len(argv))
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		if i == 2 && argv[0] == "sh" && argv[1] == "-c" && len(argv) > 3 {
+			out = append(out, "<"+argv[3]+" script>")
+			i++ // $0 is in the marker
+			continue
+		}
+		if len(a) > 160 || strings.Contains(a, "\n") {
+			first, _, _ := strings.Cut(a, "\n")
+			a = first[:min(len(first), 60)] + fmt.Sprintf("...(%d bytes)", len(a))
+		}
+		out = append(out, a)
+	}
+	return Quote(out)
+}
+
 // Quote renders argv as one POSIX shell command line in which every argument is
 // a single word. It is the only place that quotes for the remote shell.
 func Quote(argv []string) string {

@@ -482,9 +482,9 @@ func logRun(logf func(string, ...any), node string, argv []string, res Result, e
 	var e *ExitError
 	switch {
 	case err == nil:
-		logf("%s: %s: exit 0 (%s)", node, Quote(argv), d)
+		logf("%s: %s: exit 0 (%s)", node, displayArgv(argv), d)
 	case errors.As(err, &e):
-		logf("%s: %s: exit %d (%s)", node, Quote(argv), e.Code, d)
+		logf("%s: %s: exit %d (%s)", node, displayArgv(argv), e.Code, d)
 	default: // the error names node and command already
 		logf("%s (%s)", err, d)
 	}

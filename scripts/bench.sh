@@ -56,3 +56,50 @@ t_v1=$(median bin/ganetictl --inventory "$INV" --state-dir "$STATE1" cluster ver
 rm -rf "$STATE1"
 printf '%-44s %8ss\n' "cluster verify, $NODES nodes" "$t_v" "cluster verify, 1 node" "$t_v1"
 echo "ratio verify($NODES) / verify(1):       $(ratio "$t_v" "$t_v1")x"
+
+# ---- instances (issue: non-redundant instances) ----------------------------
+go build -o bin/benchtool ./bench/benchtool
+SI=$(mktemp -d /tmp/ganetictl-bench-inst.XXXXXX)
+GI="bin/ganetictl --inventory $INV --state-dir $SI"
+$GI cluster init >/dev/null 2>&1
+for n in $(seq 2 10); do $GI node add "node$n" >/dev/null 2>&1; done
+ADD="instance add -t file -s 64M -o testos --no-start --no-name-check -n node2"
+echo "== instance operations: ganetictl against the bare node commands of its own plan (median of $RUNS)"
+echo "   (bare = the same argv run with OpenSSH over one ControlMaster connection per node)"
+tg=(); tb=()
+for i in $(seq "$RUNS"); do
+  s=$(date +%s.%N); $GI $ADD "bg$i" >/dev/null 2>&1; e=$(date +%s.%N); tg+=("$(echo "$e - $s" | bc -l)")
+  $GI --dry-run --json $ADD "bb$i" > "$SI/plan.json" 2>/dev/null
+  s=$(date +%s.%N); bin/benchtool run-plan "$SSHCFG" < "$SI/plan.json"; e=$(date +%s.%N); tb+=("$(echo "$e - $s" | bc -l)")
+  ssh -F "$SSHCFG" node2 rm -rf "/srv/ganeti/file-storage/bb$i"
+done
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
+report() { printf '%-34s ganetictl %6ss  bare %6ss  overhead %5.0f ms\n' "$1" "$2" "$3" "$(echo "($2 - $3) * 1000" | bc -l)"; }
+report "instance add -t file --no-start" "$(med "${tg[@]}")" "$(med "${tb[@]}")"
+for verb in startup shutdown remove; do
+  tg=(); tb=()
+  for i in $(seq "$RUNS"); do
+    case $verb in
+      startup) args=(instance startup "bg$i") ;;
+      shutdown) args=(instance shutdown --timeout 1s "bg$i") ;;
+      remove) args=(instance remove -f --shutdown-timeout 1s "bg$i") ;;
+    esac
+    # The bare run executes the plan for the same state, then ganetictl does it for real.
+    $GI --dry-run --json "${args[@]}" > "$SI/plan.json" 2>/dev/null
+    s=$(date +%s.%N); bin/benchtool run-plan "$SSHCFG" < "$SI/plan.json"; e=$(date +%s.%N); tb+=("$(echo "$e - $s" | bc -l)")
+    [ $verb = startup ] && $GI instance shutdown --timeout 1s --no-remember "bg$i" >/dev/null 2>&1
+    [ $verb = shutdown ] && $GI instance startup "bg$i" >/dev/null 2>&1
+    [ $verb = remove ] && $GI instance add -t file -s 64M -o testos --no-start --no-name-check -n node2 "bg$i" >/dev/null 2>&1 || true
+    s=$(date +%s.%N); $GI "${args[@]}" >/dev/null 2>&1; e=$(date +%s.%N); tg+=("$(echo "$e - $s" | bc -l)")
+  done
+  report "instance $verb" "$(med "${tg[@]}")" "$(med "${tb[@]}")"
+done
+echo "   (shutdown includes the 1 s soft-stop timeout: the test guest has no OS to power itself off)"
+
+echo "== instance list over 200 instances on 10 nodes (20 running)"
+bin/benchtool populate "$SI" 200
+for i in $(seq 0 19); do $GI instance startup "$(printf bench%03d $i)" >/dev/null 2>&1; done
+t_list=$(median $GI instance list)
+printf '%-44s %8ss  (target <= 1 s)\n' "ganetictl instance list (200 instances)" "$t_list"
+for i in $(seq 0 19); do $GI instance shutdown --timeout 1s "$(printf bench%03d $i)" >/dev/null 2>&1; done
+rm -rf "$SI"

@@ -44,5 +44,21 @@ step --dry-run node modify -O yes --auto-promote $N3
 step node info $N2
 step cluster add-tags env:demo
 step cluster list-tags
+
+say "Instances: the test OS writes a marker into disk 0; KVM is real qemu (TCG) on the node."
+step os list
+step --dry-run instance add -n $N1 -o testos+default -t plain -s 256M --no-name-check web1
+step instance add -n $N1 -o testos+default -t plain -s 256M --no-name-check web1
+step instance add -n $N2 -o testos+default -t file -s 128M -B maxmem=96 --no-name-check db1
+step instance list
+step instance list -o name,pnode,disk_template,disk.sizes,nic.macs,status
+step node volumes
+step instance shutdown --timeout 2s web1
+step instance list -o name,status,oper_ram
+step instance startup web1
+step instance grow-disk web1 0 64M
+step instance info db1
+step cluster verify
+step job list
 step state history
 say "The demo state is in $STATE; the test bed stays up (make testbed-down removes it)."

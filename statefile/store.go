@@ -234,12 +234,17 @@ func checkWrite(path string, cur, st *State) error {
 // *LockedError, or ctx's deadline passes. Without a deadline it tries once.
 func waitLock(ctx context.Context, try func() (*Lock, error)) (*Lock, error) {
 	delay := 50 * time.Millisecond
+	var last error // the holder seen on the previous try
 	for {
 		l, err := try()
 		var le *LockedError
+		if last != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, last // the deadline passed while waiting: say who holds it
+		}
 		if err == nil || !errors.As(err, &le) {
 			return l, err
 		}
+		last = err
 		if _, ok := ctx.Deadline(); !ok {
 			return nil, err
 		}

@@ -68,7 +68,17 @@ func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	return a.mutate(ctx, "instance add "+c.Name, func(*statefile.State) []string { return []string{args.Primary} },
+	parts := []string{playbooks.PartOS}
+	if args.Template == "plain" {
+		parts = append(parts, playbooks.PartVGs)
+	}
+	for _, d := range args.Disks {
+		if d.Adopt != "" {
+			parts = append(parts, playbooks.PartVolumes)
+			break
+		}
+	}
+	return a.mutate(ctx, "instance add "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return []string{args.Primary} }, parts: parts},
 		func(env playbooks.Env) (*plan.Plan, error) { return playbooks.InstanceAdd(env, args) })
 }
 
@@ -247,8 +257,13 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 	})
 }
 
-// primaryOf gathers facts from the instance's primary node.
-func (a *app) primaryOf(name string) func(*statefile.State) []string {
+// primaryOf asks the instance facts of the instance's primary node, plus
+// the extra parts given.
+func (a *app) primaryOf(name string, extra ...string) *factsOn {
+	return &factsOn{nodes: primaryNode(name), parts: append(append([]string{}, playbooks.FactsInstance...), extra...)}
+}
+
+func primaryNode(name string) func(*statefile.State) []string {
 	return func(st *statefile.State) []string {
 		if i, ok := st.Instances[name]; ok {
 			if n := st.Nodes[i.PrimaryNode]; n != nil && !n.Offline {
@@ -265,7 +280,7 @@ type InstanceStartupCmd struct {
 }
 
 func (c *InstanceStartupCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance startup "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance startup "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.InstanceStartup(env, c.Name)
 	})
 }
@@ -278,7 +293,7 @@ type InstanceShutdownCmd struct {
 }
 
 func (c *InstanceShutdownCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance shutdown "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance shutdown "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.InstanceShutdown(env, c.Name, c.Timeout, c.NoRemember)
 	})
 }
@@ -291,18 +306,18 @@ type InstanceRebootCmd struct {
 }
 
 func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance reboot "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance reboot "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.InstanceReboot(env, c.Name, c.Type, c.ShutdownTimeout)
 	})
 }
 
-func simpleInstanceOp(ctx context.Context, g *Globals, op, name string, mk func(playbooks.Env) (*plan.Plan, error)) error {
+func simpleInstanceOp(ctx context.Context, g *Globals, op, name string, extra []string, mk func(playbooks.Env) (*plan.Plan, error)) error {
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	return a.mutate(ctx, op, a.primaryOf(name), mk)
+	return a.mutate(ctx, op, a.primaryOf(name, extra...), mk)
 }
 
 // InstanceActivateCmd is gnt-instance activate-disks.
@@ -338,7 +353,7 @@ type InstanceDeactivateCmd struct {
 }
 
 func (c *InstanceDeactivateCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance deactivate-disks "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance deactivate-disks "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.DeactivateDisks(env, c.Name, c.Force)
 	})
 }
@@ -356,7 +371,7 @@ func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("grow-disk amount %q: %v", c.Amount, err)
 	}
-	return simpleInstanceOp(ctx, g, "instance grow-disk "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance grow-disk "+c.Name, c.Name, []string{playbooks.PartVGs}, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.GrowDisk(env, c.Name, c.Disk, mib, c.Absolute)
 	})
 }
@@ -373,13 +388,13 @@ func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	return a.mutate(ctx, "instance recreate-disks "+c.Name, func(st *statefile.State) []string {
-		nodes := a.primaryOf(c.Name)(st)
+	return a.mutate(ctx, "instance recreate-disks "+c.Name, &factsOn{nodes: func(st *statefile.State) []string {
+		nodes := primaryNode(c.Name)(st)
 		if c.Nodes != "" {
 			nodes = append(nodes, c.Nodes)
 		}
 		return nodes
-	}, func(env playbooks.Env) (*plan.Plan, error) {
+	}, parts: playbooks.FactsInstance}, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.RecreateDisks(env, c.Name, c.Nodes)
 	})
 }
@@ -402,7 +417,7 @@ func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return a.mutate(ctx, "instance reinstall "+c.Name, a.primaryOf(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
+	return a.mutate(ctx, "instance reinstall "+c.Name, a.primaryOf(c.Name, playbooks.PartOS), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Reinstall(env, c.Name, c.OS)
 	})
 }
@@ -424,7 +439,7 @@ func (c *InstanceRenameCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return simpleInstanceOp(ctx, g, "instance rename "+c.Name+" "+c.NewName, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance rename "+c.Name+" "+c.NewName, c.Name, []string{playbooks.PartOS}, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Rename(env, c.Name, c.NewName)
 	})
 }
@@ -488,7 +503,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		args.NICs = append(args.NICs, playbooks.NICMod{Op: op, Index: idx, Spec: spec})
 	}
-	return simpleInstanceOp(ctx, g, "instance modify "+c.Name, c.Name, func(env playbooks.Env) (*plan.Plan, error) {
+	return simpleInstanceOp(ctx, g, "instance modify "+c.Name, c.Name, []string{playbooks.PartOS, playbooks.PartVGs}, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.InstanceModify(env, args)
 	})
 }

@@ -212,7 +212,7 @@ func (a *app) instanceRows(ctx context.Context, names []string, live bool) ([]in
 	var facts map[string]*playbooks.NodeFacts
 	if live && len(st.Instances) > 0 {
 		nodes, _ := onlineNodes(st, nil)
-		facts = a.gather(ctx, st, nodes)
+		facts = a.gather(ctx, st, nodes, playbooks.PartRunning)
 	}
 	rows := make([]instRow, 0, len(names))
 	for _, n := range names {

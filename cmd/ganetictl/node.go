@@ -74,7 +74,7 @@ func (c *NodeAddCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	return a.mutate(ctx, "node add "+args.Name, func(*statefile.State) []string { return []string{args.Name} },
+	return a.mutate(ctx, "node add "+args.Name, allFactsOf(func(*statefile.State) []string { return []string{args.Name} }),
 		func(env playbooks.Env) (*plan.Plan, error) {
 			if args.Readd && args.PrimaryIP == "" {
 				if n, ok := env.State.Nodes[args.Name]; ok {
@@ -291,7 +291,7 @@ func (a *app) nodeRows(ctx context.Context, names []string, live bool) ([]nodeRo
 		}
 	}
 	if live && len(ask) > 0 {
-		facts := a.gather(ctx, st, ask)
+		facts := a.gather(ctx, st, ask, playbooks.PartVGs)
 		for i := range rows {
 			rows[i].facts = facts[rows[i].Name]
 		}

@@ -23,7 +23,7 @@ func (a *app) osFacts(ctx context.Context) (map[string]*playbooks.NodeFacts, []s
 		return nil, nil, err
 	}
 	nodes, _ := onlineNodes(st, nil)
-	return a.gather(ctx, st, nodes), nodes, nil
+	return a.gather(ctx, st, nodes, playbooks.PartOS), nodes, nil
 }
 
 // OSListCmd is gnt-os list.

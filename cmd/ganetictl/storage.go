@@ -236,7 +236,7 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Stre
 		return err
 	}
 	nodes, _ := onlineNodes(st, nil)
-	facts := a.gather(ctx, st, nodes)
+	facts := a.gather(ctx, st, nodes, playbooks.PartVolumes)
 	res := playbooks.VerifyDisks(st, facts)
 	for _, n := range res.BadNodes {
 		fmt.Fprintf(s.Out, "Error gathering data on node %s: %s\n", n, factsErr(facts[n]))
@@ -278,10 +278,10 @@ func (c *ClusterRepairDiskSizesCmd) Run(ctx context.Context, g *Globals, s view.
 	}
 	defer a.close()
 	var notes []string
-	err = a.mutate(ctx, "cluster repair-disk-sizes", func(st *statefile.State) []string {
+	err = a.mutate(ctx, "cluster repair-disk-sizes", &factsOn{nodes: func(st *statefile.State) []string {
 		nodes, _ := onlineNodes(st, nil)
 		return nodes
-	}, func(env playbooks.Env) (*plan.Plan, error) {
+	}, parts: []string{playbooks.PartVolumes}}, func(env playbooks.Env) (*plan.Plan, error) {
 		p, n, err := playbooks.RepairDiskSizes(env, c.Instances)
 		notes = n
 		return p, err

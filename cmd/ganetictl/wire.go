@@ -150,8 +150,10 @@ func (a *app) factsArgs(st *statefile.State) playbooks.FactsArgs {
 
 // gather collects every named node's facts in one SSH round trip per node,
 // all nodes in parallel. Unreachable nodes get facts with Reachable false.
-func (a *app) gather(ctx context.Context, st *statefile.State, nodes []string) map[string]*playbooks.NodeFacts {
+// parts limits the optional facts (playbooks.Part*); none means all.
+func (a *app) gather(ctx context.Context, st *statefile.State, nodes []string, parts ...string) map[string]*playbooks.NodeFacts {
 	fa := a.factsArgs(st)
+	fa.Parts = parts
 	steps := make([]plan.Step, len(nodes))
 	for i, n := range nodes {
 		steps[i] = playbooks.FactsStep(n, fa)
@@ -177,10 +179,19 @@ func (a *app) gather(ctx context.Context, st *statefile.State, nodes []string) m
 	return out
 }
 
+// factsOn says whose facts an operation needs, and which parts of them.
+type factsOn struct {
+	nodes func(*statefile.State) []string
+	parts []string // nil: all
+}
+
+// allFactsOf asks every part of the facts of the nodes fn names.
+func allFactsOf(fn func(*statefile.State) []string) *factsOn { return &factsOn{nodes: fn} }
+
 // mutate runs a mutating operation the standard way: lock, read the state,
 // gather facts from the given nodes, make the plan, then either print it
 // (--dry-run) or apply it, commit and replicate the state.
-func (a *app) mutate(ctx context.Context, op string, facts func(*statefile.State) []string,
+func (a *app) mutate(ctx context.Context, op string, facts *factsOn,
 	makePlan func(env playbooks.Env) (*plan.Plan, error)) error {
 	var lk *statefile.Lock
 	if !a.g.DryRun {
@@ -196,8 +207,8 @@ func (a *app) mutate(ctx context.Context, op string, facts func(*statefile.State
 	}
 	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Random: randomBytes}
 	if facts != nil {
-		if nodes := facts(st); len(nodes) > 0 {
-			env.Facts = a.gather(ctx, st, nodes)
+		if nodes := facts.nodes(st); len(nodes) > 0 {
+			env.Facts = a.gather(ctx, st, nodes, facts.parts...)
 		}
 	}
 	p, err := makePlan(env)
@@ -263,10 +274,15 @@ func (a *app) replicate(ctx context.Context, nodes []string) error {
 			if err != nil {
 				return fmt.Errorf("state copy to %s: %w", n, err)
 			}
-			if _, err := r.Run(ctx, remote.Command{Argv: []string{"mkdir", "-p", "-m", "0700", filepath.Dir(playbooks.StateReplicaPath)}}); err != nil {
-				return fmt.Errorf("state copy to %s: %w", n, err)
+			// The directory exists on prepared nodes; make it only when missing
+			// (a session costs more than the upload).
+			err = remote.Upload(ctx, r, playbooks.StateReplicaPath, 0o600, bytes.NewReader(data))
+			if err != nil {
+				if _, merr := r.Run(ctx, remote.Command{Argv: []string{"mkdir", "-p", "-m", "0700", filepath.Dir(playbooks.StateReplicaPath)}}); merr == nil {
+					err = remote.Upload(ctx, r, playbooks.StateReplicaPath, 0o600, bytes.NewReader(data))
+				}
 			}
-			if err := remote.Upload(ctx, r, playbooks.StateReplicaPath, 0o600, bytes.NewReader(data)); err != nil {
+			if err != nil {
 				return fmt.Errorf("state copy to %s: %w", n, err)
 			}
 			return nil

@@ -97,6 +97,11 @@ func oneLine(s string) string {
 func quoteMasked(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
+		// Generated documents (runtime files, configs) passed as arguments
+		// would drown the plan; --json shows them whole.
+		if len(a) > 160 {
+			a = fmt.Sprintf("%s...(%d bytes)", a[:60], len(a))
+		}
 		switch {
 		case plan.IsSecret(a):
 			parts[i] = plan.Masked
