@@ -136,8 +136,13 @@ func (p *Plan) Secret(name, value string) string {
 		p.secrets = map[string]string{}
 	}
 	p.secrets[name] = value
-	return secretPrefix + name + secretSuffix
+	return SecretRef(name)
 }
+
+// SecretRef is the placeholder of the secret registered (with Secret) under
+// name. Step builders that cannot see the plan (storage, hv) put it in argv;
+// the planner registers the value.
+func SecretRef(name string) string { return secretPrefix + name + secretSuffix }
 
 const (
 	secretPrefix = "{{secret:"
