@@ -478,20 +478,29 @@ func Start(a StartArgs) ([]plan.Step, error) {
 }
 
 func kvmStartSteps(a StartArgs) ([]plan.Step, error) {
+	maxmem, _ := beInt(a.Instance, "maxmem", a.MaxMem)
+	post := ""
+	if a.StartMem > 0 && a.StartMem < maxmem && a.Incoming == "" {
+		post = qmpJSON("balloon", map[string]any{"value": a.StartMem << 20})
+	}
+	return kvmStartStepsPost(a, post)
+}
+
+// kvmStartStepsPost is kvmStartSteps with the QMP command sent after
+// qemu is up (balloon, or a migration target's capabilities).
+func kvmStartStepsPost(a StartArgs, post string) ([]plan.Step, error) {
 	k, err := buildKVM(a)
 	if err != nil {
 		return nil, err
 	}
-	maxmem, _ := beInt(a.Instance, "maxmem", a.MaxMem)
-	bal := ""
-	if a.StartMem > 0 && a.StartMem < maxmem && a.Incoming == "" {
-		bal = qmpJSON("balloon", map[string]any{"value": a.StartMem << 20})
-	}
 	cont := "1"
-	if a.Paused || a.Incoming != "" {
+	switch {
+	case a.Incoming != "":
+		cont = "incoming"
+	case a.Paused:
 		cont = ""
 	}
-	argv := []string{"sh", "-c", kvmStartScript, "ganetictl-kvm-start", a.Instance.Name, string(k.runtime), bal, cont, strconv.Itoa(len(k.taps))}
+	argv := []string{"sh", "-c", kvmStartScript, "ganetictl-kvm-start", a.Instance.Name, string(k.runtime), post, cont, strconv.Itoa(len(k.taps))}
 	for _, t := range k.taps {
 		argv = append(argv, t.name, t.bridge, onOff(t.vnetHdr), onOff(t.mq))
 	}

@@ -51,11 +51,17 @@ kvm_cleanup() {
 `
 
 // kvmStartScript starts one instance (reference §7.3, §8.1) in one round
-// trip. Parameters: instance, runtime file content, balloon command JSON
-// (or ""), "1" to send "cont", the number of taps, then per tap: name,
-// bridge, "1"/"" for vnet_hdr, "1"/"" for multi_queue; then the qemu argv.
+// trip. Parameters: instance, runtime file content, a QMP command JSON to
+// send after the start (the balloon to the start memory, or for a
+// migration target the migration capabilities; or ""), the mode ("1" to
+// send "cont", "" to leave the CPUs stopped, "incoming" for a migration
+// target), the number of taps, then per tap: name, bridge, "1"/"" for
+// vnet_hdr, "1"/"" for multi_queue; then the qemu argv.
 //
-// A running instance is left alone (start is idempotent, as in Ganeti).
+// A running instance is left alone (start is idempotent, as in Ganeti),
+// except in "incoming" mode: a stale incoming qemu (status inmigrate, left
+// by an earlier attempt) is killed and replaced, and any other running
+// copy is an error, because a migration must never stream into it.
 // Otherwise it creates each tap, enslaves it to its bridge with the
 // bridge's MTU, records it in nic/<inst>/<seq>, writes the runtime file,
 // runs qemu (-daemonize returns once the monitors listen; -S keeps the
@@ -64,7 +70,15 @@ kvm_cleanup() {
 // taps and runtime files) and exits non-zero.
 const kvmStartScript = `inst=$1 rt=$2 bal=$3 cont=$4 ntap=$5; shift 5
 ` + kvmFuncs + `
-if p=$(kvm_pid "$inst"); then echo "$inst: already running (pid $p)"; exit 0; fi
+if p=$(kvm_pid "$inst"); then
+  [ "$cont" = incoming ] || { echo "$inst: already running (pid $p)"; exit 0; }
+  st=$(qmp "$R/ctrl/$inst.qmp" '{"execute":"query-status"}' 2>/dev/null | sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' | head -n 1)
+  [ "$st" = inmigrate ] || { echo "$inst: already runs on this node (pid $p, status ${st:-unknown}); refusing to start a migration target" >&2; exit 1; }
+  echo "$inst: killing a stale incoming qemu (pid $p)"
+  kill -KILL "$p"
+  i=0; while [ "$i" -lt 50 ] && kvm_pid "$inst" >/dev/null; do sleep 0.1; i=$((i + 1)); done
+  kvm_pid "$inst" >/dev/null && { echo "$inst: stale incoming qemu $p survived SIGKILL" >&2; exit 1; }
+fi
 pid=
 fail() {
   echo "$inst: $*" >&2
