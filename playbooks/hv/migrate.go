@@ -425,9 +425,9 @@ func ParseMigrateSummary(out []byte) (MigrateSummary, error) {
 // 1.2 MiB at 280.1 Mbit/s)".
 func (s MigrateSummary) String() string {
 	r := fmt.Sprintf("%s in %d ms", s.Status, s.TotalTimeMs)
-	if s.Status == "completed" {
+	if s.Status == "completed" && s.Transferred > 0 {
 		r += fmt.Sprintf(" (downtime %d ms, %.1f MiB at %.1f Mbit/s)", s.DowntimeMs, float64(s.Transferred)/(1<<20), s.Mbps)
-	} else {
+	} else if s.Status != "completed" {
 		r += fmt.Sprintf(" (%.1f of %.1f MiB sent; source %s)", float64(s.Transferred)/(1<<20), float64(s.Total)/(1<<20), s.SourceStatus)
 		if s.TimedOut {
 			r += ", timed out"

@@ -21,12 +21,15 @@ const kvmMigrateScript = `inst=$1 live=$2 setp=$3 caps=$4 uncaps=$5 mig=$6 to=$7
 ` + kvmFuncs + qmpStatusFuncs + `q=$R/ctrl/$inst.qmp
 now_ms() { t=$(date +%s%N); case $t in *[!0-9]*|'') echo $(($(date +%s) * 1000));; *) echo $((t / 1000000));; esac; }
 t0=$(now_ms)
-s=error r= err= timedout=false pc=false stopped=
+s=error r= act= err= timedout=false pc=false stopped=
 summary() {
-  ram=$(printf '%s' "$r" | sed -n 's/.*"ram": *\({[^}]*}\).*/\1/p')
+  # A failed or cancelled migration reports no statistics: take them from
+  # the last answer that had them.
+  case $r in *'"ram"'*) act=$r;; esac
+  ram=$(printf '%s' "$act" | sed -n 's/.*"ram": *\({[^}]*}\).*/\1/p')
   [ "$live" = 1 ] && lv=true || lv=false
   printf '{"status":"%s","live":%s,"total-time":%s,"downtime":%s,"setup-time":%s,"transferred":%s,"total":%s,"mbps":%s,"source-status":"%s","wall-ms":%s,"timed-out":%s,"postcopy":%s,"error":"%s"}\n' \
-    "$s" "$lv" "$(jnum total-time "$r" | grep . || echo 0)" "$(jnum downtime "$r" | grep . || echo 0)" "$(jnum setup-time "$r" | grep . || echo 0)" \
+    "$s" "$lv" "$(jnum total-time "$r" | grep . || jnum total-time "$act" | grep . || echo 0)" "$(jnum downtime "$r" | grep . || echo 0)" "$(jnum setup-time "$r" | grep . || echo 0)" \
     "$(jnum transferred "$ram" | grep . || echo 0)" "$(jnum total "$ram" | grep . || echo 0)" "$(jnum mbps "$ram" | grep . || echo 0)" \
     "$(qstatus "$inst")" "$(($(now_ms) - t0))" "$timedout" "$pc" "$(printf '%s' "$err" | tr -d '"\\\n\r')"
 }
@@ -76,6 +79,7 @@ while :; do
     sleep 2; continue;;
   esac
   bad=0
+  case $r in *'"ram"'*) act=$r;; esac
   n=$(now_ms)
   if [ $((n - last)) -ge 5000 ]; then
     ram=$(printf '%s' "$r" | sed -n 's/.*"ram": *\({[^}]*}\).*/\1/p')
