@@ -63,6 +63,8 @@ type Spec struct {
 	Mode  string // rw (default) | ro
 	Adopt string // plain: name of an existing LV in VG; blockdev: the /dev path
 	Name  string // optional disk name
+	// MetaVG is drbd's meta LV VG (default: drbd disk param metavg, else VG).
+	MetaVG string
 }
 
 // New builds the state objects of an instance's new disks, Ganeti's way:
@@ -170,7 +172,7 @@ func New(template string, cl *statefile.Cluster, instance, primary string, first
 			}
 			d.LogicalID = []any{BlockDevDriver, s.Adopt}
 		case DRBD:
-			return nil, fmt.Errorf("disk template drbd is not supported by this build yet")
+			return nil, fmt.Errorf("disk template drbd: use NewDRBD (it needs ports, minors and secrets)")
 		default:
 			return nil, fmt.Errorf("unknown disk template %q", template)
 		}

@@ -389,13 +389,17 @@ const ClusterWide = ""
 // reports them).
 func Expected(st *statefile.State) map[string][]string {
 	out := map[string][]string{}
-	var walk func(d *statefile.Disk)
-	walk = func(d *statefile.Disk) {
+	var walk func(d *statefile.Disk, parentNodes []string)
+	walk = func(d *statefile.Disk, parentNodes []string) {
 		if d == nil {
 			return
 		}
+		nodes := d.Nodes
+		if len(nodes) == 0 {
+			nodes = parentNodes // children inherit their parent's nodes
+		}
 		for _, c := range d.Children {
-			walk(c)
+			walk(c, nodes)
 		}
 		if len(d.Children) > 0 || d.DevType == Diskless || d.DevType == BlockDev {
 			return
@@ -408,13 +412,13 @@ func Expected(st *statefile.State) map[string][]string {
 			out[ClusterWide] = append(out[ClusterWide], name)
 			return
 		}
-		for _, n := range d.Nodes {
+		for _, n := range nodes {
 			out[n] = append(out[n], name)
 		}
 	}
 	for _, inst := range st.Instances {
 		for _, d := range inst.Disks {
-			walk(d)
+			walk(d, nil)
 		}
 	}
 	for k := range out {

@@ -130,6 +130,9 @@ func Create(d *statefile.Disk, node, instance string) ([]plan.Step, error) {
 	if d != nil && d.DevType == Diskless {
 		return nil, nil
 	}
+	if d != nil && d.DevType == DRBD {
+		return createDRBD(d, node, instance)
+	}
 	l, err := parse(d)
 	if err != nil {
 		return nil, err
@@ -217,6 +220,9 @@ func Remove(d *statefile.Disk, node string) ([]plan.Step, error) {
 	if d != nil && d.DevType == Diskless {
 		return nil, nil
 	}
+	if d != nil && d.DevType == DRBD {
+		return removeDRBD(d, node)
+	}
 	l, err := parse(d)
 	if err != nil {
 		return nil, err
@@ -240,6 +246,9 @@ func Remove(d *statefile.Disk, node string) ([]plan.Step, error) {
 func Assemble(d *statefile.Disk, node, instance string, idx int) ([]plan.Step, error) {
 	if d != nil && d.DevType == Diskless {
 		return nil, nil
+	}
+	if d != nil && d.DevType == DRBD {
+		return nil, fmt.Errorf("disk %s is drbd: assemble it with AssembleDRBD on both nodes, then MakePrimary on the primary", d.UUID)
 	}
 	l, err := parse(d)
 	if err != nil {
@@ -279,6 +288,9 @@ func Shutdown(d *statefile.Disk, node, instance string, idx int) ([]plan.Step, e
 	if d != nil && d.DevType == Diskless {
 		return nil, nil
 	}
+	if d != nil && d.DevType == DRBD {
+		return shutdownDRBD(d, node, instance, idx)
+	}
 	l, err := parse(d)
 	if err != nil {
 		return nil, err
@@ -301,6 +313,9 @@ func Shutdown(d *statefile.Disk, node, instance string, idx int) ([]plan.Step, e
 //
 // Not undoable (nothing shrinks a disk safely), so no Undo.
 func Grow(d *statefile.Disk, node string, amountMiB int64) ([]plan.Step, error) {
+	if d != nil && d.DevType == DRBD {
+		return growDRBD(d, node, amountMiB)
+	}
 	l, err := parse(d)
 	if err != nil {
 		return nil, err
@@ -387,6 +402,10 @@ func Rename(disks []*statefile.Disk, node, oldName, newName string) ([]plan.Step
 func Check(d *statefile.Disk, cl *statefile.Cluster) error {
 	if d.DevType == Diskless {
 		return nil
+	}
+	if d.DevType == DRBD {
+		_, err := parseDRBD(d)
+		return err
 	}
 	l, err := parse(d)
 	if err != nil {

@@ -89,7 +89,7 @@ func TestNewRefuses(t *testing.T) {
 		{File, "a;b", Spec{Size: 1}, "must be a DNS name"},
 		{File, "i.example.com", Spec{Size: 1, Adopt: "x"}, "adoption is only supported"},
 		{BlockDev, "i.example.com", Spec{Adopt: "/dev/../etc/passwd"}, "under /dev/"},
-		{DRBD, "i.example.com", Spec{Size: 1}, "not supported"},
+		{DRBD, "i.example.com", Spec{Size: 1}, "use NewDRBD"},
 		{"ext", "i.example.com", Spec{Size: 1}, "unknown disk template"},
 	} {
 		_, err := New(tc.tmpl, cluster(), tc.inst, "node1", 0, []Spec{tc.spec}, ids())
