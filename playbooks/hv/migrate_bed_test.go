@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -431,5 +430,78 @@ func TestBedXenMigrate(t *testing.T) {
 	if out, _, _ := bed.Run(ctx, n1.Name, "sh", "-c", `ls /run/ganeti/xen-hypervisor/ 2>/dev/null | grep migrate-receive; xl list | grep "$1"; true`, "sh", name); strings.TrimSpace(out) != "" {
 		t.Errorf("left on the target: %s", out)
 	}
-	_ = strconv.Itoa
+}
+
+func migStatus(ctx context.Context, t *testing.T, bed *testbed.Bed, node, inst string) string {
+	t.Helper()
+	st, err := MigrationStatusStep(KVM, node, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runMig(ctx, bed, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseMigrationStatus([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestBedKVMMigrateCleanup: migrate --cleanup after a migration that was
+// interrupted before finalizing (completed: the source leftover goes) and
+// one interrupted after the accept (the target leftover goes).
+func TestBedKVMMigrateCleanup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	mb := newMigBed(t, fmt.Sprintf("hvclean%d", os.Getpid()), 64)
+	mb.start(ctx, t, mb.n1)
+	a := mb.args(mb.n1, mb.n2, false)
+	a.Port = migPort(3)
+	acc, _ := AcceptSteps(a)
+	ms, _ := MigrateStep(a)
+	mustMig(ctx, t, mb.bed, acc...)
+	mustMig(ctx, t, mb.bed, ms) // non-live, completed, not finalized
+	src, dst := migStatus(ctx, t, mb.bed, mb.n1.Name, mb.inst.Name), migStatus(ctx, t, mb.bed, mb.n2.Name, mb.inst.Name)
+	d, steps, err := CleanupSteps(a, src, dst)
+	if err != nil || d.Runs != Target || !d.Resume {
+		t.Fatalf("%s/%s: %+v %v", src, dst, d, err)
+	}
+	t.Logf("source %s, target %s: %s", src, dst, d.Reason)
+	mustMig(ctx, t, mb.bed, steps...)
+	if s := migStatus(ctx, t, mb.bed, mb.n1.Name, mb.inst.Name); s != StatusAbsent {
+		t.Errorf("source after cleanup: %s", s)
+	}
+	if s := migStatus(ctx, t, mb.bed, mb.n2.Name, mb.inst.Name); s != "running" {
+		t.Errorf("target after cleanup: %s", s)
+	}
+	if l := leftovers(ctx, mb.bed, mb.n1.Name, mb.inst.Name, mb.tap); l != "" {
+		t.Errorf("left on the source: %s", l)
+	}
+
+	// Back: interrupted right after the accept.
+	b := mb.args(mb.n2, mb.n1, true)
+	b.Port = migPort(3)
+	acc, _ = AcceptSteps(b)
+	mustMig(ctx, t, mb.bed, acc...)
+	src, dst = migStatus(ctx, t, mb.bed, mb.n2.Name, mb.inst.Name), migStatus(ctx, t, mb.bed, mb.n1.Name, mb.inst.Name)
+	d, steps, err = CleanupSteps(b, src, dst)
+	if err != nil || d.Runs != Source || d.Kill != Target {
+		t.Fatalf("%s/%s: %+v %v", src, dst, d, err)
+	}
+	t.Logf("source %s, target %s: %s", src, dst, d.Reason)
+	mustMig(ctx, t, mb.bed, steps...)
+	if l := leftovers(ctx, mb.bed, mb.n1.Name, mb.inst.Name, mb.tap); l != "" {
+		t.Errorf("left on the target: %s", l)
+	}
+	if s := migStatus(ctx, t, mb.bed, mb.n2.Name, mb.inst.Name); s != "running" {
+		t.Errorf("source after cleanup: %s", s)
+	}
+	// A stale decision cannot kill the guest: "kill the source leftover"
+	// is refused now that the source runs.
+	_, stale, _ := CleanupSteps(b, "postmigrate", "running")
+	if _, _, err := runMig(ctx, mb.bed, stale[0]); err == nil || !strings.Contains(err.Error(), "not killing") {
+		t.Errorf("stale cleanup: %v", err)
+	}
 }
