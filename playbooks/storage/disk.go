@@ -1,6 +1,6 @@
-// Package storage gives the node commands for instance disks of the
-// non-redundant templates (plain, file, sharedfile, rbd, blockdev,
-// diskless) and parses the node listings that facts and verify read.
+// Package storage gives the node commands for instance disks of every
+// template (plain, drbd, file, sharedfile, rbd, blockdev, diskless) and
+// parses the node listings (and /proc/drbd) that facts and verify read.
 //
 // Everything here is a pure function: a disk (statefile.Disk) in, plan
 // steps out. Steps are argv; where shell logic is needed the script is a
@@ -9,9 +9,10 @@
 // Stages zips the sequences of several disks into plan stages so that
 // disks proceed concurrently. Every creating step carries its Undo.
 //
-// A disk is a tree (a future drbd disk has children [data LV, meta LV]);
-// the functions here act on leaves and refuse dev types they do not know,
-// so drbd can be added as one more case that recurses into Children.
+// A disk is a tree: a drbd disk has children [data LV, meta LV] on both
+// its nodes. Create, Remove, Shutdown, Grow and Check handle drbd too;
+// its activation and the replication dances have their own functions
+// (drbd.go, drbd_steps.go, with the intended step orders).
 package storage
 
 import (
@@ -31,7 +32,7 @@ const (
 	RBD        = "rbd"
 	BlockDev   = "blockdev"
 	Diskless   = "diskless"
-	DRBD       = statefile.DevDRBD // not handled yet: refused with a clear error
+	DRBD       = statefile.DevDRBD // see NewDRBD and drbd_steps.go
 )
 
 // Defaults from Ganeti's build and disk parameters.
