@@ -159,5 +159,5 @@ func (c *cluster) wipe() {
 		c.node(n.Name, "sh", "-c", wipeScript)
 	}
 	// Shared storage lives once for all nodes.
-	c.node(c.bed.Nodes()[0].Name, "sh", "-c", "rm -rf /srv/ganeti/shared-file-storage/* /srv/testbed-shared/rbd/rbd/e2e* 2>/dev/null; true")
+	c.node(c.bed.Nodes()[0].Name, "sh", "-c", `rm -rf /srv/ganeti/shared-file-storage/* 2>/dev/null; for i in $(rbd ls -p rbd 2>/dev/null); do rbd rm -p rbd "$i" >/dev/null 2>&1; done; true`)
 }

@@ -50,7 +50,7 @@ for b in "$@"; do
   if [ -d "/sys/class/net/$b/bridge" ]; then echo "ok $b"; else echo "missing $b"; fi
 done
 echo @@drbd
-[ -r "$drbd" ] && head -n 1 "$drbd"
+if [ -r "$drbd" ]; then if want drbd; then cat "$drbd"; else head -n 1 "$drbd"; fi; fi
 echo @@state
 want state && [ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
 echo @@os
@@ -85,6 +85,7 @@ const (
 	PartOS       = "os"       // OS definitions
 	PartRunning  = "running"  // instances the hypervisors run
 	PartVolumes  = "volumes"  // LVs, disk files, rbd images
+	PartDRBD     = "drbd"     // the whole DRBD status (else its first line)
 )
 
 // FactsInstance are the parts instance power and disk operations use.
@@ -125,6 +126,7 @@ type NodeFacts struct {
 	DiskTotal    int64             `json:"disk_total_mib,omitempty"` // of the file storage dir
 	DiskFree     int64             `json:"disk_free_mib,omitempty"`
 	DRBD         string            `json:"drbd,omitempty"` // first line of the DRBD status
+	DRBDStatus   []byte            `json:"-"`              // the whole DRBD status, with PartDRBD
 	StateSum     string            `json:"state_sha256,omitempty"`
 	StateSerial  int64             `json:"state_serial,omitempty"`
 	StateLineage string            `json:"state_lineage,omitempty"`
@@ -257,6 +259,7 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 		f.DiskFree, _ = strconv.ParseInt(fields[3], 10, 64)
 	}
 	f.DRBD = first("drbd")
+	f.DRBDStatus = []byte(strings.Join(sections["drbd"], "\n") + "\n")
 	f.OS = parseOSList(sections["os"])
 	f.Links = sections["links"]
 	running, err := hv.ParseList([]byte(strings.Join(sections["running"], "\n")))

@@ -105,6 +105,7 @@ type InstanceAddArgs struct {
 	Name       string
 	Template   string
 	Primary    string
+	Secondary  string // drbd only
 	OS         string // name[+variant]
 	Disks      []storage.Spec
 	Hypervisor string
@@ -128,8 +129,11 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if !slices.Contains(cl.EnabledDiskTemplates, a.Template) {
 		return nil, prereq(ErrWrongInput, "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s", a.Template, strings.Join(cl.EnabledDiskTemplates, ","))
 	}
-	if a.Template == "drbd" {
-		return nil, prereq(ErrWrongInput, "Disk template 'drbd' is not implemented yet in ganetictl; use plain, file, sharedfile, rbd or diskless")
+	if a.Template == "drbd" && a.Secondary == "" {
+		return nil, prereq(ErrWrongInput, "The drbd template needs a secondary node: -n PRIMARY:SECONDARY")
+	}
+	if a.Template != "drbd" && a.Secondary != "" {
+		return nil, prereq(ErrWrongInput, "Only the drbd template takes a secondary node")
 	}
 	if a.Hypervisor == "" && len(cl.EnabledHypervisors) > 0 {
 		a.Hypervisor = cl.EnabledHypervisors[0]
@@ -150,6 +154,19 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	a.Primary = pnode.Name
 	if err := usableNode(pnode); err != nil {
 		return nil, err
+	}
+	if a.Secondary != "" {
+		snode, err := node(st, a.Secondary)
+		if err != nil {
+			return nil, err
+		}
+		if snode.Name == a.Primary {
+			return nil, prereq(ErrWrongInput, "The secondary node cannot be the primary node")
+		}
+		if err := usableNode(snode); err != nil {
+			return nil, err
+		}
+		a.Secondary = snode.Name
 	}
 	if err := checkBE(a.BEParams); err != nil {
 		return nil, err
@@ -184,9 +201,14 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		}
 		a.Disks[i].Size = int64(lv.SizeMiB)
 	}
-	disks, err := storage.New(a.Template, cl, a.Name, a.Primary, 0, a.Disks, env.NewID)
+	var disks []*statefile.Disk
+	if a.Template == "drbd" {
+		disks, err = newDRBDDisks(env, a)
+	} else {
+		disks, err = storage.New(a.Template, cl, a.Name, a.Primary, 0, a.Disks, env.NewID)
+	}
 	if err != nil {
-		return nil, prereq(ErrWrongInput, "%v", err)
+		return nil, err
 	}
 	var fresh []*statefile.Disk
 	for i, d := range disks {
@@ -196,6 +218,15 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	}
 	if err := checkSpace(a.Primary, f, a.Template, fresh, nil); err != nil {
 		return nil, err
+	}
+	if a.Template == "drbd" {
+		sf := env.Facts[a.Secondary]
+		if sf == nil || !sf.Reachable {
+			return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", a.Secondary, factsErr(sf))
+		}
+		if err := checkSpace(a.Secondary, sf, a.Template, fresh, nil); err != nil {
+			return nil, err
+		}
 	}
 	if !a.NoStart {
 		if err := checkMemory(a.Primary, f, be); err != nil {
@@ -218,20 +249,29 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	p := plan.New(fmt.Sprintf("INSTANCE_CREATE(%s)", a.Name), st.Lineage, st.Serial)
 	var create [][]plan.Step
 	for i, d := range disks {
-		var steps []plan.Step
-		if a.Disks[i].Adopt != "" {
-			steps, err = storage.Adopt(d, a.Primary, a.Name, a.Disks[i].Adopt)
-		} else {
-			steps, err = storage.Create(d, a.Primary, a.Name)
+		for _, n := range d.Nodes {
+			var steps []plan.Step
+			if a.Disks[i].Adopt != "" {
+				steps, err = storage.Adopt(d, n, a.Name, a.Disks[i].Adopt)
+			} else {
+				steps, err = storage.Create(d, n, a.Name)
+			}
+			if err != nil {
+				return nil, prereq(ErrWrongInput, "disk %d: %v", i, err)
+			}
+			create = append(create, steps)
 		}
-		if err != nil {
-			return nil, prereq(ErrWrongInput, "disk %d: %v", i, err)
-		}
-		create = append(create, steps)
 	}
 	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
-	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+	if err := activate(env, p, "activate disks", inst, true); err != nil {
 		return nil, err
+	}
+	if isDRBD(inst) {
+		seqs, err := drbdWaitSync(env, inst)
+		if err != nil {
+			return nil, err
+		}
+		p.Stages = append(p.Stages, storage.Stages("wait for the disks to sync", plan.Abort, seqs...)...)
 	}
 	// As in Ganeti, a diskless instance has nothing to install onto.
 	if !a.NoInstall && a.Template != "diskless" {
@@ -293,7 +333,10 @@ func checkSpace(nodeName string, f *NodeFacts, template string, disks []*statefi
 		}
 	}
 	switch template {
-	case "plain":
+	case "plain", "drbd":
+		if template == "drbd" {
+			need += int64(len(disks)) * 128 // the meta LVs
+		}
 		if f.VG == nil {
 			return prereq(ErrEnvironment, "Node %s has no volume group: %s", nodeName, f.VGError)
 		}
@@ -435,19 +478,56 @@ func nicLinks(inst *statefile.Instance) []string {
 	return out
 }
 
-// assembleDisks activates every disk on the primary (links included).
-func assembleDisks(inst *statefile.Instance) ([][]plan.Step, error) {
-	return eachDisk(inst, storage.Assemble)
+// activate adds the stages that activate inst's disks on its primary
+// (links included). For drbd both nodes bring the minors up and the primary
+// opens them (force: its data wins the first sync).
+func activate(env Env, p *plan.Plan, name string, inst *statefile.Instance, force bool) error {
+	var seqs [][]plan.Step
+	var err error
+	if isDRBD(inst) {
+		registerSecrets(p, inst.Disks)
+		seqs, err = drbdAssembleSeqs(env, inst, force)
+	} else {
+		seqs, err = eachDisk(inst, storage.Assemble)
+	}
+	if err != nil {
+		return err
+	}
+	p.Stages = append(p.Stages, storage.Stages(name, plan.Abort, seqs...)...)
+	return nil
 }
 
-// shutdownDisks deactivates every disk on the primary (links removed).
+// deactivate adds the stage that deactivates inst's disks on every node
+// holding them that is up (a dead node's devices died with it).
+func deactivate(env Env, p *plan.Plan, name string, onErr plan.OnError, inst *statefile.Instance) error {
+	seqs, err := shutdownDisks(inst)
+	if err != nil {
+		return err
+	}
+	var live [][]plan.Step
+	for _, seq := range seqs {
+		if len(seq) > 0 && nodeDown(env, seq[0].Node) {
+			continue
+		}
+		live = append(live, seq)
+	}
+	p.Stages = append(p.Stages, storage.Stages(name, onErr, live...)...)
+	return nil
+}
+
+// shutdownDisks deactivates every disk (links removed; drbd down on both nodes).
 func shutdownDisks(inst *statefile.Instance) ([][]plan.Step, error) {
+	if isDRBD(inst) {
+		return perNode(inst, func(d *statefile.Disk, n string, idx int) ([]plan.Step, error) {
+			return storage.Shutdown(d, n, inst.Name, idx)
+		})
+	}
 	return eachDisk(inst, storage.Shutdown)
 }
 
-// removeDisks removes every disk of inst from the primary.
+// removeDisks removes every disk of inst from every node holding it.
 func removeDisks(inst *statefile.Instance) ([][]plan.Step, error) {
-	return eachDisk(inst, func(d *statefile.Disk, node, _ string, _ int) ([]plan.Step, error) { return storage.Remove(d, node) })
+	return perNode(inst, func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) { return storage.Remove(d, n) })
 }
 
 // eachDisk makes one step sequence per disk.
@@ -574,4 +654,21 @@ func lvOwner(st *statefile.State, vg, lv string) string {
 		}
 	}
 	return ""
+}
+
+// newDRBDDisks allocates ports, minors and secrets and builds the disks.
+func newDRBDDisks(env Env, a InstanceAddArgs) ([]*statefile.Disk, error) {
+	ids, err := storage.AllocDRBD(env.State, a.Primary, a.Secondary, len(a.Disks))
+	if err != nil {
+		return nil, prereq(ErrWrongState, "%v", err)
+	}
+	secrets := make([]string, len(a.Disks))
+	for i := range secrets {
+		secrets[i] = fmt.Sprintf("%x", env.Random(20))
+	}
+	disks, err := storage.NewDRBD(&env.State.Cluster, a.Name, a.Primary, a.Secondary, 0, a.Disks, ids, secrets, env.NewID)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	return disks, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // InstanceRemove plans stopping an instance, removing its disks and
@@ -70,7 +71,7 @@ func InstanceStartup(env Env, name string) (*plan.Plan, error) {
 	c := cloneInstance(inst)
 	c.AdminState, c.DisksActive = "up", true
 	if _, running := f.Running[name]; !running {
-		if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+		if err := activate(env, p, "activate disks", inst, false); err != nil {
 			return nil, err
 		}
 		steps, err := startSteps(env, inst, f)
@@ -161,7 +162,7 @@ func InstanceReboot(env Env, name, kind string, timeout time.Duration) (*plan.Pl
 				}
 			}
 		}
-		if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+		if err := activate(env, p, "activate disks", inst, false); err != nil {
 			return nil, err
 		}
 		// The stopped instance's memory is free again for the start.
@@ -191,7 +192,7 @@ func ActivateDisks(env Env, name string) (*plan.Plan, error) {
 		return nil, prereq(ErrWrongInput, "Instance '%s' has no disks", name)
 	}
 	p := plan.New(fmt.Sprintf("INSTANCE_ACTIVATE_DISKS(%s)", name), st.Lineage, st.Serial)
-	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err
 	}
 	c := cloneInstance(inst)
@@ -252,14 +253,39 @@ func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan
 	if err := checkSpace(inst.PrimaryNode, f, inst.DiskTemplate, inst.Disks, map[int]int64{idx: delta}); err != nil {
 		return nil, err
 	}
-	steps, err := storage.Grow(d, inst.PrimaryNode, delta)
-	if err != nil {
-		return nil, prereq(ErrWrongInput, "%v", err)
-	}
 	p := plan.New(fmt.Sprintf("INSTANCE_GROW_DISK(%s, %d)", name, idx), st.Lineage, st.Serial)
-	p.Add("grow the disk", plan.Abort, steps...)
+	var seqs [][]plan.Step
+	for _, n := range d.Nodes {
+		if n != inst.PrimaryNode {
+			nf := env.Facts[n]
+			if nf == nil || !nf.Reachable {
+				return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", n, factsErr(nf))
+			}
+			if err := checkSpace(n, nf, inst.DiskTemplate, inst.Disks, map[int]int64{idx: delta}); err != nil {
+				return nil, err
+			}
+		}
+		steps, err := storage.Grow(d, n, delta)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		seqs = append(seqs, steps)
+	}
+	p.Stages = append(p.Stages, storage.Stages("grow the disk", plan.Abort, seqs...)...)
+	if isDRBD(inst) {
+		steps, err := storage.ResizeDRBD(d, inst.PrimaryNode, delta)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		p.Add("resize the drbd device", plan.Abort, steps...)
+	}
 	c := cloneInstance(inst)
 	c.Disks[idx].Size = d.Size + delta
+	if isDRBD(inst) && len(c.Disks[idx].Children) > 0 {
+		data := *c.Disks[idx].Children[0]
+		data.Size += delta
+		c.Disks[idx].Children = append([]*statefile.Disk{&data}, c.Disks[idx].Children[1:]...)
+	}
 	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
 		return nil, err
 	}
@@ -336,7 +362,7 @@ func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 	c := cloneInstance(inst)
 	c.OS = joinOS(def.Name, variant)
 	p := plan.New(fmt.Sprintf("INSTANCE_REINSTALL(%s)", name), st.Lineage, st.Serial)
-	if err := stage(p, "activate disks", plan.Abort, assembleDisks, inst); err != nil {
+	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err
 	}
 	p.Add("install the OS", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "create", links(c), map[string]string{"INSTANCE_REINSTALL": "1"}))
@@ -383,7 +409,7 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 	}
 	p.Add("rename disks", plan.Abort, rename...)
 	if def, variant, err := checkOS(inst.PrimaryNode, f, inst.OS); err == nil && len(c.Disks) > 0 {
-		if err := stage(p, "activate disks", plan.Abort, assembleDisks, c); err != nil {
+		if err := activate(env, p, "activate disks", c, false); err != nil {
 			return nil, err
 		}
 		p.Add("run the OS rename script", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "rename", links(c), map[string]string{"OLD_INSTANCE_NAME": name}))

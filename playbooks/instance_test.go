@@ -88,7 +88,10 @@ func TestInstanceAddRefusals(t *testing.T) {
 		want string
 	}{
 		{"template disabled", func(e *Env, a *InstanceAddArgs) { a.Template = "sharedfile" }, ErrWrongInput, "not enabled"},
-		{"drbd later", func(e *Env, a *InstanceAddArgs) { e.State.Cluster.EnabledDiskTemplates = append(e.State.Cluster.EnabledDiskTemplates, "drbd"); a.Template = "drbd" }, ErrWrongInput, "not implemented"},
+		{"drbd later", func(e *Env, a *InstanceAddArgs) {
+			e.State.Cluster.EnabledDiskTemplates = append(e.State.Cluster.EnabledDiskTemplates, "drbd")
+			a.Template = "drbd"
+		}, ErrWrongInput, "not implemented"},
 		{"hypervisor", func(e *Env, a *InstanceAddArgs) { a.Hypervisor = "xen-pvm" }, ErrWrongInput, "Hypervisor 'xen-pvm' is not enabled"},
 		{"no disks", func(e *Env, a *InstanceAddArgs) { a.Disks = nil }, ErrWrongInput, "No disks given"},
 		{"vg full", func(e *Env, a *InstanceAddArgs) { e.Facts["node1"].VG.Free = 100 }, ErrWrongState, "Not enough disk space"},

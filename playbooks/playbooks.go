@@ -21,6 +21,9 @@ type Env struct {
 	NewID func() string         // UUID source
 	// Random returns n random bytes (MAC addresses, DRBD secrets).
 	Random func(n int) []byte
+	// DRBDStatusFile is where nodes show DRBD status (the inventory's
+	// drbd_status_file); "" means /proc/drbd.
+	DRBDStatusFile string
 }
 
 // PrereqError is an operation refused before anything was done: Ganeti's

@@ -19,7 +19,7 @@
 // (fresh tmpfs every boot; /dev has null, zero, full, random, urandom, tty,
 // ptmx with a private devpts, shm, mqueue, net/tun, kvm, loop-control,
 // fuse and the PV loop device, and stand-ins mknod more). Shared by all
-// nodes: the bed's shared/ directory at /srv/ganeti/shared-file-storage and
+// nodes: the bed's shared/sharedfile directory at /srv/ganeti/shared-file-storage and
 // /srv/testbed-shared. Also /srv/ganeti/file-storage and /srv/ganeti/os
 // (with the test OS definition, reinstalled at boot).
 //

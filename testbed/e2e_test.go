@@ -90,7 +90,7 @@ func TestE2E(t *testing.T) {
 
 	t.Run("isolation", func(t *testing.T) {
 		mustSSH(ctx, t, b, "node1", "echo x > /srv/ganeti/iso; echo x > /var/lib/ganeti/iso; echo x > /etc/ganeti/iso; echo s > /srv/ganeti/shared-file-storage/iso")
-		out := mustSSH(ctx, t, b, "node2", "ls /srv/ganeti/iso /var/lib/ganeti/iso /etc/ganeti/iso 2>/dev/null; cat /srv/ganeti/shared-file-storage/iso /srv/testbed-shared/iso")
+		out := mustSSH(ctx, t, b, "node2", "ls /srv/ganeti/iso /var/lib/ganeti/iso /etc/ganeti/iso 2>/dev/null; cat /srv/ganeti/shared-file-storage/iso /srv/testbed-shared/sharedfile/iso")
 		if out != "s\ns\n" {
 			t.Errorf("node2 sees %q; want only the shared file twice", out)
 		}

@@ -18,7 +18,11 @@ func (l layout) sshConfig() string  { return filepath.Join(l.dir, "ssh_config") 
 func (l layout) inventory() string  { return filepath.Join(l.dir, "inventory.toml") }
 func (l layout) hosts() string      { return filepath.Join(l.dir, "hosts") }
 func (l layout) shared() string     { return filepath.Join(l.dir, "shared") }
-func (l layout) state() string      { return filepath.Join(l.dir, "state") }
+
+// sharedFiles is the sharedfile storage, apart from the stand-ins' own
+// shared state (drbd/, rbd/) so it holds only instance disks.
+func (l layout) sharedFiles() string { return filepath.Join(l.dir, "shared", "sharedfile") }
+func (l layout) state() string       { return filepath.Join(l.dir, "state") }
 func (l layout) node(name string) nodeLayout {
 	return nodeLayout{filepath.Join(l.dir, "nodes", name)}
 }

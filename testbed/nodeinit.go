@@ -142,7 +142,7 @@ func mountNode(c nodeConfig, bl layout, nl nodeLayout) error {
 		{"overlay", "/etc", "overlay", "lowerdir=/etc,upperdir=" + nl.upper("etc") + ",workdir=" + nl.work("etc"), 0, false},
 		{"overlay", "/var", "overlay", "lowerdir=/var,upperdir=" + nl.upper("var") + ",workdir=" + nl.work("var"), 0, false},
 		{nl.srv(), "/srv", "", "", unix.MS_BIND, false},
-		{bl.shared(), "/srv/ganeti/shared-file-storage", "", "", unix.MS_BIND, true},
+		{bl.sharedFiles(), "/srv/ganeti/shared-file-storage", "", "", unix.MS_BIND, true},
 		{bl.shared(), "/srv/testbed-shared", "", "", unix.MS_BIND, true},
 		{nl.root(), c.Home, "", "", unix.MS_BIND, false},
 		{nl.testbed(), "/var/lib/testbed", "", "", unix.MS_BIND, true},

@@ -20,7 +20,7 @@ func (sv *supervisor) prepare(ctx context.Context) error {
 	if err := deleteNet(ctx, sv.nm); err != nil { // left over by a crash
 		return err
 	}
-	for _, d := range []string{l.shared(), l.state()} {
+	for _, d := range []string{l.shared(), l.sharedFiles(), l.state()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}

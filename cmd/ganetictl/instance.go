@@ -34,6 +34,8 @@ type InstanceCmd struct {
 	DeactivateDisks InstanceDeactivateCmd `cmd:"" name:"deactivate-disks" help:"Deactivate an instance's disks."`
 	RecreateDisks   InstanceRecreateCmd   `cmd:"" name:"recreate-disks" help:"Recreate an instance's (lost) disks, empty."`
 	Console         InstanceConsoleCmd    `cmd:"" help:"Connect to an instance's serial console."`
+	Failover        InstanceFailoverCmd   `cmd:"" help:"Move an instance to its secondary (or -n for shared storage) by restarting it there."`
+	Migrate         InstanceMigrateCmd    `cmd:"" help:"Live-migrate an instance to its secondary (or -n for shared storage)."`
 	AddTags         TagsAddCmd            `cmd:"" name:"add-tags" help:"Add tags to an instance."`
 	RemoveTags      TagsRemoveCmd         `cmd:"" name:"remove-tags" help:"Remove tags from an instance."`
 	ListTags        TagsListCmd           `cmd:"" name:"list-tags" help:"List an instance's tags."`
@@ -69,8 +71,12 @@ func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer a.close()
 	parts := []string{playbooks.PartOS}
-	if args.Template == "plain" {
+	if args.Template == "plain" || args.Template == "drbd" {
 		parts = append(parts, playbooks.PartVGs)
+	}
+	nodes := []string{args.Primary}
+	if args.Secondary != "" {
+		nodes = append(nodes, args.Secondary)
 	}
 	for _, d := range args.Disks {
 		if d.Adopt != "" {
@@ -78,7 +84,7 @@ func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
 			break
 		}
 	}
-	return a.mutate(ctx, "instance add "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return []string{args.Primary} }, parts: parts},
+	return a.mutate(ctx, "instance add "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }, parts: parts},
 		func(env playbooks.Env) (*plan.Plan, error) { return playbooks.InstanceAdd(env, args) })
 }
 
@@ -94,10 +100,7 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 		}
 	}
 	primary, secondary, _ := strings.Cut(c.Node, ":")
-	if secondary != "" {
-		return a, invalid("a secondary node (-n %s) is only for the drbd template, which is not implemented yet", c.Node)
-	}
-	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall}
+	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall}
 	if c.OS == "" {
 		return a, invalid("no OS given: pass -o OS[+variant] (see `ganetictl os list`)")
 	}
@@ -263,14 +266,21 @@ func (a *app) primaryOf(name string, extra ...string) *factsOn {
 	return &factsOn{nodes: primaryNode(name), parts: append(append([]string{}, playbooks.FactsInstance...), extra...)}
 }
 
+// primaryNode names the instance's primary and, for drbd, its secondary:
+// the nodes its disk operations touch.
 func primaryNode(name string) func(*statefile.State) []string {
 	return func(st *statefile.State) []string {
-		if i, ok := st.Instances[name]; ok {
-			if n := st.Nodes[i.PrimaryNode]; n != nil && !n.Offline {
-				return []string{i.PrimaryNode}
+		i, ok := st.Instances[name]
+		if !ok {
+			return nil
+		}
+		var out []string
+		for _, n := range append([]string{i.PrimaryNode}, i.SecondaryNodes()...) {
+			if node := st.Nodes[n]; node != nil && !node.Offline {
+				out = append(out, n)
 			}
 		}
-		return nil
+		return out
 	}
 }
 

@@ -205,7 +205,7 @@ func (a *app) mutate(ctx context.Context, op string, facts *factsOn,
 	if err != nil {
 		return err
 	}
-	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Random: randomBytes}
+	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Random: randomBytes, DRBDStatusFile: a.inv.Cluster.DRBDStatusFile}
 	if facts != nil {
 		if nodes := facts.nodes(st); len(nodes) > 0 {
 			env.Facts = a.gather(ctx, st, nodes, facts.parts...)

@@ -1,0 +1,143 @@
+package playbooks
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// sharedTemplates are those whose disks every node can open.
+var sharedTemplates = []string{"sharedfile", "rbd"}
+
+// FailoverArgs are `instance failover`'s inputs.
+type FailoverArgs struct {
+	Name              string
+	Target            string // -n: for shared storage; drbd fails over to its secondary
+	IgnoreConsistency bool
+	ShutdownTimeout   time.Duration
+}
+
+// Failover plans moving an instance to another node by stopping it on the
+// primary and starting it on the target (reference §11.2). With the primary
+// unreachable (dead), the stop is skipped, which needs IgnoreConsistency.
+func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	target, err := moveTarget(st, inst, a.Target, "failovers")
+	if err != nil {
+		return nil, err
+	}
+	pf := env.Facts[inst.PrimaryNode]
+	primaryDown := st.Nodes[inst.PrimaryNode].Offline || pf == nil || !pf.Reachable
+	if primaryDown && !a.IgnoreConsistency {
+		return nil, prereq(ErrWrongState, "Primary node %s is not reachable (%s); if it is really down, fail over with --ignore-consistency", inst.PrimaryNode, factsErr(pf))
+	}
+	tf := env.Facts[target]
+	if tf == nil || !tf.Reachable {
+		return nil, prereq(ErrEnvironment, "Target node %s is not reachable: %s", target, factsErr(tf))
+	}
+	if inst.DiskTemplate == "drbd" && !a.IgnoreConsistency {
+		if err := drbdConsistent(env, inst, target); err != nil {
+			return nil, err
+		}
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_FAILOVER(%s)", a.Name), st.Lineage, st.Serial)
+	if !primaryDown {
+		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		p.Add("shut down the instance on "+inst.PrimaryNode, plan.Abort, stop)
+	}
+	// Ganeti deactivates everywhere (errors on the old primary ignored), so
+	// the disks come up fresh on the target, without a stale connection.
+	if err := deactivate(env, p, "deactivate disks", plan.Continue, inst); err != nil {
+		return nil, err
+	}
+	moved := cloneInstance(inst)
+	moved.PrimaryNode = target
+	if slices.Contains(sharedTemplates, inst.DiskTemplate) {
+		for _, d := range moved.Disks {
+			d.Nodes = []string{target}
+		}
+	}
+	if inst.AdminState == "up" {
+		// With a dead primary and --ignore-consistency the target's data wins.
+		if err := activate(env, p, "activate disks on "+target, moved, primaryDown && a.IgnoreConsistency); err != nil {
+			return nil, err
+		}
+		steps, err := startSteps(env, moved, tf)
+		if err != nil {
+			return nil, err
+		}
+		p.Add("start the instance on "+target, plan.Abort, steps...)
+		moved.DisksActive = true
+	} else {
+		moved.DisksActive = false
+	}
+	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// moveTarget decides where failover/migrate goes: drbd to its secondary,
+// shared storage to -n; local templates cannot move this way.
+func moveTarget(st *statefile.State, inst *statefile.Instance, target, what string) (string, error) {
+	switch {
+	case inst.DiskTemplate == "drbd":
+		sec := inst.SecondaryNodes()
+		if len(sec) != 1 {
+			return "", prereq(ErrWrongState, "Instance %s has no secondary node", inst.Name)
+		}
+		if target != "" && target != sec[0] {
+			return "", prereq(ErrWrongInput, "Instances with disk template drbd cannot be %s to a node other than their secondary (%s)", gerund(what), sec[0])
+		}
+		target = sec[0]
+	case slices.Contains(sharedTemplates, inst.DiskTemplate):
+		if target == "" {
+			return "", prereq(ErrWrongInput, "Shared-storage instances need a target node: -n NODE")
+		}
+	default:
+		return "", prereq(ErrWrongState, "Instance's disk layout '%s' does not allow %s", inst.DiskTemplate, what)
+	}
+	n, err := node(st, target)
+	if err != nil {
+		return "", err
+	}
+	if n.Name == inst.PrimaryNode {
+		return "", prereq(ErrWrongInput, "Instance %s is already on node %s", inst.Name, n.Name)
+	}
+	if err := usableNode(n); err != nil {
+		return "", err
+	}
+	return n.Name, nil
+}
+
+func gerund(what string) string {
+	if what == "failovers" {
+		return "failed over"
+	}
+	return "migrated"
+}
+
+// drbdConsistent refuses to move onto a secondary whose disks are not up
+// to date (reference §11.2 step 1).
+func drbdConsistent(env Env, inst *statefile.Instance, target string) error {
+	f := env.Facts[target]
+	for i, d := range inst.Disks {
+		ok, why := drbdUpToDate(f, d, target)
+		if !ok {
+			return prereq(ErrWrongState, "Disk %d of instance %s is degraded on target node %s (%s); use --ignore-consistency to fail over anyway", i, inst.Name, target, why)
+		}
+	}
+	return nil
+}

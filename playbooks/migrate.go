@@ -1,0 +1,189 @@
+package playbooks
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// MigrateArgs are `instance migrate`'s inputs.
+type MigrateArgs struct {
+	Name             string
+	Target           string // -n, shared storage only
+	NonLive          bool   // --non-live (or migration_mode=non-live)
+	NoRuntimeChanges bool   // never balloon the instance to fit the target
+	Cleanup          bool   // --cleanup: finish or undo an interrupted migration
+	Timeout          time.Duration
+}
+
+// Migrate plans a live (or non-live) migration to the secondary (drbd) or
+// to -n (shared storage): open the disks on both nodes, start the target
+// qemu waiting for the stream, migrate, then finish on both sides
+// (reference §7.5, §11.3). If the migration fails the instance keeps running
+// on the source and the target is cleaned up (the steps' undos).
+func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
+	st := env.State
+	inst, err := instance(st, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	if a.Cleanup {
+		return migrateCleanup(env, inst, a)
+	}
+	target, err := moveTarget(st, inst, a.Target, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	pf, tf := env.Facts[inst.PrimaryNode], env.Facts[target]
+	for n, f := range map[string]*NodeFacts{inst.PrimaryNode: pf, target: tf} {
+		if f == nil || !f.Reachable {
+			return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", n, factsErr(f))
+		}
+	}
+	running, ok := pf.Running[a.Name]
+	if !ok {
+		return nil, prereq(ErrWrongState, "Instance %s is not running on %s, cannot migrate; use failover (or startup) instead", a.Name, inst.PrimaryNode)
+	}
+	if _, there := tf.Running[a.Name]; there {
+		return nil, prereq(ErrWrongState, "Instance %s also runs on %s: an earlier migration was cut off; run `instance migrate --cleanup %s` first", a.Name, target, a.Name)
+	}
+	if inst.DiskTemplate == "drbd" {
+		if err := drbdConsistent(env, inst, target); err != nil {
+			return nil, err
+		}
+	}
+	cl := &st.Cluster
+	be := EffectiveBE(cl, inst.BEParams)
+	hvp, err := hv.Params(inst.Hypervisor, cl.HVParams[inst.Hypervisor], inst.HVParams)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_MIGRATE(%s)", a.Name), st.Lineage, st.Serial)
+	// The target must have room for the instance's current memory; Ganeti
+	// balloons it down toward minmem when allowed (§11.3 step 1).
+	if mem := running.MemMiB; mem > tf.MemFree {
+		minmem := intParam(be, "minmem")
+		switch {
+		case a.NoRuntimeChanges:
+			return nil, prereq(ErrWrongState, "Not enough memory on target node %s: instance uses %d MiB, %d MiB free (runtime changes are not allowed)", target, mem, tf.MemFree)
+		case tf.MemFree < minmem:
+			return nil, prereq(ErrWrongState, "Not enough memory on target node %s: even the minimum memory %d MiB is above the %d MiB free", target, minmem, tf.MemFree)
+		}
+		sa, err := startArgs(env, inst, pf)
+		if err != nil {
+			return nil, err
+		}
+		steps, err := hv.Balloon(sa, tf.MemFree)
+		if err != nil {
+			return nil, prereq(ErrWrongInput, "%v", err)
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("instance memory is reduced from %d to %d MiB to fit node %s", mem, tf.MemFree, target))
+		p.Add("reduce the runtime memory", plan.Abort, steps...)
+	}
+	targetNode := st.Nodes[target]
+	ma := hv.MigrateArgs{Instance: inst, Source: inst.PrimaryNode, Target: target, TargetIP: pick(targetNode.SecondaryIP, targetNode.PrimaryIP),
+		HVParams: hvp, Live: hv.DefaultLive(hvp) && !a.NonLive, Links: links(inst), NICLinks: nicLinks(inst),
+		MaxMem: intParam(be, "maxmem"), VCPUs: int(intParam(be, "vcpus")), Timeout: a.Timeout}
+	moved := cloneInstance(inst)
+	moved.PrimaryNode = target
+	shared := slices.Contains(sharedTemplates, inst.DiskTemplate)
+	if shared {
+		for _, d := range moved.Disks {
+			d.Nodes = []string{target}
+		}
+		if err := activate(env, p, "open disks on "+target, moved, false); err != nil {
+			return nil, err
+		}
+	} else if err := drbdOpenDual(env, p, inst, target); err != nil {
+		return nil, err
+	}
+	accept, err := hv.AcceptSteps(ma)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p.Add("prepare "+target+" to accept the instance", plan.Abort, accept...)
+	mig, err := hv.MigrateStep(ma)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p.Add("migrate the instance to "+target, plan.Abort, mig)
+	// From here the instance runs on the target: nothing may be undone.
+	fs, err := hv.FinalizeSourceSteps(ma)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	ft, err := hv.FinalizeTargetSteps(ma)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p.Add("finish the migration", plan.Continue, append(ft, fs...)...)
+	if shared {
+		if err := stage(p, "close disks on "+inst.PrimaryNode, plan.Continue, shutdownDisks, inst); err != nil {
+			return nil, err
+		}
+	} else if err := drbdCloseSource(env, p, inst, target); err != nil {
+		return nil, err
+	}
+	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
+
+// migrateCleanup settles an interrupted migration from where the instance
+// really runs (Ganeti's --cleanup): the state follows the running copy,
+// the other copy is removed.
+func migrateCleanup(env Env, inst *statefile.Instance, a MigrateArgs) (*plan.Plan, error) {
+	st := env.State
+	on := runningOn(env, inst.Name)
+	p := plan.New(fmt.Sprintf("INSTANCE_MIGRATE_CLEANUP(%s)", a.Name), st.Lineage, st.Serial)
+	other := ""
+	if sec := inst.SecondaryNodes(); len(sec) == 1 {
+		other = sec[0]
+	} else if a.Target != "" {
+		other = a.Target
+	}
+	switch {
+	case len(on) == 0:
+		return nil, prereq(ErrWrongState, "Instance %s runs nowhere; nothing to clean up (start it with `instance startup`)", a.Name)
+	case len(on) == 1 && on[0] == inst.PrimaryNode:
+		// The migration never took: remove a half-started target copy.
+		if other != "" {
+			stop, err := hv.Stop(inst.Hypervisor, inst.Name, other, time.Second, true)
+			if err == nil {
+				p.Add("remove the target's leftover", plan.Continue, stop)
+			}
+		}
+		return p, drbdSettle(env, p, inst, inst.PrimaryNode)
+	}
+	// It runs on the other node (alone, or with a dead source copy).
+	newPrimary := on[0]
+	if newPrimary == inst.PrimaryNode && len(on) > 1 {
+		newPrimary = on[1]
+	}
+	stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, time.Second, true)
+	if err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	}
+	p.Add("remove the source's leftover", plan.Continue, stop)
+	moved := cloneInstance(inst)
+	moved.PrimaryNode = newPrimary
+	if slices.Contains(sharedTemplates, inst.DiskTemplate) {
+		for _, d := range moved.Disks {
+			d.Nodes = []string{newPrimary}
+		}
+	}
+	if err := drbdSettle(env, p, moved, newPrimary); err != nil {
+		return nil, err
+	}
+	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
+}
