@@ -150,6 +150,7 @@ for t in $(ip -o link show type tun 2>/dev/null | sed -n 's/^[0-9]*: \(gt[0-9a-f
 for d in $(xl list 2>/dev/null | awk 'NR>2 {print $1}'); do xl destroy "$d" >/dev/null 2>&1; done
 rm -f /etc/xen/e2e-* 2>/dev/null
 for dev in $(rbd showmapped 2>/dev/null | awk 'NR>1 {print $NF}'); do rbd unmap "$dev" >/dev/null 2>&1; done
+for m in $(sed -n 's/^ *\([0-9][0-9]*\): cs:.*/\1/p' /run/testbed/drbd/proc_drbd 2>/dev/null); do drbdsetup down "resource$m" >/dev/null 2>&1; done
 lvremove -f xenvg >/dev/null 2>&1
 rm -rf /srv/ganeti/file-storage/* /run/ganeti/instance-disks /run/ganeti/kvm-hypervisor /var/lib/ganeti/ganetictl /tmp/ganetictl-e2e
 true`

@@ -43,7 +43,9 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 	if tf == nil || !tf.Reachable {
 		return nil, prereq(ErrEnvironment, "Target node %s is not reachable: %s", target, factsErr(tf))
 	}
-	if inst.DiskTemplate == "drbd" && !a.IgnoreConsistency {
+	// Only active disks can be checked (Ganeti §11.2 step 1); inactive ones
+	// come up and resync on activation.
+	if inst.DiskTemplate == "drbd" && inst.DisksActive && !a.IgnoreConsistency {
 		if err := drbdConsistent(env, inst, target); err != nil {
 			return nil, err
 		}

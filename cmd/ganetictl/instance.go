@@ -17,28 +17,29 @@ import (
 
 // InstanceCmd is gnt-instance.
 type InstanceCmd struct {
-	Add             InstanceAddCmd        `cmd:"" help:"Create an instance."`
-	BatchCreate     InstanceBatchCmd      `cmd:"" name:"batch-create" help:"Create instances from a JSON specification file."`
-	Remove          InstanceRemoveCmd     `cmd:"" help:"Remove an instance and its disks."`
-	Startup         InstanceStartupCmd    `cmd:"" aliases:"start" help:"Start an instance."`
-	Shutdown        InstanceShutdownCmd   `cmd:"" aliases:"stop" help:"Stop an instance."`
-	Reboot          InstanceRebootCmd     `cmd:"" help:"Reboot an instance."`
-	List            InstanceListCmd       `cmd:"" help:"List instances."`
-	ListFields      InstanceFieldsCmd     `cmd:"" name:"list-fields" help:"List the fields instance list knows."`
-	Info            InstanceInfoCmd       `cmd:"" help:"Show instance details."`
-	Modify          InstanceModifyCmd     `cmd:"" help:"Change an instance's parameters, disks and NICs."`
-	Rename          InstanceRenameCmd     `cmd:"" help:"Rename a stopped instance."`
-	Reinstall       InstanceReinstallCmd  `cmd:"" help:"Reinstall a stopped instance's OS."`
-	GrowDisk        InstanceGrowDiskCmd   `cmd:"" name:"grow-disk" help:"Grow a disk of an instance."`
-	ActivateDisks   InstanceActivateCmd   `cmd:"" name:"activate-disks" help:"Activate an instance's disks and print their paths."`
-	DeactivateDisks InstanceDeactivateCmd `cmd:"" name:"deactivate-disks" help:"Deactivate an instance's disks."`
-	RecreateDisks   InstanceRecreateCmd   `cmd:"" name:"recreate-disks" help:"Recreate an instance's (lost) disks, empty."`
-	Console         InstanceConsoleCmd    `cmd:"" help:"Connect to an instance's serial console."`
-	Failover        InstanceFailoverCmd   `cmd:"" help:"Move an instance to its secondary (or -n for shared storage) by restarting it there."`
-	Migrate         InstanceMigrateCmd    `cmd:"" help:"Live-migrate an instance to its secondary (or -n for shared storage)."`
-	AddTags         TagsAddCmd            `cmd:"" name:"add-tags" help:"Add tags to an instance."`
-	RemoveTags      TagsRemoveCmd         `cmd:"" name:"remove-tags" help:"Remove tags from an instance."`
-	ListTags        TagsListCmd           `cmd:"" name:"list-tags" help:"List an instance's tags."`
+	Add             InstanceAddCmd          `cmd:"" help:"Create an instance."`
+	BatchCreate     InstanceBatchCmd        `cmd:"" name:"batch-create" help:"Create instances from a JSON specification file."`
+	Remove          InstanceRemoveCmd       `cmd:"" help:"Remove an instance and its disks."`
+	Startup         InstanceStartupCmd      `cmd:"" aliases:"start" help:"Start an instance."`
+	Shutdown        InstanceShutdownCmd     `cmd:"" aliases:"stop" help:"Stop an instance."`
+	Reboot          InstanceRebootCmd       `cmd:"" help:"Reboot an instance."`
+	List            InstanceListCmd         `cmd:"" help:"List instances."`
+	ListFields      InstanceFieldsCmd       `cmd:"" name:"list-fields" help:"List the fields instance list knows."`
+	Info            InstanceInfoCmd         `cmd:"" help:"Show instance details."`
+	Modify          InstanceModifyCmd       `cmd:"" help:"Change an instance's parameters, disks and NICs."`
+	Rename          InstanceRenameCmd       `cmd:"" help:"Rename a stopped instance."`
+	Reinstall       InstanceReinstallCmd    `cmd:"" help:"Reinstall a stopped instance's OS."`
+	GrowDisk        InstanceGrowDiskCmd     `cmd:"" name:"grow-disk" help:"Grow a disk of an instance."`
+	ActivateDisks   InstanceActivateCmd     `cmd:"" name:"activate-disks" help:"Activate an instance's disks and print their paths."`
+	DeactivateDisks InstanceDeactivateCmd   `cmd:"" name:"deactivate-disks" help:"Deactivate an instance's disks."`
+	RecreateDisks   InstanceRecreateCmd     `cmd:"" name:"recreate-disks" help:"Recreate an instance's (lost) disks, empty."`
+	Console         InstanceConsoleCmd      `cmd:"" help:"Connect to an instance's serial console."`
+	Failover        InstanceFailoverCmd     `cmd:"" help:"Move an instance to its secondary (or -n for shared storage) by restarting it there."`
+	Migrate         InstanceMigrateCmd      `cmd:"" help:"Live-migrate an instance to its secondary (or -n for shared storage)."`
+	ReplaceDisks    InstanceReplaceDisksCmd `cmd:"" name:"replace-disks" help:"Replace a drbd instance's disks (-p, -s, -n NODE, -a)."`
+	AddTags         TagsAddCmd              `cmd:"" name:"add-tags" help:"Add tags to an instance."`
+	RemoveTags      TagsRemoveCmd           `cmd:"" name:"remove-tags" help:"Remove tags from an instance."`
+	ListTags        TagsListCmd             `cmd:"" name:"list-tags" help:"List an instance's tags."`
 }
 
 // InstanceAddCmd is gnt-instance add.
@@ -464,10 +465,30 @@ type InstanceModifyCmd struct {
 	OSType        string   `short:"o" name:"os-type"`
 	Offline       bool     `name:"offline"`
 	Online        bool     `name:"online"`
+	Template      string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
+	Node          string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
 	Name          string   `arg:""`
 }
 
 func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Template != "" {
+		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
+			return invalid("-t (disk template conversion) cannot be combined with other changes")
+		}
+		a, err := g.open()
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		f := a.moveFacts(c.Name, c.Node)
+		f.parts = append(f.parts, playbooks.PartVGs)
+		return a.mutate(ctx, "instance modify -t "+c.Template+" "+c.Name, f, func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.Convert(env, playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node})
+		})
+	}
+	if c.Node != "" {
+		return invalid("-n goes with -t drbd")
+	}
 	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType}
 	var err error
 	if args.BEParams, err = parseKV(c.Backend); err != nil {

@@ -25,6 +25,8 @@ type NodeCmd struct {
 	ListFields    NodeFieldsCmd        `cmd:"" name:"list-fields" help:"List the fields node list knows."`
 	Info          NodeInfoCmd          `cmd:"" help:"Show node details."`
 	Volumes       NodeVolumesCmd       `cmd:"" help:"List the logical volumes of nodes."`
+	Migrate       NodeMigrateCmd       `cmd:"" help:"Migrate every primary instance of the node to its secondary."`
+	Evacuate      NodeEvacuateCmd      `cmd:"" help:"Move all instances off the node (-p primaries, -s secondaries)."`
 	ListStorage   NodeListStorageCmd   `cmd:"" name:"list-storage" help:"List storage units (lvm-vg, lvm-pv, file)."`
 	ModifyStorage NodeModifyStorageCmd `cmd:"" name:"modify-storage" help:"Change a storage unit (lvm-pv --allocatable)."`
 	RepairStorage NodeRepairStorageCmd `cmd:"" name:"repair-storage" help:"Repair a storage unit (lvm-vg: vgreduce --removemissing)."`
