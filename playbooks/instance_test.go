@@ -25,7 +25,9 @@ func instanceEnv(t *testing.T) Env {
 	seq := byte(0)
 	return Env{State: st, Facts: facts, NewID: ids(), Random: func(n int) []byte {
 		seq++
-		return []byte{0x10, 0x20, seq}[:n]
+		b := make([]byte, n)
+		copy(b, []byte{0x10, 0x20, seq})
+		return b
 	}}
 }
 
@@ -88,10 +90,14 @@ func TestInstanceAddRefusals(t *testing.T) {
 		want string
 	}{
 		{"template disabled", func(e *Env, a *InstanceAddArgs) { a.Template = "sharedfile" }, ErrWrongInput, "not enabled"},
-		{"drbd later", func(e *Env, a *InstanceAddArgs) {
+		{"drbd without secondary", func(e *Env, a *InstanceAddArgs) {
 			e.State.Cluster.EnabledDiskTemplates = append(e.State.Cluster.EnabledDiskTemplates, "drbd")
 			a.Template = "drbd"
-		}, ErrWrongInput, "not implemented"},
+		}, ErrWrongInput, "needs a secondary node"},
+		{"drbd secondary = primary", func(e *Env, a *InstanceAddArgs) {
+			e.State.Cluster.EnabledDiskTemplates = append(e.State.Cluster.EnabledDiskTemplates, "drbd")
+			a.Template, a.Secondary = "drbd", "node1"
+		}, ErrWrongInput, "cannot be the primary"},
 		{"hypervisor", func(e *Env, a *InstanceAddArgs) { a.Hypervisor = "xen-pvm" }, ErrWrongInput, "Hypervisor 'xen-pvm' is not enabled"},
 		{"no disks", func(e *Env, a *InstanceAddArgs) { a.Disks = nil }, ErrWrongInput, "No disks given"},
 		{"vg full", func(e *Env, a *InstanceAddArgs) { e.Facts["node1"].VG.Free = 100 }, ErrWrongState, "Not enough disk space"},
@@ -168,5 +174,48 @@ func TestInstanceOpsNeedState(t *testing.T) {
 	}
 	if !strings.Contains(storage.VolumeName(env.State.Instances["web2"].Disks[0]), "/web2/") {
 		t.Errorf("file disk not moved: %s", storage.VolumeName(env.State.Instances["web2"].Disks[0]))
+	}
+}
+
+func TestInstanceAddDRBDPlan(t *testing.T) {
+	env := instanceEnv(t)
+	env.State.Cluster.EnabledDiskTemplates = append(env.State.Cluster.EnabledDiskTemplates, "drbd")
+	env.State.Nodes["node1"].SecondaryIP, env.State.Nodes["node2"].SecondaryIP = "198.19.0.1", "198.19.0.2"
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "db1", Template: "drbd", Primary: "node1", Secondary: "node2", OS: "testos",
+		Disks: []storage.Spec{{Size: 1024, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	secretSeen := false
+	for _, st := range p.Stages {
+		names = append(names, st.Name)
+		for _, s := range st.Steps {
+			for _, a := range s.Argv {
+				if plan.IsSecret(a) {
+					secretSeen = true
+				}
+			}
+		}
+	}
+	if !secretSeen {
+		t.Error("the drbd connect step should carry the shared secret as a placeholder")
+	}
+	got := strings.Join(names, ",")
+	for _, want := range []string{"create disks", "activate disks", "wait for the disks to sync", "install the OS", "start the instance"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stages %s lack %q", got, want)
+		}
+	}
+	// The plan resolves the secret the state records, and nothing else shows it.
+	mustApply(t, p, env.State)
+	d := env.State.Instances["db1"].Disks[0]
+	secret := d.LogicalID[5].(string)
+	resolved, err := p.Resolve([]string{plan.SecretRef(storage.SecretName(d))})
+	if err != nil || resolved[0] != secret || len(secret) != 40 {
+		t.Errorf("secret %q resolves to %v, %v", secret, resolved, err)
+	}
+	if d.Nodes[0] != "node1" || d.Nodes[1] != "node2" || len(d.Children) != 2 {
+		t.Errorf("drbd disk: %+v", d)
 	}
 }
