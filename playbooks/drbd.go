@@ -82,6 +82,11 @@ func drbdAssembleSeqs(env Env, inst *statefile.Instance, force bool) ([][]plan.S
 			seqs = append(seqs, seq)
 		}
 	}
+	if !force {
+		// The disks may be in use (activate-disks of a running instance):
+		// a failure must not take devices down under it.
+		stripUndo(seqs)
+	}
 	return seqs, nil
 }
 
@@ -190,21 +195,17 @@ func drbdSettle(env Env, p *plan.Plan, inst *statefile.Instance, primary string)
 		return nil
 	}
 	registerSecrets(p, inst.Disks)
-	moved := cloneInstance(inst)
-	moved.PrimaryNode = primary
 	var other string
 	for _, n := range inst.Disks[0].Nodes {
 		if n != primary {
 			other = n
 		}
 	}
-	return drbdCloseSource(env, p, withPrimary(moved, other), primary)
-}
-
-func withPrimary(inst *statefile.Instance, primary string) *statefile.Instance {
-	c := cloneInstance(inst)
-	c.PrimaryNode = primary
-	return c
+	// Close the other side and reconnect single-primary, as after a
+	// migration from other to primary.
+	from := cloneInstance(inst)
+	from.PrimaryNode = other
+	return drbdCloseSource(env, p, from, primary)
 }
 
 // nodeDown reports a node marked offline, or whose facts say it did not answer.

@@ -18,6 +18,10 @@ type MigrateArgs struct {
 	NoRuntimeChanges bool   // never balloon the instance to fit the target
 	Cleanup          bool   // --cleanup: finish or undo an interrupted migration
 	Timeout          time.Duration
+	// SourceStatus and TargetStatus are what the hypervisors said of the
+	// instance on its primary and on the other node (hv.MigrationStatusStep),
+	// for Cleanup.
+	SourceStatus, TargetStatus string
 }
 
 // Migrate plans a live (or non-live) migration to the secondary (drbd) or
@@ -135,54 +139,61 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	return p, nil
 }
 
-// migrateCleanup settles an interrupted migration from where the instance
-// really runs (Ganeti's --cleanup): the state follows the running copy,
-// the other copy is removed.
+// migrateCleanup settles an interrupted migration (Ganeti's --cleanup)
+// from what the hypervisors say on both nodes (a.SourceStatus and
+// a.TargetStatus, MigrationStatusStep words): the state follows the copy
+// that owns the guest; the leftover is removed; drbd returns to
+// single-primary there.
 func migrateCleanup(env Env, inst *statefile.Instance, a MigrateArgs) (*plan.Plan, error) {
 	st := env.State
-	on := runningOn(env, inst.Name)
-	p := plan.New(fmt.Sprintf("INSTANCE_MIGRATE_CLEANUP(%s)", a.Name), st.Lineage, st.Serial)
-	other := ""
-	if sec := inst.SecondaryNodes(); len(sec) == 1 {
-		other = sec[0]
-	} else if a.Target != "" {
-		other = a.Target
-	}
-	switch {
-	case len(on) == 0:
-		return nil, prereq(ErrWrongState, "Instance %s runs nowhere; nothing to clean up (start it with `instance startup`)", a.Name)
-	case len(on) == 1 && on[0] == inst.PrimaryNode:
-		// The migration never took: remove a half-started target copy.
-		if other != "" {
-			stop, err := hv.Stop(inst.Hypervisor, inst.Name, other, time.Second, true)
-			if err == nil {
-				p.Add("remove the target's leftover", plan.Continue, stop)
-			}
+	target := a.Target
+	if target == "" {
+		if sec := inst.SecondaryNodes(); len(sec) == 1 {
+			target = sec[0]
 		}
-		return p, drbdSettle(env, p, inst, inst.PrimaryNode)
 	}
-	// It runs on the other node (alone, or with a dead source copy).
-	newPrimary := on[0]
-	if newPrimary == inst.PrimaryNode && len(on) > 1 {
-		newPrimary = on[1]
+	if target == "" {
+		return nil, prereq(ErrWrongInput, "Name the other node of the interrupted migration: -n NODE")
 	}
-	stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, time.Second, true)
+	cl := &st.Cluster
+	be := EffectiveBE(cl, inst.BEParams)
+	hvp, err := hv.Params(inst.Hypervisor, cl.HVParams[inst.Hypervisor], inst.HVParams)
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
-	p.Add("remove the source's leftover", plan.Continue, stop)
+	tn := st.Nodes[target]
+	if tn == nil {
+		return nil, prereq(ErrUnknownEntity, "Node '%s' not known", target)
+	}
+	ma := hv.MigrateArgs{Instance: inst, Source: inst.PrimaryNode, Target: target, TargetIP: pick(tn.SecondaryIP, tn.PrimaryIP),
+		HVParams: hvp, Live: true, Links: links(inst), NICLinks: nicLinks(inst), MaxMem: intParam(be, "maxmem"), VCPUs: int(intParam(be, "vcpus"))}
+	dec, steps, err := hv.CleanupSteps(ma, a.SourceStatus, a.TargetStatus)
+	if err != nil {
+		return nil, prereq(ErrWrongState, "Cannot clean up the migration of %s (source %s: %s, target %s: %s): %v", inst.Name, inst.PrimaryNode, a.SourceStatus, target, a.TargetStatus, err)
+	}
+	p := plan.New(fmt.Sprintf("INSTANCE_MIGRATE_CLEANUP(%s)", a.Name), st.Lineage, st.Serial)
+	p.Warnings = append(p.Warnings, dec.Reason)
+	if len(steps) > 0 {
+		p.Add("remove the leftover", plan.Continue, steps...)
+	}
+	owner := inst.PrimaryNode
+	if dec.Runs == hv.Target {
+		owner = target
+	}
 	moved := cloneInstance(inst)
-	moved.PrimaryNode = newPrimary
+	moved.PrimaryNode = owner
 	if slices.Contains(sharedTemplates, inst.DiskTemplate) {
 		for _, d := range moved.Disks {
-			d.Nodes = []string{newPrimary}
+			d.Nodes = []string{owner}
 		}
 	}
-	if err := drbdSettle(env, p, moved, newPrimary); err != nil {
+	if err := drbdSettle(env, p, moved, owner); err != nil {
 		return nil, err
 	}
-	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
-		return nil, err
+	if owner != inst.PrimaryNode {
+		if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
+			return nil, err
+		}
 	}
 	p.Replicate = masterCandidates(st)
 	return p, nil

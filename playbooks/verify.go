@@ -134,8 +134,9 @@ func Verify(in VerifyInput) *VerifyReport {
 		add("Verifying node status", verifyNodes(st, in, members))
 	}
 	status, orphans := verifyInstances(st, in)
-	add("Verifying instance status", status)
+	add("Verifying instance status", append(status, verifyDRBD(st, in)...))
 	add("Verifying orphan volumes", orphans)
+	add("Verifying N+1 Memory redundancy", verifyN1(st, in))
 	add("Other Notes", otherNotes(st))
 	return r
 }

@@ -67,6 +67,12 @@ func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts) VerifyDisksRe
 		if missing {
 			continue
 		}
+		if isDRBD(inst) {
+			if drbdNeedsActivation(st, inst, facts, bad) {
+				res.NeedActivation = append(res.NeedActivation, name)
+				continue
+			}
+		}
 		for i := range inst.Disks {
 			if !slices.Contains(f.Links, fmt.Sprintf("%s:%d", name, i)) {
 				res.NeedActivation = append(res.NeedActivation, name)
@@ -120,4 +126,24 @@ func RepairDiskSizes(env Env, only []string) (*plan.Plan, []string, error) {
 	}
 	p.Replicate = masterCandidates(st)
 	return p, notes, nil
+}
+
+// drbdNeedsActivation is Ganeti's drbd_needs_activation on both nodes: a
+// minor missing, StandAlone or diskless.
+func drbdNeedsActivation(st *statefile.State, inst *statefile.Instance, facts map[string]*NodeFacts, bad map[string]bool) bool {
+	for _, d := range inst.Disks {
+		for _, n := range d.Nodes {
+			if bad[n] || st.Nodes[n].Offline {
+				continue
+			}
+			m, err := storage.MinorOn(d, n)
+			if err != nil {
+				continue
+			}
+			if storage.NeedsActivation(drbdStatus(facts[n]), m) {
+				return true
+			}
+		}
+	}
+	return false
 }

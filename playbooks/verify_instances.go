@@ -192,3 +192,96 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// verifyDRBD checks every node's DRBD minors against the state (Ganeti's
+// ENODEDRBD): a minor an active instance needs must be in use, and a minor
+// in use must belong to some instance; and a primary's disks should not be
+// degraded (EINSTANCEFAULTYDISK).
+func verifyDRBD(st *statefile.State, in VerifyInput) []Finding {
+	var fs []Finding
+	want := map[string]map[int]string{} // node -> minor -> instance
+	for _, inst := range st.Instances {
+		if !isDRBD(inst) {
+			continue
+		}
+		for _, d := range inst.Disks {
+			for _, n := range d.Nodes {
+				m, err := storage.MinorOn(d, n)
+				if err != nil {
+					continue
+				}
+				if want[n] == nil {
+					want[n] = map[int]string{}
+				}
+				want[n][m] = inst.Name
+			}
+		}
+	}
+	for _, node := range sortedNodes(st) {
+		f := in.Facts[node]
+		if st.Nodes[node].Offline || f == nil || !f.Reachable || len(f.DRBDStatus) == 0 {
+			continue
+		}
+		status := drbdStatus(f)
+		for _, m := range sortedInts(want[node]) {
+			inst := st.Instances[want[node][m]]
+			s, inUse := status[m]
+			if inst.DisksActive && (!inUse || s.Unconfigured) {
+				fs = append(fs, Finding{SevError, "ENODEDRBD", "node", node, fmt.Sprintf("drbd minor %d of instance %s is not active", m, inst.Name)})
+				continue
+			}
+			if inUse && !s.Unconfigured && inst.PrimaryNode == node && s.Disk != "UpToDate" && !s.Syncing {
+				fs = append(fs, Finding{SevError, "EINSTANCEFAULTYDISK", "instance", inst.Name, fmt.Sprintf("drbd minor %d on primary %s is %s (%s)", m, node, s.Disk, s.CState)})
+			}
+		}
+		for m, s := range status {
+			if s.Unconfigured {
+				continue
+			}
+			if _, ok := want[node][m]; !ok {
+				fs = append(fs, Finding{SevError, "ENODEDRBD", "node", node, fmt.Sprintf("unallocated drbd minor %d is in use", m)})
+			}
+		}
+	}
+	return fs
+}
+
+func sortedInts(m map[int]string) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// verifyN1 is Ganeti's N+1 memory check: for each node N and each other
+// node P, the minimum memory of P's auto-balanced instances that have N as
+// secondary must fit N's free memory, so N can take them if P fails.
+func verifyN1(st *statefile.State, in VerifyInput) []Finding {
+	var fs []Finding
+	for _, n := range sortedNodes(st) {
+		f := in.Facts[n]
+		if st.Nodes[n].Offline || f == nil || !f.Reachable {
+			continue
+		}
+		need := map[string]int64{}
+		for _, inst := range st.Instances {
+			be := EffectiveBE(&st.Cluster, inst.BEParams)
+			if !boolParam(be, "auto_balance") {
+				continue
+			}
+			for _, s := range inst.SecondaryNodes() {
+				if s == n {
+					need[inst.PrimaryNode] += intParam(be, "minmem")
+				}
+			}
+		}
+		for _, p := range sortedKeys(need) {
+			if need[p] > f.MemFree {
+				fs = append(fs, Finding{SevError, "ENODEN1", "node", n, fmt.Sprintf("not enough memory to accommodate instance failovers should node %s fail (%d MiB needed, %d MiB free)", p, need[p], f.MemFree)})
+			}
+		}
+	}
+	return fs
+}

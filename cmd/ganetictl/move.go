@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/playbooks/hv"
 
 	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
@@ -75,6 +76,11 @@ func (c *InstanceMigrateCmd) Run(ctx context.Context, g *Globals) error {
 	defer a.close()
 	args := playbooks.MigrateArgs{Name: c.Name, Target: c.Target, NonLive: c.NonLive || c.MigrationMode == "non-live",
 		NoRuntimeChanges: c.NoRuntimeChanges, Cleanup: c.Cleanup, Timeout: c.Timeout}
+	if c.Cleanup {
+		if args.SourceStatus, args.TargetStatus, err = a.migrationStatuses(ctx, c.Name, c.Target); err != nil {
+			return err
+		}
+	}
 	return a.mutate(ctx, "instance migrate "+c.Name, a.moveFacts(c.Name, c.Target), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Migrate(env, args)
 	})
@@ -257,4 +263,45 @@ func (a *app) pickSecondary(ctx context.Context, st *statefile.State, inst *stat
 		return "", fmt.Errorf("no node can take the mirror of %s (pass -n NODE)", inst.Name)
 	}
 	return best, nil
+}
+
+// migrationStatuses asks the hypervisors of the instance's primary and of
+// the other node (its secondary, or target) what they hold of it.
+func (a *app) migrationStatuses(ctx context.Context, name, target string) (src, dst string, err error) {
+	st, err := a.readState(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	inst, ok := st.Instances[name]
+	if !ok {
+		return "", "", &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", name)}
+	}
+	if target == "" {
+		if sec := inst.SecondaryNodes(); len(sec) == 1 {
+			target = sec[0]
+		}
+	}
+	if target == "" {
+		return "", "", invalid("name the other node of the interrupted migration: -n NODE")
+	}
+	var steps []plan.Step
+	for _, n := range []string{inst.PrimaryNode, target} {
+		s, err := hv.MigrationStatusStep(inst.Hypervisor, n, name)
+		if err != nil {
+			return "", "", err
+		}
+		steps = append(steps, s)
+	}
+	res := a.readOnly(ctx, steps)
+	words := make([]string, 2)
+	for i, r := range res {
+		if r.Err != nil {
+			words[i] = hv.StatusUnreachable
+			continue
+		}
+		if words[i], err = hv.ParseMigrationStatus(r.Stdout); err != nil {
+			return "", "", fmt.Errorf("%s: %w", r.Step.Node, err)
+		}
+	}
+	return words[0], words[1], nil
 }

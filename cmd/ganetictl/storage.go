@@ -236,7 +236,7 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Stre
 		return err
 	}
 	nodes, _ := onlineNodes(st, nil)
-	facts := a.gather(ctx, st, nodes, playbooks.PartVolumes)
+	facts := a.gather(ctx, st, nodes, playbooks.PartVolumes, playbooks.PartDRBD)
 	res := playbooks.VerifyDisks(st, facts)
 	for _, n := range res.BadNodes {
 		fmt.Fprintf(s.Out, "Error gathering data on node %s: %s\n", n, factsErr(facts[n]))
