@@ -99,4 +99,3 @@ func TestMigrationFailures(t *testing.T) {
 	c.verifyClean()
 	c.ok("instance", "remove", "-f", "--shutdown-timeout", "1s", name)
 }
-
