@@ -58,6 +58,16 @@ step instance list -o name,status,oper_ram
 step instance startup web1
 step instance grow-disk web1 0 64M
 step instance info db1
+
+say "High availability: a DRBD-mirrored instance (the DRBD 8.4 stand-in really copies the data)."
+step instance add -n $N1:$N2 -o testos+default -t drbd -s 128M --no-name-check ha1
+step instance list -o name,pnode,snodes,disk_template,status
+say "Live migration over QMP: the disks go dual-primary, the VM moves, the mirror returns to single-primary."
+step instance migrate -f ha1
+step instance list -o name,pnode,snodes,status
+say "Failover: stop on the primary, start on the secondary."
+step instance failover -f --shutdown-timeout 2s ha1
+step instance list -o name,pnode,snodes,status
 step cluster verify
 step job list
 step state history
