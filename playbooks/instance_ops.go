@@ -297,14 +297,14 @@ func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan
 // lost with a node; with newPrimary the instance moves there first.
 func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 	st := env.State
-	inst, err := instance(st, name)
+	inst, err := stoppedInstance(env, name)
 	if err != nil {
 		return nil, err
 	}
-	if on := runningOn(env, name); len(on) > 0 {
-		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
-	}
 	c := cloneInstance(inst)
+	if newPrimary != "" && isDRBD(inst) {
+		return nil, prereq(ErrWrongInput, "A drbd instance's disks are recreated on its own nodes; move the mirror with replace-disks -n")
+	}
 	if newPrimary != "" {
 		n, err := node(st, newPrimary)
 		if err != nil {
@@ -319,13 +319,9 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 		}
 	}
 	p := plan.New(fmt.Sprintf("INSTANCE_RECREATE_DISKS(%s)", name), st.Lineage, st.Serial)
-	var create [][]plan.Step
-	for i, d := range c.Disks {
-		steps, err := storage.Create(d, c.PrimaryNode, name)
-		if err != nil {
-			return nil, prereq(ErrWrongInput, "disk %d: %v", i, err)
-		}
-		create = append(create, steps)
+	create, err := perNode(c, func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) { return storage.Create(d, n, name) })
+	if err != nil {
+		return nil, err
 	}
 	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
 	c.DisksActive = false
@@ -340,12 +336,9 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 // optionally with another OS.
 func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 	st := env.State
-	inst, err := instance(st, name)
+	inst, err := stoppedInstance(env, name)
 	if err != nil {
 		return nil, err
-	}
-	if on := runningOn(env, name); len(on) > 0 {
-		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
 	}
 	f := env.Facts[inst.PrimaryNode]
 	if f == nil || !f.Reachable {
@@ -426,4 +419,17 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 	}
 	p.Replicate = masterCandidates(st)
 	return p, nil
+}
+
+// stoppedInstance finds an instance that must not be running for the
+// operation (the facts of its nodes say where it runs).
+func stoppedInstance(env Env, name string) (*statefile.Instance, error) {
+	inst, err := instance(env.State, name)
+	if err != nil {
+		return nil, err
+	}
+	if on := runningOn(env, name); len(on) > 0 {
+		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
+	}
+	return inst, nil
 }

@@ -235,12 +235,9 @@ type ConvertArgs struct {
 // drops it.
 func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 	st := env.State
-	inst, err := instance(st, a.Name)
+	inst, err := stoppedInstance(env, a.Name)
 	if err != nil {
 		return nil, err
-	}
-	if on := runningOn(env, a.Name); len(on) > 0 {
-		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down before changing its disk template", a.Name, on)
 	}
 	p := plan.New(fmt.Sprintf("INSTANCE_SET_PARAMS(%s, disk_template=%s)", a.Name, a.Template), st.Lineage, st.Serial)
 	de := drbdEnv(env)

@@ -175,15 +175,11 @@ func pickList(flag string, def []string) []string {
 type ClusterInfoCmd struct{}
 
 func (c *ClusterInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	info := clusterInfo(st)
 	if g.JSON {
 		return view.JSON(s.Out, info)
@@ -259,15 +255,11 @@ type ClusterVerifyCmd struct {
 }
 
 func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	nodes, _ := onlineNodes(st, nil)
 	in := playbooks.VerifyInput{State: st, Facts: a.gather(ctx, st, nodes), StateSum: a.stateSum(), MinVGSize: 20480}
 	if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
@@ -308,15 +300,11 @@ func (e silentExit) Silent() bool  { return true }
 type ClusterGetmasterCmd struct{}
 
 func (c *ClusterGetmasterCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	if g.JSON {
 		return view.JSON(s.Out, map[string]string{"master": st.Cluster.MasterNode})
 	}
@@ -349,15 +337,11 @@ type ClusterCommandCmd struct {
 }
 
 func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	nodes, err := onlineNodes(st, splitList(c.Nodes))
 	if err != nil {
 		return err
@@ -561,15 +545,11 @@ func (c *ClusterDestroyCmd) Run(ctx context.Context, g *Globals) error {
 type ClusterRedistConfCmd struct{}
 
 func (c *ClusterRedistConfCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	var nodes []string
 	for n, node := range st.Nodes {
 		if node.MasterCandidate && !node.Offline {

@@ -342,15 +342,11 @@ type InstanceConsoleCmd struct {
 }
 
 func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	inst, ok := st.Instances[c.Name]
 	if !ok {
 		return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", c.Name)}

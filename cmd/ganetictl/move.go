@@ -162,15 +162,11 @@ func (c *NodeEvacuateCmd) Run(ctx context.Context, g *Globals, s view.Streams) e
 // submits one job per instance): primaries to their secondaries, then
 // secondary mirrors to newNode (or the node with the most free VG space).
 func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, primaries, secondaries bool, newNode string, nonLive bool) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	if _, ok := st.Nodes[nodeName]; !ok {
 		return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", nodeName)}
 	}

@@ -426,15 +426,11 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *ko
 	if err != nil {
 		return err
 	}
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	var tags []string
 	switch kind {
 	case plan.KindCluster:

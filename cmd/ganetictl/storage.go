@@ -47,15 +47,11 @@ var volumeSpec = view.ListSpec[volumeRow]{
 }
 
 func (c *NodeVolumesCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	nodes, err := onlineNodes(st, c.Nodes)
 	if err != nil {
 		return err
@@ -124,15 +120,11 @@ var storageSpec = view.ListSpec[storage.StorageRow]{
 }
 
 func (c *NodeListStorageCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	nodes, err := onlineNodes(st, c.Nodes)
 	if err != nil {
 		return err
@@ -226,15 +218,11 @@ func a0(ctx context.Context, g *Globals, op, opcode, stage string, step plan.Ste
 type ClusterVerifyDisksCmd struct{}
 
 func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
 	nodes, _ := onlineNodes(st, nil)
 	facts := a.gather(ctx, st, nodes, playbooks.PartVolumes, playbooks.PartDRBD)
 	res := playbooks.VerifyDisks(st, facts)

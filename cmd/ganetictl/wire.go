@@ -78,6 +78,21 @@ func (g *Globals) open(opts ...openOpts) (*app, error) {
 	return a, nil
 }
 
+// openState is open followed by readState, for the commands that need the
+// state from the start.
+func (g *Globals) openState(ctx context.Context) (*app, *statefile.State, error) {
+	a, err := g.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.readState(ctx)
+	if err != nil {
+		a.close()
+		return nil, nil, err
+	}
+	return a, st, nil
+}
+
 func (a *app) close() {
 	if a.pool != nil {
 		_ = a.pool.Close()
