@@ -103,3 +103,31 @@ t_list=$(median $GI instance list)
 printf '%-44s %8ss  (target <= 1 s)\n' "ganetictl instance list (200 instances)" "$t_list"
 for i in $(seq 0 19); do $GI instance shutdown --timeout 1s "$(printf bench%03d $i)" >/dev/null 2>&1; done
 rm -rf "$SI"
+
+# ---- live migration and failover (issue: DRBD and high availability) -------
+SM=$(mktemp -d /tmp/ganetictl-bench-mig.XXXXXX)
+GM="bin/ganetictl --inventory $INV --state-dir $SM"
+$GM cluster init >/dev/null 2>&1
+$GM node add node2 >/dev/null 2>&1
+# No bandwidth cap: the guest's memory is what QEMU must copy (unused pages are skipped).
+$GM instance add -n node1 -o testos -t sharedfile -s 64M -B maxmem=512,minmem=512 \
+  -H kvm:migration_bandwidth=10000 --no-name-check mig1 >/dev/null 2>&1
+echo "== live migration of a 512 MiB VM (shared storage): ganetictl against its own node commands run by hand (median of $RUNS)"
+tg=(); tb=()
+for i in $(seq "$RUNS"); do
+  # By hand: the same node commands (start the target with -incoming, QMP migrate, finish) over ssh.
+  $GM --dry-run --json instance migrate -f -n node2 mig1 > "$SM/plan.json" 2>/dev/null
+  s=$(date +%s.%N); bin/benchtool run-plan "$SSHCFG" < "$SM/plan.json"; e=$(date +%s.%N); tb+=("$(echo "$e - $s" | bc -l)")
+  $GM instance migrate --cleanup -n node2 mig1 >/dev/null 2>&1   # the state follows the VM to node2
+  s=$(date +%s.%N); $GM instance migrate -f -n node1 mig1 >/dev/null 2>&1; e=$(date +%s.%N); tg+=("$(echo "$e - $s" | bc -l)")
+done
+report "instance migrate (live, 512 MiB)" "$(med "${tg[@]}")" "$(med "${tb[@]}")"
+printf '%-34s %sx  (target <= 1.3)\n' "ratio ganetictl / by hand" "$(ratio "$(med "${tg[@]}")" "$(med "${tb[@]}")")"
+tf=()
+for i in $(seq "$RUNS"); do
+  s=$(date +%s.%N); $GM instance failover -f --shutdown-timeout 1s -n node2 mig1 >/dev/null 2>&1; e=$(date +%s.%N); tf+=("$(echo "$e - $s" | bc -l)")
+  $GM instance failover -f --shutdown-timeout 1s -n node1 mig1 >/dev/null 2>&1
+done
+printf '%-34s %6ss  (includes the 1 s soft-stop timeout: the guest has no OS)\n' "instance failover" "$(med "${tf[@]}")"
+$GM instance remove -f --shutdown-timeout 1s mig1 >/dev/null 2>&1
+rm -rf "$SM"
