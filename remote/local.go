@@ -85,12 +85,12 @@ func (l *Local) Run(ctx context.Context, c Command) (Result, error) {
 	case err == nil:
 	case ctx.Err() != nil:
 		res.ExitCode = -1
-		err = ctxError(l.name, argv, ctx, timeout)
+		err = ctxError(l.name, c.display(argv), ctx, timeout)
 	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		res.ExitCode = 127
-		err = &ExitError{Node: l.name, Argv: argv, Code: 127, Stderr: fmt.Sprintf("%s: not found", c.Argv[0])}
+		err = &ExitError{Node: l.name, Argv: c.display(argv), Code: 127, Stderr: fmt.Sprintf("%s: not found", c.Argv[0])}
 	case errors.As(err, &exitErr):
-		e := &ExitError{Node: l.name, Argv: argv, Code: exitErr.ExitCode(), Stderr: tail.String()}
+		e := &ExitError{Node: l.name, Argv: c.display(argv), Code: exitErr.ExitCode(), Stderr: tail.String()}
 		if sig := exitSignal(exitErr); sig > 0 {
 			e.Signal, e.Code = signalName(sig), 128+sig
 			if e.Signal == "" {
@@ -101,7 +101,7 @@ func (l *Local) Run(ctx context.Context, c Command) (Result, error) {
 		err = e
 	default:
 		res.ExitCode = -1
-		err = fmt.Errorf("%s: %s: %w", l.name, shortArgv(argv), err)
+		err = fmt.Errorf("%s: %s: %w", l.name, shortArgv(c.display(argv)), err)
 	}
 	return res, err
 }

@@ -37,6 +37,17 @@ type Command struct {
 	Stderr io.Writer
 	// Timeout bounds this command; 0 means the runner's default.
 	Timeout time.Duration
+	// Display, when set, is what logs and errors show instead of Argv: the
+	// caller's masked form of a command that carries secrets.
+	Display []string
+}
+
+// display is the argv to show in logs and errors for the argv being run.
+func (c Command) display(argv []string) []string {
+	if c.Display != nil {
+		return c.Display
+	}
+	return argv
 }
 
 // String renders the command for logs and plans. It is not meant as shell input,

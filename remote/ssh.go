@@ -341,9 +341,9 @@ func (s *SSH) Run(ctx context.Context, c Command) (Result, error) {
 	if err != nil && ctx.Err() != nil {
 		// Whatever the command died of (SIGTERM, closed session), the cause
 		// is the cancellation.
-		err = ctxError(s.name, argv, ctx, timeout)
+		err = ctxError(s.name, c.display(argv), ctx, timeout)
 	}
-	logRun(s.cfg.Logf, s.name, argv, res, err)
+	logRun(s.cfg.Logf, s.name, c.display(argv), res, err)
 	return res, err
 }
 
@@ -351,7 +351,7 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 	var res Result
 	release, err := s.acquire(ctx)
 	if err != nil {
-		return res, fmt.Errorf("%s: %s: %w", s.name, shortArgv(argv), err)
+		return res, fmt.Errorf("%s: %s: %w", s.name, shortArgv(c.display(argv)), err)
 	}
 	defer release()
 	sess, err := s.client.NewSession()
@@ -359,7 +359,7 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 		if s.isDead() {
 			err = s.deadErr()
 		}
-		return res, fmt.Errorf("%s: %s: open session: %w", s.name, shortArgv(argv), err)
+		return res, fmt.Errorf("%s: %s: open session: %w", s.name, shortArgv(c.display(argv)), err)
 	}
 	defer sess.Close()
 
@@ -375,11 +375,11 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 	var stdinW io.WriteCloser
 	if c.Stdin != nil {
 		if stdinW, err = sess.StdinPipe(); err != nil {
-			return res, fmt.Errorf("%s: %s: stdin: %w", s.name, shortArgv(argv), err)
+			return res, fmt.Errorf("%s: %s: stdin: %w", s.name, shortArgv(c.display(argv)), err)
 		}
 	}
 	if err := sess.Start(Quote(argv)); err != nil {
-		return res, fmt.Errorf("%s: %s: start: %w", s.name, shortArgv(argv), err)
+		return res, fmt.Errorf("%s: %s: start: %w", s.name, shortArgv(c.display(argv)), err)
 	}
 	// Stream stdin. A read error must not look like EOF to the command (a
 	// `cat > file` would keep a prefix), so it aborts the session instead.
@@ -435,11 +435,11 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 	switch {
 	case stdinErr.Load() != nil:
 		res.ExitCode = -1
-		return res, fmt.Errorf("%s: %s: read stdin: %w", s.name, shortArgv(argv), *stdinErr.Load())
+		return res, fmt.Errorf("%s: %s: read stdin: %w", s.name, shortArgv(c.display(argv)), *stdinErr.Load())
 	case werr == nil:
 		return res, nil
 	case errors.As(werr, &exitErr):
-		e := &ExitError{Node: s.name, Argv: argv, Code: exitErr.ExitStatus(), Stderr: tail.String()}
+		e := &ExitError{Node: s.name, Argv: c.display(argv), Code: exitErr.ExitStatus(), Stderr: tail.String()}
 		if sig := exitErr.Signal(); sig != "" {
 			e.Signal, e.Code = sig, signalCode(sig)
 		}
@@ -454,13 +454,13 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 		}
 		select {
 		case <-s.done:
-			return res, fmt.Errorf("%s: %s: %w", s.name, shortArgv(argv), s.deadErr())
+			return res, fmt.Errorf("%s: %s: %w", s.name, shortArgv(c.display(argv)), s.deadErr())
 		case <-time.After(time.Second):
-			return res, fmt.Errorf("%s: %s: session closed without exit status", s.name, shortArgv(argv))
+			return res, fmt.Errorf("%s: %s: session closed without exit status", s.name, shortArgv(c.display(argv)))
 		}
 	default:
 		res.ExitCode = -1
-		return res, fmt.Errorf("%s: %s: %w", s.name, shortArgv(argv), werr)
+		return res, fmt.Errorf("%s: %s: %w", s.name, shortArgv(c.display(argv)), werr)
 	}
 }
 

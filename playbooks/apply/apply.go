@@ -212,7 +212,8 @@ func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners) (r 
 		r.Err = fmt.Errorf("%s: %w", step.Node, err)
 		return r
 	}
-	out, err := runner.Run(ctx, remote.Command{Argv: argv})
+	// Logs and errors show the placeholders, never the secrets.
+	out, err := runner.Run(ctx, remote.Command{Argv: argv, Display: step.Argv})
 	r.Stdout, r.Stderr, r.ExitCode = out.Stdout, out.Stderr, out.ExitCode
 	var xe *remote.ExitError
 	if errors.As(err, &xe) {
@@ -222,8 +223,6 @@ func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners) (r 
 				return r
 			}
 		}
-		// Report the command with its placeholders, never the secrets.
-		xe.Argv = step.Argv
 	}
 	r.Err = err
 	return r

@@ -152,12 +152,12 @@ func TestSecretsResolvedButNeverReported(t *testing.T) {
 	rs["node1"].Handle(remotetest.Prefix("drbdsetup"), remotetest.Fail(10, "bad"))
 	p := plan.New("X", "", 0)
 	secret := p.Secret("disk0", "s3cr3t")
-	p.Add("net", plan.Abort, plan.Step{Node: "node1", Argv: []string{"drbdsetup", "net", "--shared-secret", secret}})
+	p.Add("net", plan.Abort, plan.Step{Node: "node1", Argv: []string{"drbdsetup", secret, "net"}})
 	_, err := Run(t.Context(), p, nil, rs, nil, Options{})
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("error must not leak the secret: %v", err)
 	}
-	if c := rs["node1"].Calls(); len(c) != 1 || c[0].Argv[3] != "s3cr3t" {
+	if c := rs["node1"].Calls(); len(c) != 1 || c[0].Argv[1] != "s3cr3t" {
 		t.Errorf("the node must get the secret: %+v", c)
 	}
 }

@@ -167,7 +167,11 @@ func (f *Fake) Run(ctx context.Context, c remote.Command) (remote.Result, error)
 	}
 	res, err := h(ctx, c)
 	if err == nil && res.ExitCode != 0 {
-		err = &remote.ExitError{Node: f.name, Argv: c.Argv, Code: res.ExitCode, Stderr: string(res.Stderr)}
+		shown := c.Argv
+		if c.Display != nil { // as real runners: errors show the masked form
+			shown = c.Display
+		}
+		err = &remote.ExitError{Node: f.name, Argv: shown, Code: res.ExitCode, Stderr: string(res.Stderr)}
 	}
 	if c.Stdout != nil && res.Stdout != nil {
 		c.Stdout.Write(res.Stdout)
