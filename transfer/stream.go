@@ -1,0 +1,476 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Wire format constants.
+const (
+	Magic            = "GNTXFER1"
+	DefaultBlockSize = 1 << 20
+	maxBlockSize     = 16 << 20
+	flagZstd         = 1
+
+	recData = 'D'
+	recEnd  = 'E'
+
+	ackOK   = 'K'
+	ackFail = 'F'
+
+	// PartialSuffix names a file destination while it is being written.
+	PartialSuffix = ".ganetictl-partial"
+)
+
+// Progress is one progress report: bytes of the logical content done
+// (holes included), the total, and the average rate so far in bytes/s.
+type Progress struct {
+	Bytes int64   `json:"bytes"`
+	Total int64   `json:"total"`
+	Rate  float64 `json:"rate"`
+	Sent  int64   `json:"sent"` // data bytes actually carried (before compression)
+	Done  bool    `json:"done,omitempty"`
+}
+
+// Stats sum up a finished copy.
+type Stats struct {
+	Size     int64  // logical size
+	Data     int64  // bytes carried in data records
+	SHA256   string // hex, of the logical content
+	Duration time.Duration
+}
+
+// SendOptions configure Send.
+type SendOptions struct {
+	Src       string // file or block device
+	Compress  bool   // zstd
+	BlockSize int    // default DefaultBlockSize
+	Progress  func(Progress)
+	// corrupt, when set (tests), alters a data block after it was hashed.
+	corrupt func(off int64, b []byte)
+}
+
+// RecvOptions configure Receive.
+type RecvOptions struct {
+	Dst string // file (written through Dst+PartialSuffix) or block device
+	// DstZeroed says a block device destination reads as zeros already,
+	// so holes need no writing. Otherwise holes are zeroed explicitly
+	// (fallocate ZERO_RANGE, else writes of zeros).
+	DstZeroed bool
+	Progress  func(Progress)
+}
+
+// progress throttles Progress callbacks to about two a second.
+type progress struct {
+	fn    func(Progress)
+	start time.Time
+	last  time.Time
+	total int64
+	sent  int64
+}
+
+func newProgress(fn func(Progress), total int64) *progress {
+	now := time.Now()
+	return &progress{fn: fn, start: now, total: total}
+}
+
+func (p *progress) report(done int64, final bool) {
+	if p.fn == nil {
+		return
+	}
+	now := time.Now()
+	if !final && now.Sub(p.last) < 500*time.Millisecond {
+		return
+	}
+	p.last = now
+	rate := 0.0
+	if el := now.Sub(p.start).Seconds(); el > 0 {
+		rate = float64(done) / el
+	}
+	p.fn(Progress{Bytes: done, Total: p.total, Rate: rate, Sent: p.sent, Done: final})
+}
+
+var zeros = make([]byte, DefaultBlockSize)
+
+func hashZeros(h hash.Hash, n int64) {
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		h.Write(zeros[:k])
+		n -= k
+	}
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= len(zeros) {
+		if !bytes.Equal(b[:len(zeros)], zeros) {
+			return false
+		}
+		b = b[len(zeros):]
+	}
+	return bytes.Equal(b, zeros[:len(b)])
+}
+
+// Linux lseek whence values for sparse files.
+const (
+	seekData = 3
+	seekHole = 4
+)
+
+// sourceSize gives the logical size of an open file or block device and
+// whether SEEK_DATA/SEEK_HOLE apply (regular files).
+func sourceSize(f *os.File) (int64, bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	if fi.Mode().IsRegular() {
+		return fi.Size(), true, nil
+	}
+	if fi.Mode()&os.ModeDevice != 0 {
+		n, err := f.Seek(0, io.SeekEnd)
+		return n, false, err
+	}
+	return 0, false, fmt.Errorf("%s: neither a regular file nor a block device", f.Name())
+}
+
+// extents lists the data ranges of a regular file; on a file system
+// without SEEK_DATA it gives the whole file.
+func extents(f *os.File, size int64) [][2]int64 {
+	var out [][2]int64
+	fd := int(f.Fd())
+	for off := int64(0); off < size; {
+		s, err := syscall.Seek(fd, off, seekData)
+		if err != nil {
+			if errors.Is(err, syscall.ENXIO) { // no data after off
+				return out
+			}
+			return [][2]int64{{0, size}}
+		}
+		e, err := syscall.Seek(fd, s, seekHole)
+		if err != nil {
+			return [][2]int64{{0, size}}
+		}
+		out = append(out, [2]int64{s, min(e, size)})
+		off = e
+	}
+	return out
+}
+
+// Send streams opt.Src to w (the connection) and waits for the receiver's
+// verdict on rw. It returns an error unless the receiver committed.
+func Send(rw io.ReadWriter, opt SendOptions) (Stats, error) {
+	start := time.Now()
+	bs := opt.BlockSize
+	if bs <= 0 {
+		bs = DefaultBlockSize
+	}
+	f, err := os.Open(opt.Src)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer f.Close()
+	size, sparse, err := sourceSize(f)
+	if err != nil {
+		return Stats{}, err
+	}
+	ranges := [][2]int64{{0, size}}
+	if sparse {
+		ranges = extents(f, size)
+	}
+	bw := bufio.NewWriterSize(rw, 256<<10)
+	var hdr [24]byte
+	copy(hdr[:8], Magic)
+	binary.BigEndian.PutUint64(hdr[8:], uint64(size))
+	binary.BigEndian.PutUint32(hdr[16:], uint32(bs))
+	var flags uint32
+	if opt.Compress {
+		flags |= flagZstd
+	}
+	binary.BigEndian.PutUint32(hdr[20:], flags)
+	if _, err := bw.Write(hdr[:]); err != nil {
+		return Stats{}, err
+	}
+	var body io.Writer = bw
+	var enc *zstd.Encoder
+	if opt.Compress {
+		if enc, err = zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2)); err != nil {
+			return Stats{}, err
+		}
+		body = enc
+	}
+	h := sha256.New()
+	pr := newProgress(opt.Progress, size)
+	buf := make([]byte, bs)
+	var pos, data int64 // pos: logical content hashed so far
+	var rec [13]byte
+	for _, r := range ranges {
+		// Align reads to the block size so zero detection sees whole blocks.
+		for off := r[0] - r[0]%int64(bs); off < r[1]; off += int64(bs) {
+			n := int(min(int64(bs), size-off))
+			if off < pos { // overlaps the previous extent's last block
+				continue
+			}
+			if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+				return Stats{}, fmt.Errorf("read %s at %d: %w", opt.Src, off, err)
+			}
+			b := buf[:n]
+			hashZeros(h, off-pos)
+			h.Write(b)
+			pos = off + int64(n)
+			if allZero(b) {
+				pr.report(pos, false)
+				continue
+			}
+			if opt.corrupt != nil {
+				opt.corrupt(off, b)
+			}
+			rec[0] = recData
+			binary.BigEndian.PutUint64(rec[1:], uint64(off))
+			binary.BigEndian.PutUint32(rec[9:], uint32(n))
+			if _, err := body.Write(rec[:]); err != nil {
+				return Stats{}, err
+			}
+			if _, err := body.Write(b); err != nil {
+				return Stats{}, err
+			}
+			data += int64(n)
+			pr.sent = data
+			pr.report(pos, false)
+		}
+	}
+	hashZeros(h, size-pos)
+	sum := h.Sum(nil)
+	if _, err := body.Write(append([]byte{recEnd}, sum...)); err != nil {
+		return Stats{}, err
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return Stats{}, err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return Stats{}, err
+	}
+	// The receiver's verdict: one byte, then a message line on failure.
+	br := bufio.NewReader(rw)
+	c, err := br.ReadByte()
+	if err != nil {
+		return Stats{}, fmt.Errorf("no verdict from the receiver: %w", err)
+	}
+	if c != ackOK {
+		msg, _ := br.ReadString('\n')
+		return Stats{}, fmt.Errorf("receiver refused the copy: %s", bytes.TrimSpace([]byte(msg)))
+	}
+	pr.report(size, true)
+	return Stats{Size: size, Data: data, SHA256: fmt.Sprintf("%x", sum), Duration: time.Since(start)}, nil
+}
+
+// Receive reads one stream from rw into opt.Dst, verifies its checksum,
+// commits, and sends the verdict back. A file destination is replaced only
+// after the checksum matched; on failure its partial file is removed.
+func Receive(rw io.ReadWriter, opt RecvOptions) (st Stats, err error) {
+	defer func() {
+		// Tell the sender; it may already be gone.
+		if err != nil {
+			io.WriteString(rw, string(rune(ackFail))+err.Error()+"\n")
+		} else {
+			rw.Write([]byte{ackOK})
+		}
+	}()
+	start := time.Now()
+	br := bufio.NewReaderSize(rw, 1<<20)
+	var hdr [24]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return st, fmt.Errorf("read header: %w", err)
+	}
+	if string(hdr[:8]) != Magic {
+		return st, fmt.Errorf("bad magic %q", hdr[:8])
+	}
+	size := int64(binary.BigEndian.Uint64(hdr[8:]))
+	bs := int(binary.BigEndian.Uint32(hdr[16:]))
+	flags := binary.BigEndian.Uint32(hdr[20:])
+	if size < 0 || bs <= 0 || bs > maxBlockSize {
+		return st, fmt.Errorf("bad header: size %d, block size %d", size, bs)
+	}
+	var body io.Reader = br
+	if flags&flagZstd != 0 {
+		dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return st, err
+		}
+		defer dec.Close()
+		body = dec
+	}
+	w, err := openDest(opt, size)
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		if cerr := w.finish(err == nil); err == nil {
+			err = cerr
+		}
+	}()
+	h := sha256.New()
+	pr := newProgress(opt.Progress, size)
+	buf := make([]byte, bs)
+	var pos, data int64
+	var rec [13]byte
+	for {
+		if _, err := io.ReadFull(body, rec[:1]); err != nil {
+			return st, fmt.Errorf("stream ended early at %d of %d bytes: %w", pos, size, err)
+		}
+		if rec[0] == recEnd {
+			var sum [32]byte
+			if _, err := io.ReadFull(body, sum[:]); err != nil {
+				return st, fmt.Errorf("read checksum: %w", err)
+			}
+			if err := w.zero(pos, size-pos); err != nil {
+				return st, err
+			}
+			hashZeros(h, size-pos)
+			got := h.Sum(nil)
+			if !bytes.Equal(got, sum[:]) {
+				return st, fmt.Errorf("checksum mismatch: received %x, sender had %x; not committed", got, sum)
+			}
+			w.ok = true
+			pr.report(size, true)
+			return Stats{Size: size, Data: data, SHA256: fmt.Sprintf("%x", got), Duration: time.Since(start)}, nil
+		}
+		if rec[0] != recData {
+			return st, fmt.Errorf("bad record type %q at %d", rec[0], pos)
+		}
+		if _, err := io.ReadFull(body, rec[1:]); err != nil {
+			return st, fmt.Errorf("stream ended early at %d of %d bytes: %w", pos, size, err)
+		}
+		off := int64(binary.BigEndian.Uint64(rec[1:]))
+		n := int(binary.BigEndian.Uint32(rec[9:]))
+		if off < pos || n <= 0 || n > bs || off+int64(n) > size {
+			return st, fmt.Errorf("bad data record: offset %d length %d (at %d of %d)", off, n, pos, size)
+		}
+		if _, err := io.ReadFull(body, buf[:n]); err != nil {
+			return st, fmt.Errorf("stream ended early at %d of %d bytes: %w", off, size, err)
+		}
+		if err := w.zero(pos, off-pos); err != nil {
+			return st, err
+		}
+		hashZeros(h, off-pos)
+		h.Write(buf[:n])
+		if _, err := w.f.WriteAt(buf[:n], off); err != nil {
+			return st, fmt.Errorf("write %s: %w", opt.Dst, err)
+		}
+		pos = off + int64(n)
+		data += int64(n)
+		pr.sent = data
+		pr.report(pos, false)
+	}
+}
+
+// dest is a destination being written.
+type dest struct {
+	f       *os.File
+	dst     string
+	partial string // "" for devices
+	device  bool
+	zeroed  bool // holes need no writing
+	ok      bool // checksum matched: commit
+}
+
+func openDest(opt RecvOptions, size int64) (*dest, error) {
+	fi, err := os.Stat(opt.Dst)
+	if err == nil && fi.Mode()&os.ModeDevice != 0 {
+		f, err := os.OpenFile(opt.Dst, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, err
+		}
+		n, err := f.Seek(0, io.SeekEnd)
+		if err != nil || n < size {
+			f.Close()
+			return nil, fmt.Errorf("%s: device holds %d bytes, the source has %d", opt.Dst, n, size)
+		}
+		return &dest{f: f, dst: opt.Dst, device: true, zeroed: opt.DstZeroed}, nil
+	}
+	mode := os.FileMode(0o600)
+	if err == nil {
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: exists and is neither a file nor a block device", opt.Dst)
+		}
+		mode = fi.Mode().Perm()
+	}
+	partial := opt.Dst + PartialSuffix
+	// A partial file left by an interrupted copy is never committed: start over.
+	if err := os.Remove(partial); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Truncate(size); err != nil { // sparse: holes stay unwritten
+		f.Close()
+		os.Remove(partial)
+		return nil, err
+	}
+	return &dest{f: f, dst: opt.Dst, partial: partial, zeroed: true}, nil
+}
+
+// fallocate modes (linux/falloc.h).
+const fallocZeroRange = 0x10
+
+// zero makes [off, off+n) read as zeros unless the destination is known
+// to be zero there already (a fresh sparse file).
+func (d *dest) zero(off, n int64) error {
+	if n <= 0 || d.zeroed {
+		return nil
+	}
+	if err := syscall.Fallocate(int(d.f.Fd()), fallocZeroRange, off, n); err == nil {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := d.f.WriteAt(zeros[:k], off); err != nil {
+			return fmt.Errorf("zero %s at %d: %w", d.dst, off, err)
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}
+
+// finish syncs and commits (ok) or abandons the destination.
+func (d *dest) finish(ok bool) error {
+	ok = ok && d.ok
+	var err error
+	if ok {
+		err = d.f.Sync()
+	}
+	if cerr := d.f.Close(); err == nil {
+		err = cerr
+	}
+	if d.device {
+		return err
+	}
+	if !ok || err != nil {
+		os.Remove(d.partial)
+		return err
+	}
+	if err := os.Rename(d.partial, d.dst); err != nil {
+		os.Remove(d.partial)
+		return err
+	}
+	if dir, err := os.Open(filepath.Dir(d.dst)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
