@@ -40,6 +40,15 @@ type Command struct {
 	// Display, when set, is what logs and errors show instead of Argv: the
 	// caller's masked form of a command that carries secrets.
 	Display []string
+	// TTY, when set, asks the node for a terminal of that size (SSH
+	// runners; others ignore it).
+	TTY *TTY
+}
+
+// TTY describes the terminal a command gets on the node.
+type TTY struct {
+	Term       string // TERM; default xterm
+	Rows, Cols int
 }
 
 // display is the argv to show in logs and errors for the argv being run.

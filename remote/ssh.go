@@ -362,6 +362,13 @@ func (s *SSH) run(ctx context.Context, c Command, argv []string) (Result, error)
 		return res, fmt.Errorf("%s: %s: open session: %w", s.name, shortArgv(c.display(argv)), err)
 	}
 	defer sess.Close()
+	if c.TTY != nil {
+		// A terminal on the node side, for interactive programs (consoles).
+		modes := ssh.TerminalModes{ssh.ECHO: 0, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+		if err := sess.RequestPty(cmp.Or(c.TTY.Term, "xterm"), max(c.TTY.Rows, 24), max(c.TTY.Cols, 80), modes); err != nil {
+			return res, fmt.Errorf("%s: %s: request a terminal: %w", s.name, shortArgv(c.display(argv)), err)
+		}
+	}
 
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr

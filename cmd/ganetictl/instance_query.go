@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"encoding/json"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"net"
 	"os"
@@ -351,7 +353,9 @@ func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams
 	if !ok {
 		return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", c.Name)}
 	}
-	argv, err := hv.ConsoleArgv(inst.Hypervisor, inst.Name)
+	// On a terminal: raw mode here, a terminal there; else a plain stream.
+	tty := term.IsTerminal(int(os.Stdin.Fd())) && stdin == os.Stdin
+	argv, err := hv.ConsoleArgv(inst.Hypervisor, inst.Name, tty)
 	if err != nil {
 		return err
 	}
@@ -363,8 +367,20 @@ func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Err, "Connected to the console of %s on %s (end with EOF / ^D).\n", c.Name, inst.PrimaryNode)
-	_, err = r.Run(ctx, remote.Command{Argv: argv, Stdin: stdin, Stdout: s.Out, Stderr: s.Err})
+	cmd := remote.Command{Argv: argv, Stdin: stdin, Stdout: s.Out, Stderr: s.Err}
+	if tty {
+		fmt.Fprintf(s.Err, "Connected to the console of %s on %s (leave with ^]).\r\n", c.Name, inst.PrimaryNode)
+		cols, rows, _ := term.GetSize(int(os.Stdin.Fd()))
+		cmd.TTY = &remote.TTY{Term: os.Getenv("TERM"), Rows: rows, Cols: cols}
+		old, err := term.MakeRaw(int(os.Stdin.Fd()))
+		if err != nil {
+			return fmt.Errorf("console: raw terminal: %w", err)
+		}
+		defer term.Restore(int(os.Stdin.Fd()), old)
+	} else {
+		fmt.Fprintf(s.Err, "Connected to the console of %s on %s (end with EOF or ^]).\n", c.Name, inst.PrimaryNode)
+	}
+	_, err = r.Run(ctx, cmd)
 	return err
 }
 

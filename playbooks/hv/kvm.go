@@ -667,19 +667,22 @@ func Balloon(a StartArgs, memMiB int64) ([]plan.Step, error) {
 	return nil, fmt.Errorf("instance %s: unsupported hypervisor %q", name, a.Instance.Hypervisor)
 }
 
-// ConsoleArgv is the command an admin's interactive SSH session (with a
-// tty) runs on the primary node to reach inst's serial console. KVM: socat
-// on the serial socket, Ctrl-] (0x1d) to leave, as Ganeti's wrapper; Xen:
-// xl console.
-func ConsoleArgv(hv, inst string) ([]string, error) {
+// ConsoleArgv is the node command of `instance console`: the serial
+// socket for KVM, `xl console` for Xen. With tty the session has a terminal
+// on the node (and the local one is raw), so socat can run it raw with ^]
+// to leave; without, the console is streamed as plain bytes (pipes,
+// scripts), and ^] still ends it.
+func ConsoleArgv(hv, inst string, tty bool) ([]string, error) {
 	if err := checkName(inst); err != nil {
 		return nil, err
 	}
 	switch hv {
 	case KVM:
-		// No tty on the node side: ganetictl streams the session, so no raw/echo
-		// (they need a terminal); ^] (0x1d) still ends the session.
-		return []string{"socat", "STDIO,escape=0x1d", "UNIX-CONNECT:" + SerialSocket(inst)}, nil
+		opts := "STDIO,escape=0x1d"
+		if tty {
+			opts = "STDIO,raw,echo=0,escape=0x1d"
+		}
+		return []string{"socat", opts, "UNIX-CONNECT:" + SerialSocket(inst)}, nil
 	case XenPVM, XenHVM:
 		return []string{"xl", "console", inst}, nil
 	}

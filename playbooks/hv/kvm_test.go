@@ -234,15 +234,18 @@ func TestStartStep(t *testing.T) {
 }
 
 func TestConsoleArgv(t *testing.T) {
-	got, err := ConsoleArgv(KVM, "kvm1")
+	got, err := ConsoleArgv(KVM, "kvm1", false)
 	if err != nil || strings.Join(got, " ") != "socat STDIO,escape=0x1d UNIX-CONNECT:/run/ganeti/kvm-hypervisor/ctrl/kvm1.serial" {
 		t.Fatalf("%q %v", got, err)
 	}
-	got, _ = ConsoleArgv(XenPVM, "x1")
+	if got, _ := ConsoleArgv(KVM, "kvm1", true); got[1] != "STDIO,raw,echo=0,escape=0x1d" {
+		t.Errorf("with a tty: %q", got)
+	}
+	got, _ = ConsoleArgv(XenPVM, "x1", false)
 	if strings.Join(got, " ") != "xl console x1" {
 		t.Fatalf("%q", got)
 	}
-	if _, err := ConsoleArgv(KVM, "$(id)"); err == nil {
+	if _, err := ConsoleArgv(KVM, "$(id)", false); err == nil {
 		t.Fatal("bad name accepted")
 	}
 }
