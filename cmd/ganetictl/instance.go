@@ -36,6 +36,7 @@ type InstanceCmd struct {
 	Console         InstanceConsoleCmd      `cmd:"" help:"Connect to an instance's serial console."`
 	Failover        InstanceFailoverCmd     `cmd:"" help:"Move an instance to its secondary (or -n for shared storage) by restarting it there."`
 	Migrate         InstanceMigrateCmd      `cmd:"" help:"Live-migrate an instance to its secondary (or -n for shared storage)."`
+	Move            InstanceMoveCmd         `cmd:"" help:"Move a plain or file instance to another node by copying its disks."`
 	ReplaceDisks    InstanceReplaceDisksCmd `cmd:"" name:"replace-disks" help:"Replace a drbd instance's disks (-p, -s, -n NODE, -a)."`
 	AddTags         TagsAddCmd              `cmd:"" name:"add-tags" help:"Add tags to an instance."`
 	RemoveTags      TagsRemoveCmd           `cmd:"" name:"remove-tags" help:"Remove tags from an instance."`
