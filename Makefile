@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.Version=$(VERSION)
 export TESTBED_DIR ?= /tmp/ganetictl-testbed
 
-.PHONY: help build test unit e2e test-update vet depcheck deps demo bench clean
+.PHONY: help build helper test unit e2e test-update vet depcheck deps demo bench clean
 
 help:
 	@echo "make build        build bin/ganetictl (static)"
@@ -14,8 +14,15 @@ help:
 	@echo "make bench        benchmarks against parallel-ssh and ssh loops on a 20-node test bed"
 	@echo "make testbed-up NODES=3 / make testbed-down"
 
-build:
+build: helper
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ganetictl ./cmd/ganetictl
+
+# helper builds the node-side copy helper for both node architectures; it
+# goes next to bin/ganetictl, where ganetictl looks for it.
+helper:
+	for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/ganetictl-helper-linux-$$arch ./cmd/ganetictl-helper || exit 1; \
+	done
 
 # deps installs what the tests and the test bed need (Debian, as root).
 deps:

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // diskSum is the SHA-256 of the first size MiB of an instance disk, read
@@ -66,4 +69,155 @@ func TestMoveFileAndPlain(t *testing.T) {
 	if r := c.fails(1, "instance", "move", "-n", n[1], "e2e-cp-shared"); !strings.Contains(r.stderr, "nothing to copy") {
 		t.Errorf("move of a sharedfile instance: %s", r)
 	}
+}
+
+// TestBackupExportImport exports a stopped plain instance to another node
+// and imports it as a new file instance on a third: the marker and the
+// disk's data survive; list and remove see the export.
+func TestBackupExportImport(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("node", "add", n[2])
+	name := "e2e-cp-exp"
+	c.ok("instance", "add", "-n", n[0], "-o", "testos", "-t", "plain", "-s", "32M", "--no-name-check", name)
+	c.fillRandom(n[0], name, 0, 2, 8)
+	m := c.marker(n[0], name, 0)
+	sum := c.diskSum(n[0], name, 0, 32)
+	if r := c.fails(1, "backup", "export", "-n", n[1], "--noshutdown", name); !strings.Contains(r.stderr, "snapshot") {
+		t.Errorf("--noshutdown of a running plain instance: %s", r)
+	}
+	c.ok("backup", "export", "-n", n[1], "--shutdown-timeout", "1s", name)
+	if st := c.qmpStatus(n[0], name); st != "running" {
+		t.Errorf("instance not restarted after export: %q", st)
+	}
+	ini := c.node(n[1], "cat", "/srv/ganeti/export/"+name+"/config.ini")
+	for _, want := range []string{"[export]", "version = 0", "[instance]", "name = " + name, "disk_template = plain", "disk0_size = 32", "compression = none"} {
+		if !strings.Contains(ini, want) {
+			t.Errorf("config.ini lacks %q:\n%s", want, ini)
+		}
+	}
+	if r := c.ok("backup", "list"); !strings.Contains(r.stdout, name) {
+		t.Errorf("backup list: %s", r)
+	}
+	imp := "e2e-cp-imp"
+	c.ok("backup", "import", "-n", n[2], "--src-node", n[1], "--src-dir", "/srv/ganeti/export/"+name, "-t", "file", "--no-name-check", imp)
+	if got := c.marker(n[2], imp, 0); got != m {
+		t.Errorf("imported marker %+v, want %+v", got, m)
+	}
+	if got := c.diskSum(n[2], imp, 0, 32); got != sum {
+		t.Errorf("imported disk sha256 %s, want %s", got, sum)
+	}
+	if st := c.qmpStatus(n[2], imp); st != "running" {
+		t.Errorf("imported instance: QMP says %q", st)
+	}
+	c.ok("backup", "remove", name)
+	if r := c.ok("backup", "list"); strings.Contains(r.stdout, name) {
+		t.Errorf("backup list after remove: %s", r)
+	}
+	c.verifyClean()
+	c.ok("instance", "remove", "-f", "--shutdown-timeout", "1s", imp)
+	c.ok("instance", "remove", "-f", "--shutdown-timeout", "1s", name)
+}
+
+// listenPort waits for a helper receiver on node and returns its port.
+func (c *cluster) listenPort(node string) string {
+	c.t.Helper()
+	for range 100 {
+		out, _ := c.nodeErr(node, "sh", "-c", `ss -ltnpH | grep ganetictl-help | awk '{print $4}'`)
+		if f := strings.Fields(out); len(f) > 0 {
+			_, port, _ := strings.Cut(f[0][strings.LastIndex(f[0], ":"):], ":")
+			return port
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("%s: no helper listening", node)
+	return ""
+}
+
+// TestMoveInterrupted: a stranger connecting to the receiver is refused
+// and the copy completes; a SIGKILLed ganetictl and a cut link leave no
+// committed partial disk, and a rerun completes with the data intact.
+func TestMoveInterrupted(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	nodes := c.bed.Nodes()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("node", "add", n[2])
+	name := "e2e-cp-int"
+	c.ok("instance", "add", "-n", n[0], "-o", "testos", "-t", "file", "-s", "96M", "--no-start", "--no-name-check", name)
+	c.ok("instance", "activate-disks", name)
+	c.fillRandom(n[0], name, 0, 2, 48)
+	sum := c.diskSum(n[0], name, 0, 96)
+	c.ok("instance", "deactivate-disks", name)
+	ctx := context.Background()
+	// ~48 MiB at 80 Mbit/s: about five seconds of copying.
+	if err := c.bed.Slow(ctx, n[0], 80_000_000); err != nil {
+		t.Fatal(err)
+	}
+	defer c.bed.Unslow(ctx, n[0])
+	partial := c.node(n[0], "sh", "-c", `ls /srv/ganeti/file-storage/"$1"/*`, "ls", name)
+	target := strings.TrimSpace(partial)
+
+	// 1. SIGKILL of ganetictl mid-copy.
+	cmd := exec.Command(binary, "--inventory", c.inv, "--state-dir", c.stateDir, "instance", "move", "-n", n[1], name)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.listenPort(n[1])
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	time.Sleep(1500 * time.Millisecond) // the helpers notice their session is gone
+	// The target holds nothing, or the empty disk the move created: never copied data.
+	if out, _ := c.nodeErr(n[1], "sh", "-c", `[ -e "$1" ] || exit 0; cmp -s -n 96M "$1" /dev/zero || echo committed; exit 0`, "t", target); strings.Contains(out, "committed") {
+		t.Errorf("a killed move left a committed disk on %s", n[1])
+	}
+	if got := c.node(n[0], "sh", "-c", `head -c 96M "$1" | sha256sum`, "s", target); !strings.HasPrefix(got, sum) {
+		t.Errorf("source changed by the killed move")
+	}
+
+	// 2. Cut link mid-copy: the copy fails, the target disk is removed.
+	move := exec.Command(binary, "--inventory", c.inv, "--state-dir", c.stateDir, "instance", "move", "--transfer-idle-timeout", "3s", "-n", n[1], name)
+	var stderr strings.Builder
+	move.Stderr = &stderr
+	if err := move.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.listenPort(n[1])
+	time.Sleep(1500 * time.Millisecond)
+	if err := c.bed.Cut(ctx, n[0]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	c.bed.Restore(ctx, n[0])
+	if err := move.Wait(); err == nil {
+		t.Errorf("move across a cut link succeeded:\n%s", stderr.String())
+	}
+	if out, _ := c.nodeErr(n[1], "sh", "-c", `ls "$1"* 2>/dev/null; exit 0`, "t", target); strings.TrimSpace(out) != "" {
+		t.Errorf("cut move left on %s: %s", n[1], out)
+	}
+
+	// 3. Rerun with a stranger knocking: it completes.
+	c.bed.Unslow(ctx, n[0])
+	c.bed.Slow(ctx, n[0], 200_000_000)
+	done := make(chan result, 1)
+	go func() { done <- c.run("instance", "move", "-n", n[1], name) }()
+	port := c.listenPort(n[1])
+	addr := nodes[1].SecondaryAddr
+	out, _ := c.nodeErr(n[2], "sh", "-c", `printf 'GNTXFER1junk' | timeout 3 socat -T2 - TCP:"$1":"$2"; timeout 3 socat -T2 -u OPENSSL:"$1":"$2",verify=0 - </dev/null; exit 0`, "stranger", addr, port)
+	if strings.Contains(out, "GNTXFER1") {
+		t.Errorf("stranger read stream data: %q", out)
+	}
+	r := <-done
+	if r.code != 0 {
+		t.Fatalf("rerun of the move: %s", r)
+	}
+	c.ok("instance", "activate-disks", name)
+	if got := c.diskSum(n[1], name, 0, 96); got != sum {
+		t.Errorf("disk sha256 after rerun %s, want %s", got, sum)
+	}
+	c.ok("instance", "remove", "-f", name)
 }

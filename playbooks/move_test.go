@@ -1,0 +1,119 @@
+package playbooks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/transfer"
+)
+
+func copyOpts() CopyOptions {
+	return CopyOptions{Helpers: map[string]Helper{
+		"node1": {Path: "/var/lib/ganetictl/helper-aaaa", SHA256: strings.Repeat("a", 64)},
+		"node2": {Path: "/var/lib/ganetictl/helper-aaaa", SHA256: strings.Repeat("a", 64)},
+	}, NewIdentity: transfer.NewIdentity, Compress: "zstd"}
+}
+
+func TestMovePlan(t *testing.T) {
+	env := instanceEnv(t)
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "web1", Template: "file", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	mp, err := Move(env, MoveArgs{Name: "web1", Target: "node2", Copy: copyOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var copyStage *plan.Stage
+	for i, st := range mp.Stages {
+		names = append(names, st.Name)
+		if strings.HasPrefix(st.Name, "copy disks") {
+			copyStage = &mp.Stages[i]
+		}
+	}
+	want := "remove leftovers of an interrupted move from node2,create disks on node2,copy disks node1 → node2,activate disks on node2,start the instance on node2,deactivate disks on node1,remove disks from node1"
+	if got := strings.Join(names, ","); got != want {
+		t.Errorf("stages:\n%s\nwant\n%s", got, want)
+	}
+	// The copy stage is the last abort stage: nothing after it may undo the target disks.
+	seen := false
+	for _, st := range mp.Stages {
+		if seen && st.OnError == plan.Abort {
+			t.Errorf("stage %q after the copy aborts", st.Name)
+		}
+		seen = seen || strings.HasPrefix(st.Name, "copy disks")
+	}
+	if copyStage == nil || len(copyStage.Steps) != 2 {
+		t.Fatalf("copy stage: %+v", copyStage)
+	}
+	recv, send := copyStage.Steps[0], copyStage.Steps[1]
+	if recv.Node != "node2" || send.Node != "node1" {
+		t.Errorf("recv on %s, send on %s", recv.Node, send.Node)
+	}
+	// Keys are secrets: placeholders in argv, values only through Resolve.
+	for _, s := range []plan.Step{recv, send} {
+		joined := strings.Join(s.Argv, " ")
+		if strings.Contains(joined, "PRIVATE KEY") || !strings.Contains(joined, "{{secret:") {
+			t.Errorf("step argv exposes a key or lacks the placeholder: %s", joined)
+		}
+		argv, err := mp.Resolve(s.Argv)
+		if err != nil || !strings.Contains(strings.Join(argv, " "), "PRIVATE KEY") {
+			t.Errorf("resolve: %v", err)
+		}
+	}
+	mustApply(t, mp, env.State)
+	inst := env.State.Instances["web1"]
+	if inst.PrimaryNode != "node2" || inst.Disks[0].Nodes[0] != "node2" {
+		t.Errorf("after move: primary %s, disk nodes %v", inst.PrimaryNode, inst.Disks[0].Nodes)
+	}
+}
+
+func TestMoveRefusals(t *testing.T) {
+	env := instanceEnv(t)
+	env.State.Cluster.EnabledDiskTemplates = append(env.State.Cluster.EnabledDiskTemplates, "sharedfile")
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "sh1", Template: "sharedfile", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}, NoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	if _, err := Move(env, MoveArgs{Name: "sh1", Target: "node2", Copy: copyOpts()}); err == nil || !strings.Contains(err.Error(), "nothing to copy") {
+		t.Errorf("sharedfile move: %v", err)
+	}
+	if _, err := Move(env, MoveArgs{Name: "sh1", Target: "node1", Copy: copyOpts()}); err == nil {
+		t.Error("move to its own node accepted")
+	}
+}
+
+func TestExportConfigRoundTrip(t *testing.T) {
+	env := instanceEnv(t)
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "web1", Template: "plain", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}, {Size: 32, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	inst := env.State.Instances["web1"]
+	ini := ExportConfig(env.State, inst, 1700000000)
+	for _, want := range []string{"[export]\nversion = 0\ntimestamp = 1700000000\n", "compression = none", "[instance]\nname = web1\n",
+		"disk_count = 2", "disk1_size = 32", "disk0_ivname = disk/0", "nic0_mac = " + inst.NICs[0].MAC, "[os_private]"} {
+		if !strings.Contains(ini, want) {
+			t.Errorf("config.ini lacks %q:\n%s", want, ini)
+		}
+	}
+	e, err := ParseExportConfig(ini)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Name != "web1" || e.Template != "plain" || len(e.Disks) != 2 || e.Disks[0].Dump != inst.Disks[0].UUID || e.Disks[1].Size != 32 || e.MaxMem != 256 || e.OS != "testos+default" {
+		t.Errorf("parsed: %+v", e)
+	}
+	if _, err := ParseExportConfig("[export]\n[instance]\ndisk_count = 1\ndisk0_dump = ../x\ndisk0_size = 1\n"); err == nil {
+		t.Error("a dump name with a slash was accepted")
+	}
+}
