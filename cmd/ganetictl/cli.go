@@ -16,6 +16,8 @@ type CLI struct {
 	OS       OSCmd       `cmd:"" name:"os" help:"OS definitions on the nodes (gnt-os)."`
 	State    StateCmd    `cmd:"" help:"Inspect the state file, its history and lock."`
 	Job      JobCmd      `cmd:"" help:"The journal of operations (gnt-job)."`
+	Plan     PlanCmd     `cmd:"" help:"Plan the operations that make the cluster match a desired-state file."`
+	Apply    ApplyCmd    `cmd:"" help:"Apply a saved plan (FILE from --plan-out) or a desired-state file (-f)."`
 	Version  VersionCmd  `cmd:"" help:"Print ganetictl's version."`
 }
 
@@ -24,6 +26,7 @@ type Globals struct {
 	Inventory string `help:"Cluster inventory file." env:"GANETICTL_INVENTORY" default:"cluster.toml" type:"path" short:"i"`
 	StateDir  string `help:"State directory (default: from the inventory)." env:"GANETICTL_STATE_DIR" type:"path"`
 	DryRun    bool   `help:"Print the plan and change nothing." name:"dry-run"`
+	PlanOut   string `help:"Save the plan to this file and change nothing; apply FILE carries it out once." name:"plan-out" type:"path"`
 	JSON      bool   `help:"Machine-readable output on stdout." name:"json"`
 	Yes       bool   `help:"Answer yes to confirmation prompts."`
 	Parallel  int    `help:"Bound on concurrent node sessions (default: from the inventory)."`

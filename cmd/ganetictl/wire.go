@@ -36,6 +36,11 @@ type app struct {
 	inv   *inventory.Inventory
 	store *statefile.DirStore
 	pool  *remote.Pool
+
+	// used are the facts the last plan was made from (for --plan-out).
+	used *usedFacts
+	// events, when set (apply --json), receives the run as a JSON stream.
+	events *view.Events
 }
 
 // open loads the inventory and opens the state directory. SSH connections
@@ -209,7 +214,7 @@ func allFactsOf(fn func(*statefile.State) []string) *factsOn { return &factsOn{n
 func (a *app) mutate(ctx context.Context, op string, facts *factsOn,
 	makePlan func(env playbooks.Env) (*plan.Plan, error)) error {
 	var lk *statefile.Lock
-	if !a.g.DryRun {
+	if !a.g.DryRun && a.g.PlanOut == "" {
 		var err error
 		if lk, err = a.lock(ctx, op); err != nil {
 			return err
@@ -224,6 +229,7 @@ func (a *app) mutate(ctx context.Context, op string, facts *factsOn,
 	if facts != nil {
 		if nodes := facts.nodes(st); len(nodes) > 0 {
 			env.Facts = a.gather(ctx, st, nodes, facts.parts...)
+			a.used = &usedFacts{parts: facts.parts, facts: env.Facts}
 		}
 	}
 	p, err := makePlan(env)
@@ -235,6 +241,9 @@ func (a *app) mutate(ctx context.Context, op string, facts *factsOn,
 
 // execute prints or applies a plan made from st.
 func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk *statefile.Lock) error {
+	if a.g.PlanOut != "" {
+		return a.savePlan(p)
+	}
 	if a.g.DryRun {
 		if a.g.JSON {
 			return view.PlanJSON(a.s.Out, p)
@@ -248,7 +257,11 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk
 	if err != nil {
 		return err
 	}
-	hooks := &progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose, job: jr}
+	var hooks apply.Hooks = &progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose, job: jr}
+	if a.events != nil {
+		a.events.Plan(p)
+		hooks = &eventHooks{Events: a.events, job: jr}
+	}
 	commit := func(ctx context.Context, next *statefile.State) (int64, error) {
 		next.GanetictlVersion = a.g.version
 		return a.store.Write(ctx, lk, next)
@@ -267,6 +280,10 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk
 		if err := a.replicate(ctx, p.Replicate); err != nil {
 			fmt.Fprintf(a.s.Err, "WARNING: %v\n", err)
 		}
+	}
+	if a.events != nil {
+		a.events.Result(p.Operation, res.Committed, res.Serial, res.Failed)
+		return nil
 	}
 	if a.g.JSON {
 		return view.JSON(a.s.Out, map[string]any{"operation": p.Operation, "committed": res.Committed, "serial": res.Serial, "failed_steps": res.Failed})

@@ -1,0 +1,723 @@
+package desired
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+// Options tune the diff.
+type Options struct {
+	// AllowDestroy permits removing instances that are in the state but not
+	// in the file, and recreating (-/+) instances whose template changes.
+	AllowDestroy bool
+	// ShutdownTimeout is given to the shutdown and remove planners.
+	ShutdownTimeout time.Duration
+}
+
+// Op is one operation of the diff: a call of one playbooks planner. It is
+// planned again, against the state the previous operation left, when it is
+// applied; Plan must therefore name its object, never capture state.
+type Op struct {
+	Desc      string // e.g. "instance add web1", the job's name
+	Object    string // "instance web1", "node node2", "cluster"
+	Line      int    // of the declaration in the file (0: not declared)
+	Instances []string
+	Plan      func(env playbooks.Env) (*plan.Plan, error)
+}
+
+// Change is what one object undergoes, for display: Terraform's
+// "+ instance web1" with its attribute lines.
+type Change struct {
+	Symbol  string   `json:"symbol"` // "+", "~", "-", "-/+"
+	Kind    string   `json:"kind"`   // instance, node, cluster
+	Name    string   `json:"name"`
+	Details []string `json:"details,omitempty"`
+}
+
+// Result is the diff: the changes to show and the operations to run, in
+// execution order.
+type Result struct {
+	Changes  []*Change
+	Ops      []*Op
+	Warnings []string
+}
+
+// Counts are the summary numbers: objects to add, change and destroy
+// (a -/+ counts as one add and one destroy).
+func (r *Result) Counts() (add, change, destroy int) {
+	for _, c := range r.Changes {
+		switch c.Symbol {
+		case "+":
+			add++
+		case "~":
+			change++
+		case "-":
+			destroy++
+		case "-/+":
+			add++
+			destroy++
+		}
+	}
+	return
+}
+
+// Empty reports whether the cluster already matches the file.
+func (r *Result) Empty() bool { return len(r.Ops) == 0 }
+
+// phases order the operations safely: removals free space and names before
+// creations; roles and cluster parameters are set before instances are
+// placed; stopped instances move cheaply (failover) before running ones are
+// started.
+const (
+	phRemove = iota
+	phNode
+	phCluster
+	phCreate
+	phModify
+	phShutdown
+	phMove
+	phStartup
+	phases
+)
+
+// Diff computes the operations that take the cluster from env.State (and
+// what env.Facts say runs where) to the declared state. Every operation is
+// planned on a simulated state as it is computed, so that an impossible
+// declaration (unknown node, no space or memory) fails here, naming its
+// line, before anything is touched. env.Facts should hold the facts (all
+// parts) of every online node.
+func Diff(env playbooks.Env, f *File, opt Options) (*Result, error) {
+	if opt.ShutdownTimeout == 0 {
+		opt.ShutdownTimeout = playbooks.DefaultShutdownTimeout
+	}
+	d := &differ{f: f, opt: opt, env: env}
+	d.sim = simulate(env)
+	d.run()
+	if len(d.errs) > 0 {
+		slices.SortStableFunc(d.errs, func(a, b *Error) int { return a.Line - b.Line })
+		return nil, d.errs
+	}
+	res := &Result{Warnings: d.warnings}
+	for _, c := range d.order {
+		res.Changes = append(res.Changes, c)
+	}
+	for _, ph := range d.ops {
+		res.Ops = append(res.Ops, ph...)
+	}
+	return res, nil
+}
+
+type differ struct {
+	f        *File
+	opt      Options
+	env      playbooks.Env
+	sim      playbooks.Env
+	ops      [phases][]*Op
+	order    []*Change
+	byObj    map[string]*Change
+	errs     Errors
+	warnings []string
+}
+
+func (d *differ) bad(line int, format string, a ...any) {
+	d.errs = append(d.errs, &Error{Path: d.f.Path, Line: line, Msg: fmt.Sprintf(format, a...)})
+}
+
+// change returns (creating) the displayed change of an object.
+func (d *differ) change(symbol, kind, name string) *Change {
+	if d.byObj == nil {
+		d.byObj = map[string]*Change{}
+	}
+	key := kind + " " + name
+	if c, ok := d.byObj[key]; ok {
+		if symbol != "~" {
+			c.Symbol = symbol
+		}
+		return c
+	}
+	c := &Change{Symbol: symbol, Kind: kind, Name: name}
+	d.byObj[key] = c
+	d.order = append(d.order, c)
+	return c
+}
+
+// add records an operation after checking it plans on the simulated state;
+// the simulated state and facts then move on as if it had been applied.
+func (d *differ) add(phase int, line int, op *Op) bool {
+	p, err := op.Plan(d.sim)
+	if err != nil {
+		d.bad(line, "%s: %v", op.Object, err)
+		return false
+	}
+	if p.Empty() {
+		return false
+	}
+	if err := p.ApplyChanges(d.sim.State, time.Unix(0, 0)); err != nil {
+		d.bad(line, "%s: %v", op.Object, err)
+		return false
+	}
+	d.sim.State.Serial++
+	op.Line = line
+	d.ops[phase] = append(d.ops[phase], op)
+	return true
+}
+
+func (d *differ) run() {
+	st := d.env.State
+	declared := map[string]*Instance{}
+	for _, in := range d.f.Instances {
+		declared[in.Name] = in
+	}
+	// Removals (and the removal half of recreations).
+	var doomed []string
+	for _, name := range sortedKeys(st.Instances) {
+		if _, ok := declared[name]; !ok {
+			doomed = append(doomed, name)
+		}
+	}
+	recreate := map[string]bool{}
+	for _, in := range d.f.Instances {
+		if cur, ok := st.Instances[in.Name]; ok && cur.DiskTemplate != in.Template && !plainDRBD(cur.DiskTemplate, in.Template) && slices.Contains(Templates, in.Template) {
+			recreate[in.Name] = true
+			if !d.opt.AllowDestroy {
+				d.bad(in.KeyLine("template"), "instance %s: changing the template from %s to %s recreates the instance and destroys its data: pass --allow-destroy", in.Name, cur.DiskTemplate, in.Template)
+			}
+		}
+	}
+	if len(doomed) > 0 && !d.opt.AllowDestroy {
+		d.bad(0, "instance(s) %s are in the cluster but not in the file and would be destroyed: declare them, or pass --allow-destroy", strings.Join(doomed, ", "))
+	}
+	if len(d.errs) > 0 {
+		return
+	}
+	for _, name := range append(doomed, sortedKeys(recreate)...) {
+		sym := "-"
+		if recreate[name] {
+			sym = "-/+"
+		}
+		d.removeInstance(name, sym)
+	}
+	for _, n := range d.f.Nodes {
+		d.node(n)
+	}
+	if d.f.Cluster != nil {
+		d.cluster(d.f.Cluster)
+	}
+	for _, in := range d.f.Instances {
+		if _, ok := d.sim.State.Instances[in.Name]; !ok {
+			d.create(in, recreate[in.Name])
+			continue
+		}
+		d.modify(in)
+	}
+}
+
+func plainDRBD(a, b string) bool {
+	return (a == "plain" && b == "drbd") || (a == "drbd" && b == "plain")
+}
+
+func (d *differ) removeInstance(name, sym string) {
+	timeout := d.opt.ShutdownTimeout
+	op := &Op{Desc: "instance remove " + name, Object: "instance " + name, Instances: []string{name},
+		Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.InstanceRemove(env, name, timeout, false)
+		}}
+	if d.add(phRemove, 0, op) {
+		d.change(sym, "instance", name)
+		d.forget(name)
+	}
+}
+
+func (d *differ) node(n *Node) {
+	cur, ok := d.sim.State.Nodes[n.Name]
+	if !ok {
+		d.bad(n.Line, "node %s is not in the cluster (add it with `ganetictl node add`)", n.Name)
+		return
+	}
+	name := n.Name
+	if n.Role != "" && n.Role != nodeRole(cur, d.sim.State.Cluster.MasterNode) {
+		args := playbooks.NodeModifyArgs{Name: name, AutoPromote: true}
+		t, f := true, false
+		switch n.Role {
+		case "master_candidate":
+			args.MasterCandidate = &t
+		case "drained":
+			args.Drained = &t
+		case "offline":
+			args.Offline = &t
+		case "regular":
+			args.MasterCandidate, args.Drained, args.Offline = &f, &f, &f
+		}
+		op := &Op{Desc: "node modify " + name, Object: "node " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			p, _, err := playbooks.NodeModify(env, args)
+			return p, err
+		}}
+		if d.add(phNode, n.Line, op) {
+			c := d.change("~", "node", name)
+			c.Details = append(c.Details, fmt.Sprintf("role: %s -> %s", nodeRole(cur, d.sim.State.Cluster.MasterNode), n.Role))
+		}
+	}
+	if n.Tags != nil {
+		d.tags(phNode, n.Line, "node", name, cur.Tags, n.Tags)
+	}
+}
+
+func nodeRole(n *statefile.Node, master string) string {
+	switch {
+	case n.Offline:
+		return "offline"
+	case n.Drained:
+		return "drained"
+	case n.MasterCandidate || n.Name == master:
+		return "master_candidate"
+	}
+	return "regular"
+}
+
+func (d *differ) tags(phase, line int, kind, name string, cur, want []string) {
+	var add, remove []string
+	for _, t := range want {
+		if !slices.Contains(cur, t) {
+			add = append(add, t)
+		}
+	}
+	for _, t := range cur {
+		if !slices.Contains(want, t) {
+			remove = append(remove, t)
+		}
+	}
+	if len(add)+len(remove) == 0 {
+		return
+	}
+	obj := kind + " " + name
+	if kind == plan.KindCluster {
+		obj = "cluster"
+	}
+	op := &Op{Desc: kind + " tags " + name, Object: obj, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.Tags(env, kind, name, add, remove)
+	}}
+	if kind == plan.KindInstance {
+		op.Instances = []string{name}
+	}
+	if d.add(phase, line, op) {
+		c := d.change("~", kind, name)
+		var parts []string
+		for _, t := range add {
+			parts = append(parts, "+"+t)
+		}
+		for _, t := range remove {
+			parts = append(parts, "-"+t)
+		}
+		c.Details = append(c.Details, "tags: "+strings.Join(parts, " "))
+	}
+}
+
+func (d *differ) cluster(c *Cluster) {
+	cl := &d.sim.State.Cluster
+	changed := statefile.Params{}
+	var details []string
+	for _, k := range sortedKeys(c.BEParams) {
+		if norm(cl.BEParams[k]) != norm(c.BEParams[k]) {
+			changed[k] = c.BEParams[k]
+			details = append(details, fmt.Sprintf("beparams.%s: %s -> %s", k, orNone(cl.BEParams[k]), norm(c.BEParams[k])))
+		}
+	}
+	if len(changed) > 0 {
+		op := &Op{Desc: "cluster modify", Object: "cluster", Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.ClusterModify(env, playbooks.ModifyArgs{BEParams: changed})
+		}}
+		if d.add(phCluster, c.Line, op) {
+			ch := d.change("~", "cluster", cl.Name)
+			ch.Details = append(ch.Details, details...)
+		}
+	}
+	if c.Tags != nil {
+		d.tags(phCluster, c.Line, plan.KindCluster, cl.Name, cl.Tags, c.Tags)
+	}
+}
+
+// place resolves "auto" and checks the nodes an instance is declared on.
+func (d *differ) place(in *Instance) (primary, secondary string, ok bool) {
+	st := d.sim.State
+	usable := func(key, n string) bool {
+		node, exists := st.Nodes[n]
+		switch {
+		case !exists:
+			d.bad(in.KeyLine(key), "instance %s: unknown node %q", in.Name, n)
+		case node.Offline:
+			d.bad(in.KeyLine(key), "instance %s: node %s is offline", in.Name, n)
+		case node.Drained || !node.VMCapable:
+			d.bad(in.KeyLine(key), "instance %s: node %s does not take instances (drained or not vm_capable)", in.Name, n)
+		default:
+			return true
+		}
+		return false
+	}
+	primary, secondary = in.Primary, in.Secondary
+	if primary != "auto" && !usable("primary", primary) {
+		return "", "", false
+	}
+	if secondary != "" && secondary != "auto" && !usable("secondary", secondary) {
+		return "", "", false
+	}
+	if primary == "auto" {
+		primary = d.allocate(secondary)
+	}
+	if secondary == "auto" {
+		secondary = d.allocate(primary)
+	}
+	if primary == "" || (in.Template == "drbd" && secondary == "") {
+		d.bad(in.KeyLine("primary"), "instance %s: no node to place it on (the allocator found no online vm_capable node with facts)", in.Name)
+		return "", "", false
+	}
+	return primary, secondary, true
+}
+
+// allocate is the simple allocator: the usable node with the most free
+// memory (then name), other than not.
+func (d *differ) allocate(not string) string {
+	best, bestMem := "", int64(-1)
+	for _, n := range sortedKeys(d.sim.State.Nodes) {
+		node := d.sim.State.Nodes[n]
+		f := d.sim.Facts[n]
+		if n == not || node.Offline || node.Drained || !node.VMCapable || f == nil || !f.Reachable {
+			continue
+		}
+		if f.MemFree > bestMem {
+			best, bestMem = n, f.MemFree
+		}
+	}
+	return best
+}
+
+func (d *differ) create(in *Instance, replacing bool) {
+	primary, secondary, ok := d.place(in)
+	if !ok {
+		return
+	}
+	args := playbooks.InstanceAddArgs{Name: in.Name, Template: in.Template, Primary: primary, OS: in.OS, Hypervisor: in.Hypervisor,
+		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped"}
+	if in.Template == "drbd" {
+		args.Secondary = secondary
+	}
+	for _, mib := range in.DiskMiB {
+		args.Disks = append(args.Disks, storage.Spec{Size: mib, Mode: "rw"})
+	}
+	for _, n := range in.NICs {
+		args.NICs = append(args.NICs, playbooks.NICSpec{Link: n.Link, Mode: n.Mode, IP: n.IP, MAC: n.MAC})
+	}
+	if len(args.NICs) == 0 {
+		args.NICs = []playbooks.NICSpec{{}}
+	}
+	op := &Op{Desc: "instance add " + in.Name, Object: "instance " + in.Name, Instances: []string{in.Name},
+		Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			a := args
+			a.Disks = slices.Clone(args.Disks)
+			a.NICs = slices.Clone(args.NICs)
+			return playbooks.InstanceAdd(env, a)
+		}}
+	if !d.add(phCreate, in.Line, op) {
+		return
+	}
+	sym := "+"
+	if replacing {
+		sym = "-/+"
+	}
+	c := d.change(sym, "instance", in.Name)
+	where := primary
+	if args.Secondary != "" {
+		where += ":" + secondary
+	}
+	c.Details = append(c.Details, fmt.Sprintf("%s on %s, disks [%s], os %s, %s", in.Template, where, strings.Join(in.Disks, " "), in.OS, in.State))
+	if in.State == "running" {
+		d.runs(in.Name, primary)
+	}
+}
+
+func (d *differ) modify(in *Instance) {
+	st := d.sim.State
+	cur := st.Instances[in.Name]
+	name := in.Name
+	line := in.Line
+	change := func(detail string) { c := d.change("~", "instance", name); c.Details = append(c.Details, detail) }
+	// Template plain <-> drbd: a conversion of the stopped instance.
+	if cur.DiskTemplate != in.Template {
+		_, secondary, ok := d.place(&Instance{Name: in.Name, Template: in.Template, Primary: cur.PrimaryNode, Secondary: in.Secondary, keyLines: in.keyLines, Line: in.Line})
+		if !ok {
+			return
+		}
+		d.shutdownFor(in, cur, "convert the template")
+		op := &Op{Desc: "instance modify -t " + in.Template + " " + name, Object: "instance " + name, Instances: []string{name},
+			Plan: func(env playbooks.Env) (*plan.Plan, error) {
+				return playbooks.Convert(env, playbooks.ConvertArgs{Name: name, Template: in.Template, Secondary: secondary})
+			}}
+		if d.add(phModify, in.KeyLine("template"), op) {
+			change(fmt.Sprintf("template: %s -> %s", cur.DiskTemplate, in.Template))
+		}
+		cur = d.sim.State.Instances[name]
+	}
+	// Disks: grow, or add new ones at the end.
+	for i, mib := range in.DiskMiB {
+		if i >= len(cur.Disks) {
+			spec := storage.Spec{Size: mib, Mode: "rw"}
+			op := &Op{Desc: fmt.Sprintf("instance modify --disk add %s", name), Object: "instance " + name, Instances: []string{name},
+				Plan: func(env playbooks.Env) (*plan.Plan, error) {
+					return playbooks.InstanceModify(env, playbooks.ModifyInstanceArgs{Name: name, Disks: []playbooks.DiskMod{{Op: "add", Index: -1, Spec: spec}}})
+				}}
+			if d.add(phModify, in.KeyLine("disks"), op) {
+				change(fmt.Sprintf("disk %d: (none) -> %d MiB", i, mib))
+			}
+			continue
+		}
+		size := cur.Disks[i].Size
+		switch {
+		case mib < size:
+			d.bad(in.KeyLine("disks"), "instance %s: disk %d is %d MiB and cannot shrink to %d MiB", name, i, size, mib)
+		case mib > size:
+			idx := i
+			op := &Op{Desc: fmt.Sprintf("instance grow-disk %s %d", name, idx), Object: "instance " + name, Instances: []string{name},
+				Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.GrowDisk(env, name, idx, mib, true) }}
+			if d.add(phModify, in.KeyLine("disks"), op) {
+				change(fmt.Sprintf("disk %d: %d -> %d MiB", i, size, mib))
+			}
+		}
+	}
+	if len(in.DiskMiB) < len(cur.Disks) {
+		d.bad(in.KeyLine("disks"), "instance %s has %d disks, the file declares %d: removing disks is not done declaratively (use `instance modify --disk N:remove`)", name, len(cur.Disks), len(in.DiskMiB))
+	}
+	// Parameters.
+	be, hvp := statefile.Params{}, statefile.Params{}
+	var details []string
+	for _, k := range sortedKeys(in.BEParams) {
+		if norm(cur.BEParams[k]) != norm(in.BEParams[k]) {
+			be[k] = in.BEParams[k]
+			details = append(details, fmt.Sprintf("beparams.%s: %s -> %s", k, orNone(cur.BEParams[k]), norm(in.BEParams[k])))
+		}
+	}
+	for _, k := range sortedKeys(in.HVParams) {
+		if norm(cur.HVParams[k]) != norm(in.HVParams[k]) {
+			hvp[k] = in.HVParams[k]
+			details = append(details, fmt.Sprintf("hvparams.%s: %s -> %s", k, orNone(cur.HVParams[k]), norm(in.HVParams[k])))
+		}
+	}
+	if len(be)+len(hvp) > 0 {
+		op := &Op{Desc: "instance modify " + name, Object: "instance " + name, Instances: []string{name},
+			Plan: func(env playbooks.Env) (*plan.Plan, error) {
+				return playbooks.InstanceModify(env, playbooks.ModifyInstanceArgs{Name: name, BEParams: be, HVParams: hvp})
+			}}
+		if d.add(phModify, in.KeyLine("beparams"), op) {
+			for _, s := range details {
+				change(s)
+			}
+		}
+	}
+	if in.OS != cur.OS {
+		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: instance %s runs OS %s, the file says %s: reinstalling is not done declaratively (use `instance reinstall -o`)", d.f.Path, in.KeyLine("os"), name, cur.OS, in.OS))
+	}
+	if len(in.NICs) > 0 && len(in.NICs) != len(cur.NICs) {
+		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: instance %s has %d NICs, the file declares %d: NIC changes are not done declaratively yet", d.f.Path, in.KeyLine("nic"), name, len(cur.NICs), len(in.NICs)))
+	}
+	d.tags(phModify, in.KeyLine("tags"), plan.KindInstance, name, cur.Tags, in.Tags)
+
+	// Power and placement.
+	cur = d.sim.State.Instances[name]
+	running := d.runningOn(name)
+	if in.State == "stopped" && (cur.AdminState == "up" || len(running) > 0) {
+		d.shutdownFor(in, cur, "")
+	}
+	if in.Primary != "auto" && in.Primary != cur.PrimaryNode {
+		d.move(in, d.sim.State.Instances[name])
+	}
+	cur = d.sim.State.Instances[name]
+	running = d.runningOn(name)
+	if in.State == "running" && (cur.AdminState != "up" || !slices.Contains(running, cur.PrimaryNode)) {
+		why := "state: stopped -> running"
+		if cur.AdminState == "up" {
+			why = fmt.Sprintf("not running on %s (drift found on the node): start it", cur.PrimaryNode)
+		}
+		op := &Op{Desc: "instance startup " + name, Object: "instance " + name, Instances: []string{name},
+			Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.InstanceStartup(env, name) }}
+		if d.add(phStartup, line, op) {
+			change(why)
+			d.runs(name, cur.PrimaryNode)
+		}
+	}
+}
+
+// shutdownFor stops an instance that runs (or is marked up).
+func (d *differ) shutdownFor(in *Instance, cur *statefile.Instance, why string) {
+	if cur.AdminState != "up" && len(d.runningOn(cur.Name)) == 0 {
+		return
+	}
+	name, timeout := cur.Name, d.opt.ShutdownTimeout
+	noRemember := why != "" && in.State == "running" // a conversion restarts it afterwards
+	op := &Op{Desc: "instance shutdown " + name, Object: "instance " + name, Instances: []string{name},
+		Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.InstanceShutdown(env, name, timeout, noRemember)
+		}}
+	if d.add(phShutdown, in.KeyLine("state"), op) {
+		c := d.change("~", "instance", name)
+		if why != "" {
+			c.Details = append(c.Details, "stopped to "+why)
+		} else {
+			c.Details = append(c.Details, "state: running -> stopped")
+		}
+		d.forget(name)
+	}
+}
+
+// move changes the primary: migrate a running instance, fail over a
+// stopped one; drbd to its secondary, shared storage to any node.
+func (d *differ) move(in *Instance, cur *statefile.Instance) {
+	name, target := in.Name, in.Primary
+	if _, _, ok := d.place(&Instance{Name: name, Primary: target, keyLines: in.keyLines, Line: in.Line}); !ok {
+		return
+	}
+	switch {
+	case cur.DiskTemplate == "drbd":
+		if sec := cur.SecondaryNodes(); len(sec) != 1 || sec[0] != target {
+			d.bad(in.KeyLine("primary"), "instance %s: a drbd instance moves only to its secondary (%s); changing its nodes needs `instance replace-disks -n`", name, strings.Join(cur.SecondaryNodes(), ","))
+			return
+		}
+		target = ""
+	case slices.Contains([]string{"sharedfile", "rbd"}, cur.DiskTemplate):
+	default:
+		d.bad(in.KeyLine("primary"), "instance %s: a %s instance's disks are on its node: moving it needs `instance move`, not a primary change", name, cur.DiskTemplate)
+		return
+	}
+	running := slices.Contains(d.runningOn(name), cur.PrimaryNode)
+	how := "failover"
+	op := &Op{Desc: "instance failover " + name, Object: "instance " + name, Instances: []string{name},
+		Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.Failover(env, playbooks.FailoverArgs{Name: name, Target: target, ShutdownTimeout: d.opt.ShutdownTimeout})
+		}}
+	if running {
+		how = "migrate"
+		op = &Op{Desc: "instance migrate " + name, Object: "instance " + name, Instances: []string{name},
+			Plan: func(env playbooks.Env) (*plan.Plan, error) {
+				return playbooks.Migrate(env, playbooks.MigrateArgs{Name: name, Target: target})
+			}}
+	}
+	if d.add(phMove, in.KeyLine("primary"), op) {
+		c := d.change("~", "instance", name)
+		c.Details = append(c.Details, fmt.Sprintf("primary: %s -> %s (%s)", cur.PrimaryNode, in.Primary, how))
+		if running {
+			d.forget(name)
+			d.runs(name, in.Primary)
+		}
+	}
+}
+
+// runningOn is where the simulated facts say the instance runs.
+func (d *differ) runningOn(name string) []string {
+	var out []string
+	for _, n := range sortedKeys(d.sim.Facts) {
+		if f := d.sim.Facts[n]; f != nil && f.Running != nil {
+			if _, ok := f.Running[name]; ok {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func (d *differ) forget(name string) {
+	for _, f := range d.sim.Facts {
+		if f != nil && f.Running != nil {
+			delete(f.Running, name)
+		}
+	}
+}
+
+func (d *differ) runs(name, node string) {
+	if f := d.sim.Facts[node]; f != nil {
+		if f.Running == nil {
+			f.Running = map[string]hv.Running{}
+		}
+		f.Running[name] = hv.Running{Name: name, State: "running"}
+	}
+}
+
+// simulate copies the state and facts the diff plans against.
+func simulate(env playbooks.Env) playbooks.Env {
+	sim := env
+	b, _ := json.Marshal(env.State)
+	st := &statefile.State{}
+	_ = json.Unmarshal(b, st)
+	sim.State = st
+	sim.Facts = map[string]*playbooks.NodeFacts{}
+	for n, f := range env.Facts {
+		if f == nil {
+			continue
+		}
+		c := *f
+		c.Running = map[string]hv.Running{}
+		for k, v := range f.Running {
+			c.Running[k] = v
+		}
+		if f.VG != nil {
+			vg := *f.VG
+			c.VG = &vg
+		}
+		sim.Facts[n] = &c
+	}
+	if sim.NewID == nil {
+		sim.NewID = statefile.NewUUID
+	}
+	if sim.Random == nil {
+		sim.Random = func(n int) []byte { return make([]byte, n) }
+	}
+	return sim
+}
+
+func params(m map[string]any) statefile.Params {
+	if len(m) == 0 {
+		return nil
+	}
+	out := statefile.Params{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// norm prints a parameter value the same whatever JSON or TOML made of it.
+func norm(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		if x == float64(int64(x)) {
+			return fmt.Sprint(int64(x))
+		}
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+func orNone(v any) string {
+	if s := norm(v); s != "" {
+		return s
+	}
+	return "(default)"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
