@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,15 +125,20 @@ func TestBackupExportImport(t *testing.T) {
 // listenPort waits for a helper receiver on node and returns its port.
 func (c *cluster) listenPort(node string) string {
 	c.t.Helper()
-	for range 100 {
-		out, _ := c.nodeErr(node, "sh", "-c", `ss -ltnpH | grep ganetictl-help | awk '{print $4}'`)
-		if f := strings.Fields(out); len(f) > 0 {
-			_, port, _ := strings.Cut(f[0][strings.LastIndex(f[0], ":"):], ":")
-			return port
+	for range 200 {
+		// The helper listens on the replication address in 42000-49999.
+		out, _ := c.nodeErr(node, "ss", "-ltnH")
+		for _, f := range strings.Fields(out) {
+			if !strings.HasPrefix(f, "198.19.") {
+				continue
+			}
+			port := f[strings.LastIndex(f, ":")+1:]
+			if p, err := strconv.Atoi(port); err == nil && p >= 42000 && p < 50000 {
+				return port
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.t.Fatalf("%s: no helper listening", node)
 	return ""
 }
 
@@ -163,10 +169,15 @@ func TestMoveInterrupted(t *testing.T) {
 
 	// 1. SIGKILL of ganetictl mid-copy.
 	cmd := exec.Command(binary, "--inventory", c.inv, "--state-dir", c.stateDir, "instance", "move", "-n", n[1], name)
+	var kstderr strings.Builder
+	cmd.Stderr = &kstderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c.listenPort(n[1])
+	if c.listenPort(n[1]) == "" {
+		cmd.Wait()
+		t.Fatalf("%s: no helper listening:\n%s", n[1], kstderr.String())
+	}
 	time.Sleep(1500 * time.Millisecond)
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -186,7 +197,10 @@ func TestMoveInterrupted(t *testing.T) {
 	if err := move.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c.listenPort(n[1])
+	if c.listenPort(n[1]) == "" {
+		move.Wait()
+		t.Fatalf("%s: no helper listening:\n%s", n[1], stderr.String())
+	}
 	time.Sleep(1500 * time.Millisecond)
 	if err := c.bed.Cut(ctx, n[0]); err != nil {
 		t.Fatal(err)
@@ -206,6 +220,9 @@ func TestMoveInterrupted(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- c.run("instance", "move", "-n", n[1], name) }()
 	port := c.listenPort(n[1])
+	if port == "" {
+		t.Fatalf("%s: no helper listening: %s", n[1], <-done)
+	}
 	addr := nodes[1].SecondaryAddr
 	out, _ := c.nodeErr(n[2], "sh", "-c", `printf 'GNTXFER1junk' | timeout 3 socat -T2 - TCP:"$1":"$2"; timeout 3 socat -T2 -u OPENSSL:"$1":"$2",verify=0 - </dev/null; exit 0`, "stranger", addr, port)
 	if strings.Contains(out, "GNTXFER1") {

@@ -131,3 +131,68 @@ done
 printf '%-34s %6ss  (includes the 1 s soft-stop timeout: the guest has no OS)\n' "instance failover" "$(med "${tf[@]}")"
 $GM instance remove -f --shutdown-timeout 1s mig1 >/dev/null 2>&1
 rm -rf "$SM"
+
+# ---- node-to-node disk copies (issue 6: the helper) ---------------------------
+# XFER_MIB of random data copied node1 -> node2 by ganetictl-helper (pinned
+# TLS, as instance move runs it), against ssh pipes relayed through this
+# machine and run directly between the nodes; then a sparse disk holding
+# little data, and zstd on compressible data. Sizes are variables: CI
+# machines are small.
+: "${XFER_MIB:=1024}" "${SPARSE_MIB:=8192}" "${SPARSE_DATA_MIB:=256}"
+SX=$(mktemp -d /tmp/ganetictl-bench-xfer.XXXXXX)
+S="ssh -F $SSHCFG"
+H=/var/lib/ganetictl/bench-helper
+for n in node1 node2; do $S $n 'mkdir -p /var/lib/ganetictl /srv/bench && cat > /var/lib/ganetictl/bench-helper && chmod 755 /var/lib/ganetictl/bench-helper' < bin/ganetictl-helper-linux-amd64; done
+for e in send recv; do
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench -days 1 \
+    -keyout "$SX/$e.key" -out "$SX/$e.crt" >/dev/null 2>&1
+  cat "$SX/$e.crt" "$SX/$e.key" > "$SX/$e.pem"
+  openssl x509 -in "$SX/$e.crt" -outform der | sha256sum | cut -d' ' -f1 > "$SX/$e.fp"
+done
+DST_IP=$($S node2 "ip -4 -o addr show eth1 | awk '{print \$4}' | cut -d/ -f1")
+# helper_copy SRC DST [extra send args]: one pinned-TLS copy node1 -> node2.
+helper_copy() {
+  local src=$1 dst=$2; shift 2
+  rm -f "$SX/recv.out"
+  $S node2 "$H" recv --listen "$DST_IP" --port 0 --dst "$dst" --identity "'$(cat "$SX/recv.pem")'" --peer-fp "$(cat "$SX/send.fp")" \
+    > "$SX/recv.out" 2>/dev/null &
+  local rpid=$! port=""
+  for _ in $(seq 100); do port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$SX/recv.out" 2>/dev/null | head -1); [ -n "$port" ] && break; sleep 0.05; done
+  $S node1 "$H" send --connect "$DST_IP" --port "$port" --src "$src" --identity "'$(cat "$SX/send.pem")'" --peer-fp "$(cat "$SX/recv.fp")" "$@" >/dev/null 2>&1
+  wait "$rpid"
+}
+timed() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+mbs() { echo "scale=1; $1 / $2" | bc -l; }
+$S node1 "dd if=/dev/urandom of=/srv/bench/rand bs=1M count=$XFER_MIB status=none"
+echo "== copy $XFER_MIB MiB of random data node1 -> node2"
+t_h=$(timed helper_copy /srv/bench/rand /srv/bench/rand.copy)
+t_r=$(timed sh -c "$S node1 cat /srv/bench/rand | $S node2 'cat > /srv/bench/rand.relay'")
+t_d=$(timed $S node1 "cat /srv/bench/rand | ssh -c aes128-gcm@openssh.com node2 'cat > /srv/bench/rand.direct'")
+printf '%-34s %6ss  %s MB/s\n' "helper (TLS 1.3, pinned)" "$t_h" "$(mbs "$XFER_MIB" "$t_h")"
+printf '%-34s %6ss  %s MB/s\n' "ssh relayed through controller" "$t_r" "$(mbs "$XFER_MIB" "$t_r")"
+printf '%-34s %6ss  %s MB/s\n' "ssh direct (aes128-gcm)" "$t_d" "$(mbs "$XFER_MIB" "$t_d")"
+printf '%-34s %sx  (target >= 1.5)\n' "speed-up over relayed" "$(ratio "$t_r" "$t_h")"
+printf '%-34s %sx  (target >= 1.0)\n' "speed-up over direct" "$(ratio "$t_d" "$t_h")"
+[ "$($S node1 sha256sum < /dev/null /srv/bench/rand | cut -c1-64)" = "$($S node2 sha256sum /srv/bench/rand.copy | cut -c1-64)" ] || echo "WARNING: helper copy differs"
+$S node2 rm -f /srv/bench/rand.copy /srv/bench/rand.relay /srv/bench/rand.direct
+$S node1 rm -f /srv/bench/rand
+
+echo "== sparse disk: $SPARSE_MIB MiB holding $SPARSE_DATA_MIB MiB of data"
+$S node1 "truncate -s ${SPARSE_MIB}M /srv/bench/sparse && dd if=/dev/urandom of=/srv/bench/sparse bs=1M seek=100 count=$SPARSE_DATA_MIB conv=notrunc status=none"
+t_h=$(timed helper_copy /srv/bench/sparse /srv/bench/sparse.copy)
+t_d=$(timed $S node1 "cat /srv/bench/sparse | ssh -c aes128-gcm@openssh.com node2 'cat > /srv/bench/sparse.direct'")
+printf '%-34s %6ss  (allocated on target: %s)\n' "helper (holes skipped)" "$t_h" "$($S node2 du -h /srv/bench/sparse.copy | cut -f1)"
+printf '%-34s %6ss\n' "ssh direct full copy" "$t_d"
+printf '%-34s %sx  (target >= 10)\n' "speed-up" "$(ratio "$t_d" "$t_h")"
+$S node2 rm -f /srv/bench/sparse.copy /srv/bench/sparse.direct
+$S node1 rm -f /srv/bench/sparse
+
+echo "== compressible data ($XFER_MIB MiB of text), helper with and without zstd"
+$S node1 "yes 'ganetictl bench line of compressible text 0123456789' | head -c ${XFER_MIB}M > /srv/bench/text"
+t_n=$(timed helper_copy /srv/bench/text /srv/bench/text.copy)
+t_z=$(timed helper_copy /srv/bench/text /srv/bench/text.copy --compress zstd)
+printf '%-34s %6ss  %s MB/s\n' "no compression" "$t_n" "$(mbs "$XFER_MIB" "$t_n")"
+printf '%-34s %6ss  %s MB/s\n' "zstd" "$t_z" "$(mbs "$XFER_MIB" "$t_z")"
+$S node2 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
+$S node1 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
+rm -rf "$SX"

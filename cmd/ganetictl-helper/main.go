@@ -179,7 +179,18 @@ func recv(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	l.Close() // exactly one connection
+	// Exactly one connection: the port stays open until the copy ends, and
+	// anyone else who connects meanwhile is closed on at once, unread.
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return // l closed
+			}
+			emit(os.Stderr, map[string]any{"event": "rejected", "remote": c.RemoteAddr().String(), "error": "a transfer is already connected"})
+			c.Close()
+		}
+	}()
 	defer conn.Close()
 	stopConn := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopConn()
