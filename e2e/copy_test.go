@@ -232,6 +232,9 @@ func TestMoveInterrupted(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("rerun of the move: %s", r)
 	}
+	if !strings.Contains(r.stderr, "MiB (100%)") || !strings.Contains(r.stderr, "MB/s") {
+		t.Errorf("no copy progress shown:\n%s", r.stderr)
+	}
 	c.ok("instance", "activate-disks", name)
 	if got := c.diskSum(n[1], name, 0, 96); got != sum {
 		t.Errorf("disk sha256 after rerun %s, want %s", got, sum)

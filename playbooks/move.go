@@ -134,9 +134,10 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 	}, nil
 }
 
-// IsCopyStep tells the progress view which steps stream helper progress.
-func IsCopyStep(s *plan.Step) bool {
-	return len(s.Argv) > 3 && s.Argv[0] == "sh" && (s.Argv[3] == "ganetictl-copy-send" || s.Argv[3] == "ganetictl-copy-recv")
+// IsCopySend tells the progress view which steps stream a copy's
+// progress: the sending helper's JSON lines on stderr.
+func IsCopySend(s *plan.Step) bool {
+	return len(s.Argv) > 3 && s.Argv[0] == "sh" && s.Argv[3] == "ganetictl-copy-send"
 }
 
 // MoveArgs are `instance move`'s inputs.

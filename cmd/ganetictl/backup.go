@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +68,56 @@ func (c *InstanceMoveCmd) Run(ctx context.Context, g *Globals) error {
 	return a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Move(env, playbooks.MoveArgs{Name: c.Name, Target: c.Target, ShutdownTimeout: c.ShutdownTimeout, Copy: c.options(helpers)})
 	})
+}
+
+// StepStderr streams a disk copy's progress (the sending helper's JSON
+// lines on stderr) as a progress line at most every two seconds
+// (apply.StderrHooks).
+func (h *progressHooks) StepStderr(s *plan.Step) io.Writer {
+	if !playbooks.IsCopySend(s) {
+		return nil
+	}
+	return &copyProgress{h: h, node: s.Node, what: s.Desc}
+}
+
+// copyProgress turns the helper's progress lines into progress output.
+type copyProgress struct {
+	h          *progressHooks
+	node, what string
+	partial    []byte
+	last       time.Time
+}
+
+func (c *copyProgress) Write(b []byte) (int, error) {
+	c.partial = append(c.partial, b...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := c.partial[:i]
+		c.partial = c.partial[i+1:]
+		var ev struct {
+			Event string  `json:"event"`
+			Bytes int64   `json:"bytes"`
+			Total int64   `json:"total"`
+			Rate  float64 `json:"rate"`
+			Done  bool    `json:"done"`
+		}
+		if json.Unmarshal(line, &ev) != nil || ev.Event != "progress" || ev.Total <= 0 {
+			continue
+		}
+		if !ev.Done && time.Since(c.last) < 2*time.Second {
+			continue
+		}
+		c.last = time.Now()
+		eta := ""
+		if ev.Rate > 0 && !ev.Done {
+			eta = fmt.Sprintf(", ETA %s", time.Duration(float64(ev.Total-ev.Bytes)/ev.Rate*float64(time.Second)).Round(time.Second))
+		}
+		c.h.p.Printf("  %s: %s: %.1f of %.1f MiB (%d%%), %.1f MB/s%s", c.node, c.what,
+			float64(ev.Bytes)/(1<<20), float64(ev.Total)/(1<<20), ev.Bytes*100/ev.Total, ev.Rate/1e6, eta)
+	}
 }
 
 // HelperDir is where nodes keep the helper, by content: helper-<sha256[:16]>.

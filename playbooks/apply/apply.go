@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"sort"
 	"time"
@@ -33,6 +34,14 @@ type Hooks interface {
 	StepFinished(r StepResult)
 	Undoing(step *plan.Step)
 	StateSaved(serial int64)
+}
+
+// StderrHooks is an optional upgrade of Hooks: StepStderr may return a
+// writer that receives a step's stderr while the step runs (for in-step
+// progress, such as a disk copy's), or nil. The StepResult still carries
+// the whole stderr. Undo steps and Gather are not streamed.
+type StderrHooks interface {
+	StepStderr(step *plan.Step) io.Writer
 }
 
 // NoHooks ignores all progress.
@@ -175,7 +184,11 @@ func runStage(ctx context.Context, p *plan.Plan, si int, rs Runners, opt Options
 		step := &stage.Steps[i]
 		wp.Go(func() StepResult {
 			opt.Hooks.StepStarted(step)
-			r := runStep(ctx, p, step, rs)
+			var live io.Writer
+			if sh, ok := opt.Hooks.(StderrHooks); ok {
+				live = sh.StepStderr(step)
+			}
+			r := runStep(ctx, p, step, rs, live)
 			r.Stage, r.Index = si, i
 			opt.Hooks.StepFinished(r)
 			return r
@@ -187,7 +200,8 @@ func runStage(ctx context.Context, p *plan.Plan, si int, rs Runners, opt Options
 	return results
 }
 
-func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners) (r StepResult) {
+// runStep runs one step; live, when not nil, also receives its stderr as it arrives.
+func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners, live io.Writer) (r StepResult) {
 	start := time.Now()
 	r.Step = step
 	defer func() { r.Duration = time.Since(start) }() // r is the named result: the deferred write is returned
@@ -213,8 +227,16 @@ func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners) (r 
 		return r
 	}
 	// Logs and errors show the placeholders, never the secrets.
-	out, err := runner.Run(ctx, remote.Command{Argv: argv, Display: step.Argv})
+	cmd := remote.Command{Argv: argv, Display: step.Argv}
+	var stderr bytes.Buffer
+	if live != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, live)
+	}
+	out, err := runner.Run(ctx, cmd)
 	r.Stdout, r.Stderr, r.ExitCode = out.Stdout, out.Stderr, out.ExitCode
+	if live != nil {
+		r.Stderr = stderr.Bytes()
+	}
 	var xe *remote.ExitError
 	if errors.As(err, &xe) {
 		r.ExitCode = xe.Code
@@ -248,7 +270,7 @@ func undo(ctx context.Context, p *plan.Plan, done []StepResult, rs Runners, opt 
 			continue
 		}
 		opt.Hooks.Undoing(u)
-		r := runStep(ctx, p, u, rs)
+		r := runStep(ctx, p, u, rs, nil)
 		opt.Hooks.StepFinished(r)
 		if r.Err != nil {
 			errs = append(errs, r.Err)
