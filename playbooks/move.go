@@ -103,6 +103,7 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 		common = append(common, "--idle-timeout", o.IdleTimeout.String())
 	}
 	var recvAuth, sendAuth []string
+	var recvKey, sendKey string
 	if o.InsecureTransport {
 		recvAuth = []string{"--insecure-transport"}
 		sendAuth = recvAuth
@@ -118,8 +119,10 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 		if err != nil {
 			return nil, err
 		}
-		recvAuth = []string{"--identity", p.Secret(c.secretName+"-recv", ri.PEM()), "--peer-fp", si.Fingerprint}
-		sendAuth = []string{"--identity", p.Secret(c.secretName+"-send", si.PEM()), "--peer-fp", ri.Fingerprint}
+		// Keys go in on stdin: argv is visible to every user of a node.
+		recvKey, sendKey = p.Secret(c.secretName+"-recv", ri.PEM()), p.Secret(c.secretName+"-send", si.PEM())
+		recvAuth = []string{"--identity", "-", "--peer-fp", si.Fingerprint}
+		sendAuth = []string{"--identity", "-", "--peer-fp", ri.Fingerprint}
 	}
 	recv := append([]string{"sh", "-c", helperScript, "ganetictl-copy-recv", hd.Path, hd.SHA256, "recv", "--listen", addr, "--dst", c.dst}, common...)
 	if c.dstZeroed {
@@ -129,8 +132,8 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 	send := append([]string{"sh", "-c", helperScript, "ganetictl-copy-send", hs.Path, hs.SHA256, "send", "--connect", addr, "--src", c.src, "--compress", compress}, common...)
 	send = append(send, sendAuth...)
 	return []plan.Step{
-		{Node: c.dstNode, Action: plan.Exec, Desc: fmt.Sprintf("receive %s from %s into %s", c.what, c.srcNode, c.dst), Argv: recv},
-		{Node: c.srcNode, Action: plan.Exec, Desc: fmt.Sprintf("send %s %s to %s", c.what, c.src, c.dstNode), Argv: send},
+		{Node: c.dstNode, Action: plan.Exec, Desc: fmt.Sprintf("receive %s from %s into %s", c.what, c.srcNode, c.dst), Argv: recv, Stdin: recvKey},
+		{Node: c.srcNode, Action: plan.Exec, Desc: fmt.Sprintf("send %s %s to %s", c.what, c.src, c.dstNode), Argv: send, Stdin: sendKey},
 	}, nil
 }
 

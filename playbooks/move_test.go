@@ -55,14 +55,18 @@ func TestMovePlan(t *testing.T) {
 	if recv.Node != "node2" || send.Node != "node1" {
 		t.Errorf("recv on %s, send on %s", recv.Node, send.Node)
 	}
-	// Keys are secrets: placeholders in argv, values only through Resolve.
+	// Keys are secrets: never in argv (every node user sees it), only on
+	// stdin as a placeholder that Resolve turns into the key.
 	for _, s := range []plan.Step{recv, send} {
 		joined := strings.Join(s.Argv, " ")
-		if strings.Contains(joined, "PRIVATE KEY") || !strings.Contains(joined, "{{secret:") {
-			t.Errorf("step argv exposes a key or lacks the placeholder: %s", joined)
+		if strings.Contains(joined, "PRIVATE KEY") || strings.Contains(joined, "{{secret:") || !strings.Contains(joined, "--identity -") {
+			t.Errorf("the key must come on stdin, not in argv: %s", joined)
 		}
-		argv, err := mp.Resolve(s.Argv)
-		if err != nil || !strings.Contains(strings.Join(argv, " "), "PRIVATE KEY") {
+		if !plan.IsSecret(s.Stdin) {
+			t.Errorf("stdin should be a secret placeholder: %q", s.Stdin)
+		}
+		in, err := mp.Resolve([]string{s.Stdin})
+		if err != nil || !strings.Contains(in[0], "PRIVATE KEY") {
 			t.Errorf("resolve: %v", err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -106,7 +107,15 @@ func (c *common) tls(server bool) (*tls.Config, error) {
 	if err := transfer.ValidFingerprint(c.peerFP); err != nil {
 		return nil, err
 	}
-	id, err := transfer.ParseIdentity(c.identity)
+	pem := c.identity
+	if pem == "-" { // on stdin, so the key never shows in the process list
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<10))
+		if err != nil {
+			return nil, fmt.Errorf("read the identity from stdin: %w", err)
+		}
+		pem = string(b)
+	}
+	id, err := transfer.ParseIdentity(pem)
 	if err != nil {
 		return nil, err
 	}

@@ -193,6 +193,9 @@ func maskedPlan(p *plan.Plan) *plan.Plan {
 		c.Stages[i].Steps = make([]plan.Step, len(st.Steps))
 		for j, s := range st.Steps {
 			s.Argv = maskArgv(s.Argv)
+			if s.Stdin != "" {
+				s.Stdin = plan.Masked // never shown, secret or not
+			}
 			if s.Undo != nil {
 				u := *s.Undo
 				u.Argv = maskArgv(u.Argv)

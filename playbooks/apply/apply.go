@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -228,6 +229,14 @@ func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners, liv
 	}
 	// Logs and errors show the placeholders, never the secrets.
 	cmd := remote.Command{Argv: argv, Display: step.Argv}
+	if step.Stdin != "" {
+		in, err := p.Resolve([]string{step.Stdin})
+		if err != nil {
+			r.Err = fmt.Errorf("%s: %w", step.Node, err)
+			return r
+		}
+		cmd.Stdin = strings.NewReader(in[0])
+	}
 	var stderr bytes.Buffer
 	if live != nil {
 		cmd.Stderr = io.MultiWriter(&stderr, live)

@@ -116,6 +116,9 @@ type Step struct {
 	Path    string `json:"path,omitempty"`
 	Mode    uint32 `json:"mode,omitempty"`
 	Content []byte `json:"content,omitempty"`
+	// Stdin is fed to the command: how secrets (keys) reach a node without
+	// showing in its process list. It may be a secret placeholder (Secret).
+	Stdin string `json:"stdin,omitempty"`
 	// OKExit lists exit codes besides 0 that count as success.
 	OKExit []int `json:"ok_exit,omitempty"`
 	// Undo, if set, is run when a later step of an Abort stage (or a later
