@@ -1,0 +1,196 @@
+package desired
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// cluster is a two-node state built through the real planners, with facts
+// saying what runs where.
+func cluster(t *testing.T) playbooks.Env {
+	t.Helper()
+	st := statefile.New("lin")
+	n := 0
+	env := playbooks.Env{State: st, NewID: func() string { n++; return fmt.Sprintf("00000000-0000-0000-0000-%012d", n) },
+		Random: func(k int) []byte { return bytes.Repeat([]byte{byte(n)}, k) }, Facts: map[string]*playbooks.NodeFacts{}}
+	for _, name := range []string{"node1", "node2"} {
+		env.Facts[name] = &playbooks.NodeFacts{Name: name, Reachable: true, Hostname: name, MemTotal: 24000, MemFree: 20000,
+			Tools: map[string]string{"lvm": "x", "qemu-system-x86_64": "x", "qemu-img": "x", "socat": "x", "ip": "x", "drbdsetup": "x"},
+			VG:    &playbooks.VGFacts{Name: "xenvg", Size: 32768, Free: 32768}, DiskTotal: 100000, DiskFree: 90000,
+			OS:      map[string]*playbooks.OSDef{"testos": {Name: "testos", Path: "/srv/ganeti/os/testos", APIs: []int{20}, Variants: []string{"default"}}},
+			Running: map[string]hv.Running{}}
+	}
+	apply := func(p *plan.Plan, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ApplyChanges(st, st.Cluster.Mtime); err != nil {
+			t.Fatal(err)
+		}
+		st.Serial++
+	}
+	apply(playbooks.ClusterInit(env, playbooks.InitArgs{Name: "c.test", Master: "node1", MasterIP: "198.18.0.1", MasterSecondaryIP: "198.19.0.1",
+		Group: "default", VolumeGroup: "xenvg", EnabledHypervisors: []string{"kvm"}, EnabledDiskTemplates: []string{"plain", "file", "sharedfile", "drbd"},
+		FileStorageDir: "/srv/ganeti/file-storage", SharedFileStorageDir: "/srv/ganeti/shared-file-storage", MACPrefix: "aa:00:00", CandidatePoolSize: 10,
+		NICParams: statefile.Params{"link": "br0", "mode": "bridged"}}))
+	apply(playbooks.NodeAdd(env, playbooks.NodeAddArgs{Name: "node2", PrimaryIP: "198.18.0.2", SecondaryIP: "198.19.0.2"}))
+	return env
+}
+
+const base = `[[instance]]
+name = "web1"
+template = "file"
+primary = "node1"
+disks = ["64M"]
+os = "testos"
+
+[[instance]]
+name = "shared1"
+template = "sharedfile"
+primary = "node1"
+disks = ["32M"]
+os = "testos"
+
+[[instance]]
+name = "old1"
+template = "plain"
+primary = "node2"
+disks = ["32M"]
+os = "testos"
+state = "stopped"
+`
+
+// realize applies the diff's operations to the env's state (no nodes).
+func realize(t *testing.T, env playbooks.Env, f *File) {
+	t.Helper()
+	r, err := Diff(env, f, Options{AllowDestroy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range r.Ops {
+		p, err := op.Plan(env)
+		if err != nil {
+			t.Fatalf("%s: %v", op.Desc, err)
+		}
+		if err := p.ApplyChanges(env.State, env.State.Cluster.Mtime); err != nil {
+			t.Fatal(err)
+		}
+		env.State.Serial++
+	}
+	for name, i := range env.State.Instances {
+		if i.AdminState == "up" {
+			env.Facts[i.PrimaryNode].Running[name] = hv.Running{Name: name, Hypervisor: "kvm", MemMiB: 128}
+		}
+	}
+}
+
+func TestDiff(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		edit   func(string) string
+		facts  func(playbooks.Env)
+		want   []string // "symbol kind name" per change, in order
+		ops    []string
+		render string // golden file, "" for none
+	}{
+		{name: "no change", edit: func(s string) string { return s }, want: nil, ops: nil},
+		{name: "resize move remove", edit: func(s string) string {
+			s = strings.Replace(s, `disks = ["64M"]`, `disks = ["96M"]`, 1)
+			s = strings.Replace(s, "name = \"shared1\"\ntemplate = \"sharedfile\"\nprimary = \"node1\"", "name = \"shared1\"\ntemplate = \"sharedfile\"\nprimary = \"node2\"", 1)
+			return s[:strings.Index(s, "[[instance]]\nname = \"old1\"")]
+		}, want: []string{"- instance old1", "~ instance web1", "~ instance shared1"},
+			ops: []string{"instance remove old1", "instance grow-disk web1 0", "instance migrate shared1"}, render: "resize_move_remove.txt"},
+		{name: "drift", edit: func(s string) string { return s }, facts: func(env playbooks.Env) { delete(env.Facts["node1"].Running, "web1") },
+			want: []string{"~ instance web1"}, ops: []string{"instance startup web1"}},
+		{name: "create", edit: func(s string) string {
+			return s + "\n[[instance]]\nname = \"new1\"\ntemplate = \"file\"\nprimary = \"node2\"\ndisks = [\"16M\"]\nos = \"testos\"\n"
+		}, want: []string{"+ instance new1"}, ops: []string{"instance add new1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := cluster(t)
+			f0, err := Parse("d.toml", []byte(base))
+			if err != nil {
+				t.Fatal(err)
+			}
+			realize(t, env, f0)
+			if tc.facts != nil {
+				tc.facts(env)
+			}
+			f, err := Parse("d.toml", []byte(tc.edit(base)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Diff(env, f, Options{AllowDestroy: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, ops []string
+			for _, c := range r.Changes {
+				got = append(got, c.Symbol+" "+c.Kind+" "+c.Name)
+			}
+			for _, o := range r.Ops {
+				ops = append(ops, o.Desc)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("changes = %q, want %q", got, tc.want)
+			}
+			if len(ops) != len(tc.ops) {
+				t.Fatalf("ops = %q, want %q", ops, tc.ops)
+			}
+			for i := range ops {
+				if !strings.HasPrefix(ops[i], tc.ops[i]) {
+					t.Errorf("op %d = %q, want prefix %q", i, ops[i], tc.ops[i])
+				}
+			}
+			if tc.render != "" {
+				var b bytes.Buffer
+				for _, c := range r.Changes {
+					fmt.Fprintf(&b, "%s %s %s\n", c.Symbol, c.Kind, c.Name)
+					for _, d := range c.Details {
+						fmt.Fprintf(&b, "    %s\n", d)
+					}
+				}
+				golden(t, tc.render, b.Bytes())
+			}
+		})
+	}
+	// Without --allow-destroy the removal is refused, naming the instance.
+	env := cluster(t)
+	f0, _ := Parse("d.toml", []byte(base))
+	realize(t, env, f0)
+	f, _ := Parse("d.toml", []byte(base[:strings.Index(base, "[[instance]]\nname = \"old1\"")]))
+	if _, err := Diff(env, f, Options{}); err == nil || !strings.Contains(err.Error(), "old1") {
+		t.Errorf("destroy without --allow-destroy: %v", err)
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run with -update if intended):\n%s", path, got)
+	}
+}
