@@ -521,7 +521,9 @@ func (d *differ) modify(in *Instance) {
 			}
 		}
 	}
-	if in.OS != cur.OS {
+	// "os" without a variant matches any variant of that OS (add picks
+	// the OS's first variant).
+	if in.OS != cur.OS && (strings.Contains(in.OS, "+") || !strings.HasPrefix(cur.OS, in.OS+"+")) {
 		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: instance %s runs OS %s, the file says %s: reinstalling is not done declaratively (use `instance reinstall -o`)", d.f.Path, in.KeyLine("os"), name, cur.OS, in.OS))
 	}
 	if len(in.NICs) > 0 && len(in.NICs) != len(cur.NICs) {

@@ -71,4 +71,33 @@ step instance list -o name,pnode,snodes,status
 step cluster verify
 step job list
 step state history
-say "The demo state is in $STATE; the test bed stays up (make testbed-down removes it)."
+
+say "Declarative changes (CI): a desired-state file on a second, empty cluster state."
+STATE2=$(mktemp -d /tmp/ganetictl-demo-desired.XXXXXX)
+G2="bin/ganetictl --inventory $TESTBED_DIR/inventory.toml --state-dir $STATE2"
+$G2 cluster init >/dev/null 2>&1
+$G2 node add $N2 >/dev/null 2>&1
+cat > "$STATE2/desired.toml" <<EOF2
+[[instance]]
+name = "app1"
+template = "file"
+primary = "$N1"
+disks = ["64M"]
+os = "testos"
+
+[[instance]]
+name = "app2"
+template = "sharedfile"
+primary = "$N1"
+disks = ["32M"]
+os = "testos"
+EOF2
+d2() { printf '\n\033[1m$ ganetictl %s\033[0m\n' "$*"; $G2 "$@" || echo "(exit $?)"; }
+d2 plan -f "$STATE2/desired.toml"
+d2 apply -f "$STATE2/desired.toml" --yes
+say "Edit the file: grow app1's disk, move app2 to $N2; the plan shows exactly that."
+sed -i 's/"64M"/"96M"/; 0,/primary = "'"$N1"'"/! s/primary = "'"$N1"'"/primary = "'"$N2"'"/' "$STATE2/desired.toml"
+d2 plan -f "$STATE2/desired.toml"
+d2 apply -f "$STATE2/desired.toml" --yes
+d2 plan -f "$STATE2/desired.toml" --detailed-exitcode
+say "The demo states are in $STATE and $STATE2; the test bed stays up (make testbed-down removes it)."
