@@ -167,6 +167,7 @@ func (d *differ) add(phase int, line int, op *Op) bool {
 		return false
 	}
 	d.sim.State.Serial++
+	account(d.sim, p)
 	op.Line = line
 	d.ops[phase] = append(d.ops[phase], op)
 	return true
@@ -722,4 +723,75 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// account moves the simulated facts on as the plan's instance changes
+// would: disk space and memory used or freed on each node, and where the
+// instance runs, so that the next operation's capacity checks see what
+// the earlier ones took (two creates that fit alone may not fit together).
+func account(sim playbooks.Env, p *plan.Plan) {
+	for _, c := range p.Changes {
+		if c.Kind != plan.KindInstance {
+			continue
+		}
+		var before, after *statefile.Instance
+		if len(c.Before) > 0 {
+			before = &statefile.Instance{}
+			if json.Unmarshal(c.Before, before) != nil {
+				continue
+			}
+		}
+		if len(c.After) > 0 {
+			after = &statefile.Instance{}
+			if json.Unmarshal(c.After, after) != nil {
+				continue
+			}
+		}
+		use(sim, before, -1)
+		use(sim, after, +1)
+	}
+}
+
+// use adds (sign +1) or gives back (-1) what inst takes on its nodes.
+func use(sim playbooks.Env, inst *statefile.Instance, sign int64) {
+	if inst == nil {
+		return
+	}
+	for _, d := range inst.Disks {
+		size := d.Size
+		if d.DevType == "drbd" {
+			size += 128 // the meta LV
+		}
+		for _, n := range d.Nodes {
+			f := sim.Facts[n]
+			if f == nil {
+				continue
+			}
+			switch d.DevType {
+			case "plain", "drbd":
+				if f.VG != nil {
+					f.VG.Free -= float64(sign * size)
+				}
+			case "file":
+				f.DiskFree -= sign * size
+			}
+		}
+	}
+	f := sim.Facts[inst.PrimaryNode]
+	if f == nil || inst.AdminState != "up" {
+		return
+	}
+	if _, runs := f.Running[inst.Name]; sign < 0 && !runs {
+		return // it was not using any memory (stopped, or drift)
+	}
+	mem := playbooks.MaxMem(&sim.State.Cluster, inst)
+	f.MemFree -= sign * mem
+	if f.Running == nil {
+		f.Running = map[string]hv.Running{}
+	}
+	if sign > 0 {
+		f.Running[inst.Name] = hv.Running{Name: inst.Name, Hypervisor: inst.Hypervisor, MemMiB: mem}
+	} else {
+		delete(f.Running, inst.Name)
+	}
 }

@@ -194,3 +194,34 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs (run with -update if intended):\n%s", path, got)
 	}
 }
+
+// Two instances that each fit a node but not together fail at plan time.
+func TestDiffCombinedCapacity(t *testing.T) {
+	env := cluster(t)
+	env.Facts["node2"].VG.Free = 1500
+	f, err := Parse("d.toml", []byte(`[[instance]]
+name = "a1"
+template = "plain"
+primary = "node2"
+disks = ["1G"]
+os = "testos"
+
+[[instance]]
+name = "a2"
+template = "plain"
+primary = "node2"
+disks = ["1G"]
+os = "testos"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Diff(env, f, Options{})
+	if err == nil || !strings.Contains(err.Error(), "d.toml:8") || !strings.Contains(err.Error(), "Not enough disk space") {
+		t.Errorf("Diff = %v, want a capacity error on the second instance (line 8)", err)
+	}
+	env.Facts["node2"].VG.Free = 4096
+	if _, err := Diff(env, f, Options{}); err != nil {
+		t.Errorf("with room for both: %v", err)
+	}
+}

@@ -36,6 +36,11 @@ func EffectiveBE(cl *statefile.Cluster, own statefile.Params) statefile.Params {
 	return out
 }
 
+// MaxMem is the instance's effective maximum memory in MiB.
+func MaxMem(cl *statefile.Cluster, inst *statefile.Instance) int64 {
+	return intParam(EffectiveBE(cl, inst.BEParams), "maxmem")
+}
+
 // intParam reads an integer parameter whatever JSON made of it.
 func intParam(p statefile.Params, k string) int64 {
 	switch v := p[k].(type) {
