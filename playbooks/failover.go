@@ -84,11 +84,7 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 	} else {
 		moved.DisksActive = false
 	}
-	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, a.Name, inst, moved)
 }
 
 // moveTarget decides where failover/migrate goes: drbd to its secondary,

@@ -293,11 +293,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		}
 		p.Add("start the instance", plan.Abort, steps...)
 	}
-	if err := p.Set(plan.KindInstance, a.Name, nil, inst); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, a.Name, nil, inst)
 }
 
 func joinOS(name, variant string) string {
@@ -676,4 +672,14 @@ func newDRBDDisks(env Env, a InstanceAddArgs) ([]*statefile.Disk, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	return disks, nil
+}
+
+// setInstance ends an instance planner: the instance's new value as the
+// plan's state change, the state copied to the master candidates after.
+func setInstance(p *plan.Plan, st *statefile.State, name string, before, after *statefile.Instance) (*plan.Plan, error) {
+	if err := p.Set(plan.KindInstance, name, before, after); err != nil {
+		return nil, err
+	}
+	p.Replicate = masterCandidates(st)
+	return p, nil
 }

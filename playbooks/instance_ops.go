@@ -80,11 +80,7 @@ func InstanceStartup(env Env, name string) (*plan.Plan, error) {
 		}
 		p.Add("start the instance", plan.Abort, steps...)
 	}
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // InstanceShutdown plans stopping an instance: a soft stop, then a forced
@@ -113,11 +109,7 @@ func InstanceShutdown(env Env, name string, timeout time.Duration, noRemember bo
 	if !noRemember {
 		c.AdminState = "down"
 	}
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // InstanceReboot plans a reboot: soft (through the hypervisor), hard (stop
@@ -174,11 +166,7 @@ func InstanceReboot(env Env, name, kind string, timeout time.Duration) (*plan.Pl
 	}
 	c := cloneInstance(inst)
 	c.AdminState, c.DisksActive = "up", true
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // ActivateDisks plans activating an instance's disks on its primary.
@@ -197,11 +185,7 @@ func ActivateDisks(env Env, name string) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	c.DisksActive = true
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // DeactivateDisks plans deactivating an instance's disks; refused while it
@@ -221,11 +205,7 @@ func DeactivateDisks(env Env, name string, force bool) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	c.DisksActive = false
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // GrowDisk plans growing disk idx by amount MiB (or to amount with absolute).
@@ -286,11 +266,7 @@ func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan
 		data.Size += delta
 		c.Disks[idx].Children = append([]*statefile.Disk{&data}, c.Disks[idx].Children[1:]...)
 	}
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // RecreateDisks plans creating an instance's disks anew (empty), for disks
@@ -325,11 +301,7 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 	}
 	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
 	c.DisksActive = false
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // Reinstall plans running the OS create script again on a stopped instance,
@@ -364,11 +336,7 @@ func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 			return nil, err
 		}
 	}
-	if err := p.Set(plan.KindInstance, name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, name, inst, c)
 }
 
 // Rename plans renaming a stopped instance: every node artifact named after
@@ -414,11 +382,7 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 	if err := p.Delete(plan.KindInstance, name, inst); err != nil {
 		return nil, err
 	}
-	if err := p.Set(plan.KindInstance, newName, nil, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, newName, nil, c)
 }
 
 // stoppedInstance finds an instance that must not be running for the

@@ -132,11 +132,7 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	} else if err := drbdCloseSource(env, p, inst, target); err != nil {
 		return nil, err
 	}
-	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, a.Name, inst, moved)
 }
 
 // migrateCleanup settles an interrupted migration (Ganeti's --cleanup)

@@ -260,9 +260,5 @@ func Move(env Env, a MoveArgs) (*plan.Plan, error) {
 	if err := stage(p, "remove disks from "+inst.PrimaryNode, plan.Continue, removeDisks, inst); err != nil {
 		return nil, err
 	}
-	if err := p.Set(plan.KindInstance, a.Name, inst, moved); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, a.Name, inst, moved)
 }

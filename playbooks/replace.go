@@ -216,11 +216,7 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 	if oldDown {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("old secondary %s is down: its volumes stay until it is back (cluster verify will show them as orphans)", old))
 	}
-	if err := p.Set(plan.KindInstance, inst.Name, inst, moved); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, inst.Name, inst, moved)
 }
 
 // ConvertArgs are `instance modify -t TEMPLATE [-n SNODE]`.
@@ -322,11 +318,7 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 		return nil, prereq(ErrWrongInput, "Unsupported disk template conversion from %s to %s (plain <-> drbd only)", inst.DiskTemplate, a.Template)
 	}
 	c.DisksActive = false
-	if err := p.Set(plan.KindInstance, a.Name, inst, c); err != nil {
-		return nil, err
-	}
-	p.Replicate = masterCandidates(st)
-	return p, nil
+	return setInstance(p, st, a.Name, inst, c)
 }
 
 // InstancesOn lists the instances with node as primary, and as secondary,
