@@ -63,7 +63,7 @@ func (c *InstanceMoveCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	facts := a.moveFacts(c.Name, c.Target)
+	facts := moveFacts(c.Name, c.Target)
 	facts.parts = nil // all: the target's free space too
 	return a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Move(env, playbooks.MoveArgs{Name: c.Name, Target: c.Target, ShutdownTimeout: c.ShutdownTimeout, Copy: c.options(helpers)})
@@ -289,7 +289,7 @@ func (c *BackupExportCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	facts := a.moveFacts(c.Name, c.Target)
+	facts := moveFacts(c.Name, c.Target)
 	facts.parts = nil
 	now := time.Now().Unix()
 	return a.mutate(ctx, "backup export "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {

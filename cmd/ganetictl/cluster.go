@@ -508,12 +508,7 @@ func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
 	if args.HVParams, err = parseHV(c.HypervisorParameters); err != nil {
 		return err
 	}
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, "cluster modify", nil, func(env playbooks.Env) (*plan.Plan, error) {
+	return g.mutate(ctx, "cluster modify", nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.ClusterModify(env, args)
 	})
 }

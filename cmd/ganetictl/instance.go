@@ -257,14 +257,14 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return a.mutate(ctx, "instance remove "+c.Name, a.primaryOf(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
+	return a.mutate(ctx, "instance remove "+c.Name, primaryFacts(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.InstanceRemove(env, c.Name, c.ShutdownTimeout, c.IgnoreFailures)
 	})
 }
 
-// primaryOf asks the instance facts of the instance's primary node, plus
+// primaryFacts asks the instance facts of the instance's primary node, plus
 // the extra parts given.
-func (a *app) primaryOf(name string, extra ...string) *factsOn {
+func primaryFacts(name string, extra ...string) *factsOn {
 	return &factsOn{nodes: primaryNode(name), parts: append(append([]string{}, playbooks.FactsInstance...), extra...)}
 }
 
@@ -324,12 +324,7 @@ func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 func simpleInstanceOp(ctx context.Context, g *Globals, op, name string, extra []string, mk func(playbooks.Env) (*plan.Plan, error)) error {
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, op, a.primaryOf(name, extra...), mk)
+	return g.mutate(ctx, op, primaryFacts(name, extra...), mk)
 }
 
 // InstanceActivateCmd is gnt-instance activate-disks.
@@ -344,7 +339,7 @@ func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals, s view.Stream
 	}
 	defer a.close()
 	var inst *statefile.Instance
-	err = a.mutate(ctx, "instance activate-disks "+c.Name, a.primaryOf(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
+	err = a.mutate(ctx, "instance activate-disks "+c.Name, primaryFacts(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
 		inst = env.State.Instances[c.Name]
 		return playbooks.ActivateDisks(env, c.Name)
 	})
@@ -395,12 +390,7 @@ type InstanceRecreateCmd struct {
 }
 
 func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, "instance recreate-disks "+c.Name, &factsOn{nodes: func(st *statefile.State) []string {
+	return g.mutate(ctx, "instance recreate-disks "+c.Name, &factsOn{nodes: func(st *statefile.State) []string {
 		nodes := primaryNode(c.Name)(st)
 		if c.Nodes != "" {
 			nodes = append(nodes, c.Nodes)
@@ -429,7 +419,7 @@ func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return a.mutate(ctx, "instance reinstall "+c.Name, a.primaryOf(c.Name, playbooks.PartOS), func(env playbooks.Env) (*plan.Plan, error) {
+	return a.mutate(ctx, "instance reinstall "+c.Name, primaryFacts(c.Name, playbooks.PartOS), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Reinstall(env, c.Name, c.OS)
 	})
 }
@@ -481,7 +471,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		defer a.close()
-		f := a.moveFacts(c.Name, c.Node)
+		f := moveFacts(c.Name, c.Node)
 		f.parts = append(f.parts, playbooks.PartVGs)
 		return a.mutate(ctx, "instance modify -t "+c.Template+" "+c.Name, f, func(env playbooks.Env) (*plan.Plan, error) {
 			return playbooks.Convert(env, playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node})

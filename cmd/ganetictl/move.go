@@ -25,18 +25,13 @@ type InstanceFailoverCmd struct {
 }
 
 func (c *InstanceFailoverCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, "instance failover "+c.Name, a.moveFacts(c.Name, c.Target), func(env playbooks.Env) (*plan.Plan, error) {
+	return g.mutate(ctx, "instance failover "+c.Name, moveFacts(c.Name, c.Target), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Failover(env, playbooks.FailoverArgs{Name: c.Name, Target: c.Target, IgnoreConsistency: c.IgnoreConsistency, ShutdownTimeout: c.ShutdownTimeout})
 	})
 }
 
 // moveFacts asks the facts of an instance's nodes (and -n) for a move.
-func (a *app) moveFacts(name, target string) *factsOn {
+func moveFacts(name, target string) *factsOn {
 	return &factsOn{nodes: func(st *statefile.State) []string {
 		i, ok := st.Instances[name]
 		if !ok {
@@ -81,7 +76,7 @@ func (c *InstanceMigrateCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return a.mutate(ctx, "instance migrate "+c.Name, a.moveFacts(c.Name, c.Target), func(env playbooks.Env) (*plan.Plan, error) {
+	return a.mutate(ctx, "instance migrate "+c.Name, moveFacts(c.Name, c.Target), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Migrate(env, args)
 	})
 }
@@ -124,7 +119,7 @@ func (c *InstanceReplaceDisksCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer a.close()
 	args := playbooks.ReplaceDisksArgs{Name: c.Name, Mode: mode, NewNode: c.NewNode, Disks: disks, Timestamp: time.Now().Unix()}
-	f := a.moveFacts(c.Name, c.NewNode)
+	f := moveFacts(c.Name, c.NewNode)
 	f.parts = append(f.parts, playbooks.PartVGs)
 	return a.mutate(ctx, "instance replace-disks "+c.Name, f, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.ReplaceDisks(env, args)
@@ -182,19 +177,19 @@ func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, 
 	if primaries {
 		for _, i := range pri {
 			name := i.Name
-			facts, err := a.gatherFor(ctx, a.moveFacts(name, ""))
+			facts, err := a.gatherFor(ctx, moveFacts(name, ""))
 			if err != nil {
 				return err
 			}
 			if f := facts[i.PrimaryNode]; f != nil && f.Running != nil {
 				if _, running := f.Running[name]; running && !g.DryRun {
-					run("instance migrate", name, a.moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
+					run("instance migrate", name, moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
 						return playbooks.Migrate(env, playbooks.MigrateArgs{Name: name, NonLive: nonLive})
 					})
 					continue
 				}
 			}
-			run("instance failover", name, a.moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
+			run("instance failover", name, moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
 				return playbooks.Failover(env, playbooks.FailoverArgs{Name: name, ShutdownTimeout: 2 * time.Minute})
 			})
 		}
@@ -215,7 +210,7 @@ func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, 
 					continue
 				}
 			}
-			f := a.moveFacts(name, target)
+			f := moveFacts(name, target)
 			f.parts = append(f.parts, playbooks.PartVGs)
 			run("instance replace-disks -n "+target, name, f, func(env playbooks.Env) (*plan.Plan, error) {
 				return playbooks.ReplaceDisks(env, playbooks.ReplaceDisksArgs{Name: name, Mode: "new", NewNode: target, Timestamp: time.Now().Unix()})

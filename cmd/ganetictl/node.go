@@ -93,12 +93,7 @@ type NodeRemoveCmd struct {
 }
 
 func (c *NodeRemoveCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, "node remove "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
+	return g.mutate(ctx, "node remove "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.NodeRemove(env, c.Name)
 	})
 }
@@ -134,12 +129,7 @@ func (c *NodeModifyCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, "node modify "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
+	return g.mutate(ctx, "node modify "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		p, _, err := playbooks.NodeModify(env, args)
 		return p, err
 	})

@@ -197,12 +197,7 @@ func (c *NodeRepairStorageCmd) Run(ctx context.Context, g *Globals) error {
 // a0 runs a one-step node operation with no state change through the usual
 // plan path (dry-run, journal, progress).
 func a0(ctx context.Context, g *Globals, op, opcode, stage string, step plan.Step) error {
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	return a.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
+	return g.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		if _, err := onlineNodes(env.State, []string{step.Node}); err != nil {
 			return nil, err
 		}
@@ -234,7 +229,7 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Stre
 		if g.DryRun {
 			continue
 		}
-		err := a.mutate(ctx, "cluster verify-disks: activate-disks "+inst, a.primaryOf(inst), func(env playbooks.Env) (*plan.Plan, error) {
+		err := a.mutate(ctx, "cluster verify-disks: activate-disks "+inst, primaryFacts(inst), func(env playbooks.Env) (*plan.Plan, error) {
 			return playbooks.ActivateDisks(env, inst)
 		})
 		if err != nil {

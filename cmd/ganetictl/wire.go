@@ -199,6 +199,16 @@ func (a *app) gather(ctx context.Context, st *statefile.State, nodes []string, p
 	return out
 }
 
+// mutate is app.mutate for commands that need nothing else of the app.
+func (g *Globals) mutate(ctx context.Context, op string, facts *factsOn, makePlan func(env playbooks.Env) (*plan.Plan, error)) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.mutate(ctx, op, facts, makePlan)
+}
+
 // factsOn says whose facts an operation needs, and which parts of them.
 type factsOn struct {
 	nodes func(*statefile.State) []string
