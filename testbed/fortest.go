@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,8 @@ import (
 // each other.
 const MinSharedNodes = 4
 
-// ForTest returns the shared default bed (id 0, in $TESTBED_DIR or
-// DefaultDir) with at least n nodes, reusing a running one. The bed is
+// ForTest returns the shared default bed (id $TESTBED_ID or 0, in
+// $TESTBED_DIR or DefaultDir) with at least n nodes, reusing a running one. The bed is
 // left running for the next test package; remove it with
 // "make testbed-down". A bed with fewer nodes is replaced by a bigger one.
 //
@@ -29,7 +30,14 @@ func ForTest(t testing.TB, n int) *Bed {
 	Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b, err := Start(ctx, Options{Nodes: max(n, MinSharedNodes), Reuse: true})
+	id := 0
+	if v := os.Getenv("TESTBED_ID"); v != "" {
+		var err error
+		if id, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("testbed: TESTBED_ID=%q: want a number 0..255", v)
+		}
+	}
+	b, err := Start(ctx, Options{Nodes: max(n, MinSharedNodes), ID: id, Reuse: true})
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
 	}

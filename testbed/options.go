@@ -17,7 +17,7 @@ const MaxNodes = 64
 type Options struct {
 	Nodes  int    // number of nodes, node1..nodeN
 	Dir    string // bed directory; default $TESTBED_DIR or DefaultDir
-	ID     int    // 0..255: names bridges gtb<ID>, netns gtb<ID>-n<N>, subnets 198.18.<ID>.0/24 and 198.19.<ID>.0/24
+	ID     int    // 0..255: names bridges gtb<ID>, netns gtb<ID>-n<N>, subnets 198.18.<ID>.0/24 and 198.19.<ID>.0/24; ForTest takes it from $TESTBED_ID
 	VG     string // volume group on every node; default "xenvg"
 	PVSize int64  // sparse PV image size in bytes; default 32 GiB (Ganeti verify wants a VG of at least 20 GiB)
 	Reuse  bool   // attach to a healthy running bed in Dir with the same ID and at least Nodes nodes
