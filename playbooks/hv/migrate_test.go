@@ -13,7 +13,7 @@ import (
 
 func goldenMigrate(t *testing.T) MigrateArgs {
 	s := goldenStart(t)
-	return MigrateArgs{Instance: s.Instance, Source: "node1", Target: "node2", TargetIP: "192.0.2.12",
+	return MigrateArgs{Instance: s.Instance, Source: "node1", Target: "node2", TargetIP: "198.18.0.12",
 		HVParams: s.HVParams, Live: true, NICLinks: s.NICLinks, DefaultMachine: s.DefaultMachine, Timeout: 90 * time.Second}
 }
 
@@ -56,8 +56,8 @@ func TestKVMAcceptSteps(t *testing.T) {
 		t.Fatalf("post/mode = %q", s.Argv[6:8])
 	}
 	qemu := s.Argv[13:]
-	if i := slices.Index(qemu, "-incoming"); i < 0 || qemu[i+1] != "tcp:192.0.2.12:8102" {
-		t.Fatalf("no -incoming tcp:192.0.2.12:8102 in %q", qemu)
+	if i := slices.Index(qemu, "-incoming"); i < 0 || qemu[i+1] != "tcp:198.18.0.12:8102" {
+		t.Fatalf("no -incoming tcp:198.18.0.12:8102 in %q", qemu)
 	}
 	if slices.Contains(qemu, "-S") {
 		t.Error("incoming qemu has -S")
@@ -66,7 +66,7 @@ func TestKVMAcceptSteps(t *testing.T) {
 	src, _ := KVMArgv(goldenStart(t))
 	want := slices.Clone(src[:len(src)-1])
 	i := slices.Index(want, "-qmp")
-	want = slices.Insert(want, i, "-incoming", "tcp:192.0.2.12:8102")
+	want = slices.Insert(want, i, "-incoming", "tcp:198.18.0.12:8102")
 	if !slices.Equal(qemu, want) {
 		t.Errorf("target argv\n%q\nwant\n%q", qemu, want)
 	}
@@ -95,7 +95,7 @@ func TestKVMMigrateStep(t *testing.T) {
 	}
 	want := []string{"sh", "-c", kvmMigrateScript, "ganetictl-kvm-migrate", "kvm1", "1",
 		`{"arguments":{"downtime-limit":30,"max-bandwidth":33554432},"execute":"migrate-set-parameters"}`,
-		"", "", `{"arguments":{"uri":"tcp:192.0.2.12:8102"},"execute":"migrate"}`, "90", ""}
+		"", "", `{"arguments":{"uri":"tcp:198.18.0.12:8102"},"execute":"migrate"}`, "90", ""}
 	if !slices.Equal(s.Argv, want) {
 		t.Errorf("argv\n%q\nwant\n%q", s.Argv[3:], want[3:])
 	}
@@ -111,7 +111,7 @@ func TestKVMMigrateStep(t *testing.T) {
 	}
 	if s.Argv[5] != "" || s.Argv[6] != `{"arguments":{"downtime-limit":500,"max-bandwidth":104857600},"execute":"migrate-set-parameters"}` ||
 		!strings.Contains(s.Argv[7], `"postcopy-ram","state":true},{"capability":"auto-converge","state":true}`) ||
-		!strings.Contains(s.Argv[8], `"state":false`) || s.Argv[9] != `{"arguments":{"uri":"tcp:192.0.2.12:9102"},"execute":"migrate"}` ||
+		!strings.Contains(s.Argv[8], `"state":false`) || s.Argv[9] != `{"arguments":{"uri":"tcp:198.18.0.12:9102"},"execute":"migrate"}` ||
 		s.Argv[11] != "1" {
 		t.Errorf("argv %q", s.Argv[5:])
 	}
@@ -213,16 +213,16 @@ func TestXenMigrationSteps(t *testing.T) {
 	a := MigrateArgs{Instance: &statefile.Instance{Name: "xen1", Hypervisor: XenPVM,
 		BEParams: statefile.Params{"maxmem": 256.0, "vcpus": 1.0},
 		NICs:     []*statefile.NIC{{MAC: "aa:00:00:00:00:01"}}}, Source: "node1", Target: "node2",
-		TargetIP: "192.0.2.12", HVParams: hvp, Live: true, NICLinks: []string{"br0"}}
+		TargetIP: "198.18.0.12", HVParams: hvp, Live: true, NICLinks: []string{"br0"}}
 	acc, err := AcceptSteps(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(acc[0].Argv[3:], []string{"ganetictl-xen-accept", "xen1", "TCP4-LISTEN", "192.0.2.12", "8002", "/run/ganeti/xen-hypervisor/migrate-receive-8002.pid"}) || acc[0].Node != "node2" || acc[0].Undo == nil {
+	if !slices.Equal(acc[0].Argv[3:], []string{"ganetictl-xen-accept", "xen1", "TCP4-LISTEN", "198.18.0.12", "8002", "/run/ganeti/xen-hypervisor/migrate-receive-8002.pid"}) || acc[0].Node != "node2" || acc[0].Undo == nil {
 		t.Errorf("accept %q", acc[0].Argv[3:])
 	}
 	mig, err := MigrateStep(a)
-	if err != nil || !slices.Equal(mig.Argv[3:], []string{"ganetictl-xen-migrate", "xen1", "192.0.2.12", "8002"}) || mig.Node != "node1" {
+	if err != nil || !slices.Equal(mig.Argv[3:], []string{"ganetictl-xen-migrate", "xen1", "198.18.0.12", "8002"}) || mig.Node != "node1" {
 		t.Errorf("migrate %q %v", mig.Argv, err)
 	}
 	if !strings.Contains(xenMigrateScript, `xl migrate -s "socat -b524288 - TCP:$ip:$port #" -C "/etc/xen/$inst" "$inst" "$ip"`) {

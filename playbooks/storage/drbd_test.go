@@ -19,9 +19,9 @@ const testSecret = "0123456789abcdef0123456789abcdef01234567"
 func drbdState() *statefile.State {
 	st := statefile.New("l")
 	st.Cluster.VolumeGroup = "xenvg"
-	st.Nodes["node1"] = &statefile.Node{Name: "node1", PrimaryIP: "192.0.2.1", SecondaryIP: "198.19.0.1"}
-	st.Nodes["node2"] = &statefile.Node{Name: "node2", PrimaryIP: "192.0.2.2", SecondaryIP: "198.19.0.2"}
-	st.Nodes["node3"] = &statefile.Node{Name: "node3", PrimaryIP: "192.0.2.3"}
+	st.Nodes["node1"] = &statefile.Node{Name: "node1", PrimaryIP: "198.18.0.1", SecondaryIP: "198.19.0.1"}
+	st.Nodes["node2"] = &statefile.Node{Name: "node2", PrimaryIP: "198.18.0.2", SecondaryIP: "198.19.0.2"}
+	st.Nodes["node3"] = &statefile.Node{Name: "node3", PrimaryIP: "198.18.0.3"}
 	return st
 }
 
@@ -325,7 +325,7 @@ func TestDRBDSteps(t *testing.T) {
 	}
 	steps, err = AttachNet(nd, "node3", env, false)
 	checkArgv(t, "AttachNet new secondary", steps, err,
-		"node3: sh:ganetictl-drbd-connect 5 resource5 ipv4:192.0.2.3:11000 ipv4:198.19.0.1:11000 --protocol C --after-sb-0pri discard-zero-changes --after-sb-1pri consensus --cram-hmac-alg md5 --shared-secret "+ref,
+		"node3: sh:ganetictl-drbd-connect 5 resource5 ipv4:198.18.0.3:11000 ipv4:198.19.0.1:11000 --protocol C --after-sb-0pri discard-zero-changes --after-sb-1pri consensus --cram-hmac-alg md5 --shared-secret "+ref,
 		"node3: sh:ganetictl-drbd-wait /run/testbed/drbd/proc_drbd 5 connected 120 disk/0")
 
 	// Conversions.
