@@ -236,6 +236,9 @@ func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
 	}
 	b, err := os.ReadFile(j.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(j.Dir, ArchiveDir, filepath.Base(j.path(id))))
+	}
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
 	}
 	if err != nil {
@@ -318,4 +321,59 @@ func (j *Journal) ids() ([]int64, error) {
 	}
 	slices.Sort(ids)
 	return ids, nil
+}
+
+// ArchiveDir is where archived jobs go, below the journal.
+const ArchiveDir = "archive"
+
+// Archive moves a finished job to the archive: `job list` no longer shows
+// it; `job info` still finds it.
+func (j *Journal) Archive(ctx context.Context, id int64) error {
+	job, err := j.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !job.Status.Finished() {
+		return fmt.Errorf("archive job %d: it is %s; only finished jobs are archived", id, job.Status)
+	}
+	if err := os.MkdirAll(filepath.Join(j.Dir, ArchiveDir), 0o700); err != nil {
+		return fmt.Errorf("archive job %d: %w", id, err)
+	}
+	if err := os.Rename(j.path(id), filepath.Join(j.Dir, ArchiveDir, filepath.Base(j.path(id)))); err != nil {
+		return fmt.Errorf("archive job %d: %w", id, err)
+	}
+	return nil
+}
+
+// Retain bounds the journal (Ganeti issue #1266: job files piling up): it
+// archives the oldest finished jobs beyond the newest live ones, and
+// deletes archived jobs beyond the newest archived.
+func (j *Journal) Retain(ctx context.Context, live, archived int) error {
+	ids, err := j.ids()
+	if err != nil {
+		return err
+	}
+	if len(ids) > live {
+		for _, id := range ids[:len(ids)-live] {
+			if id == ids[len(ids)-1] {
+				break
+			}
+			if job, err := j.Get(ctx, id); err == nil && job.Status.Finished() {
+				if err := j.Archive(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	arch := &Journal{Dir: filepath.Join(j.Dir, ArchiveDir)}
+	aids, err := arch.ids()
+	if err != nil || len(aids) <= archived {
+		return err
+	}
+	for _, id := range aids[:len(aids)-archived] {
+		if err := os.Remove(arch.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

@@ -32,6 +32,7 @@ type ClusterCmd struct {
 	Modify          ClusterModifyCmd          `cmd:"" help:"Change cluster parameters."`
 	Destroy         ClusterDestroyCmd         `cmd:"" help:"Remove the cluster (only the master left, no instances)."`
 	RedistConf      ClusterRedistConfCmd      `cmd:"" name:"redist-conf" help:"Copy the state to every master candidate."`
+	Queue           ClusterQueueCmd           `cmd:"" help:"Drain or undrain the job queue (no new jobs start while drained)."`
 	VerifyDisks     ClusterVerifyDisksCmd     `cmd:"" name:"verify-disks" help:"Activate disks that should be active; list missing volumes."`
 	RepairDiskSizes ClusterRepairDiskSizesCmd `cmd:"" name:"repair-disk-sizes" help:"Correct recorded disk sizes from the nodes."`
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
@@ -119,12 +120,12 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 	args.MasterIP = mn.Address
 	args.MasterSecondaryIP = pick(c.SecondaryIP, mn.SecondaryAddress)
 
-	var lk *statefile.Lock
+	var ol *statefile.ObjectLocks
 	if !g.DryRun {
-		if lk, err = a.lock(ctx, "cluster init"); err != nil {
+		if ol, _, err = a.lockObjects(ctx, "cluster init", []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0); err != nil {
 			return err
 		}
-		defer lk.Unlock()
+		defer ol.Unlock()
 	}
 	st, err := a.store.Read(ctx)
 	switch {
@@ -140,7 +141,7 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return a.execute(ctx, p, st, lk)
+	return a.execute(ctx, p, st, ol)
 }
 
 func mergeFlags(dst *statefile.Params, flag string) error {
