@@ -17,6 +17,9 @@ type StateCmd struct {
 	History StateHistoryCmd `cmd:"" help:"List the state's versions."`
 	Diff    StateDiffCmd    `cmd:"" help:"Show what changed between two serials."`
 	Unlock  StateUnlockCmd  `cmd:"" help:"Break the lock of a dead ganetictl."`
+	// In state_import.go and state_rollback.go.
+	Import   StateImportCmd   `cmd:"" help:"Take over a Ganeti cluster: import its config.data as the state."`
+	Rollback StateRollbackCmd `cmd:"" help:"Make an older serial's content current again (the state only, nodes are not changed)."`
 }
 
 // StateShowCmd prints the current state or an older serial.
