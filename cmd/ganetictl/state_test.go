@@ -2,18 +2,14 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -32,8 +28,8 @@ type cli struct {
 	inv, dir string
 }
 
-// newCLI writes an inventory naming the fixture's nodes, with a throwaway
-// SSH key so that commands opening the SSH pool (state show, diff) start.
+// newCLI writes an inventory naming the fixture's nodes. It has no SSH
+// credentials: the state commands must work without them.
 func newCLI(t *testing.T) *cli {
 	t.Helper()
 	if _, err := os.Stat(ganetiConfig); err != nil {
@@ -43,25 +39,10 @@ func newCLI(t *testing.T) *cli {
 		t.Skipf("Ganeti fixture not available: %v", err)
 	}
 	tmp := t.TempDir()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(tmp, "id_ed25519")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	inv := filepath.Join(tmp, "cluster.toml")
 	toml := `[cluster]
 name = "cluster.name.example.com"
 master = "node1.example.com"
-
-[ssh]
-identity_file = "id_ed25519"
 
 [[nodes]]
 name = "node1.example.com"
@@ -433,5 +414,16 @@ func TestStateShowSerialAndDiff(t *testing.T) {
 	}
 	if strings.Contains(diff, drbdSecret) {
 		t.Error("diff shows the DRBD secret")
+	}
+	var js struct {
+		From int64    `json:"from"`
+		To   string   `json:"to"`
+		Diff []string `json:"diff"`
+	}
+	if err := json.Unmarshal([]byte(c.mustRun("--json", "state", "diff", "2", "3")), &js); err != nil {
+		t.Fatal(err)
+	}
+	if js.From != 2 || js.To != "3" || !slices.Contains(js.Diff, `+      "changed",`) {
+		t.Errorf("diff --json: %+v", js)
 	}
 }
