@@ -330,6 +330,9 @@ func (c *converter) instance(key string, gi *gInstance) *statefile.Instance {
 	default:
 		inst.AdminState = "down"
 	}
+	if gi.Forthcoming {
+		c.problem("instance %s is forthcoming (reserved by an unfinished creation); finish or remove it in Ganeti first", name)
+	}
 	if gi.Hypervisor != "" && !slices.Contains(hypervisors, gi.Hypervisor) {
 		c.problem("instance %s: unknown hypervisor %q", name, gi.Hypervisor)
 	}
@@ -437,6 +440,12 @@ func (c *converter) disk(inst string, idx int, primary string, g *gDisk, parent 
 	}
 	if d.IVName == "" && parent == nil {
 		d.IVName = "disk/" + strconv.Itoa(idx)
+	}
+	if parent != nil && g.Mode == "" {
+		d.Mode = parent.Mode // children of old configs have none
+	}
+	if g.Forthcoming {
+		c.problem("%s is forthcoming (reserved by an unfinished operation); finish it in Ganeti first", what)
 	}
 	if d.Mode != "rw" && d.Mode != "ro" {
 		c.problem("%s: mode %q is neither rw nor ro", what, d.Mode)

@@ -234,7 +234,9 @@ func TestConvertRefusesBadFiles(t *testing.T) {
 				"i1": {"name": "i1", "uuid": "i1", "primary_node": "u1", "disks": ["d1"], "admin_state": "up", "nics": []},
 				"i2": {"name": "i2", "uuid": "i2", "primary_node": "u9", "disks": ["d2", "d9"], "admin_state": "sideways", "nics": [{"mac": "aa:00:00:00:00:01", "network": "n9"}]},
 				"i3": {"name": "i3", "uuid": "i3", "primary_node": "u1", "disks": ["d2", "d3"], "admin_state": "up", "nics": []},
-				"i4": {"name": "i4", "uuid": "i4", "primary_node": "u1", "disks": ["d4"], "admin_state": "up", "nics": []}}}`,
+				"i4": {"name": "i4", "uuid": "i4", "primary_node": "u1", "disks": ["d4"], "admin_state": "up", "nics": []},
+				"i5": {"name": "i5", "uuid": "i5", "primary_node": "u1", "disks": [], "admin_state": "down", "nics": [], "forthcoming": true},
+				"bad/name": {"name": "bad/name", "uuid": "i6", "primary_node": "u1", "disks": [], "admin_state": "down", "nics": []}}}`,
 			[]string{
 				"node n2: its node group \"gone\" does not exist",
 				"the master node \"nope\" is not among the config's nodes",
@@ -245,6 +247,8 @@ func TestConvertRefusesBadFiles(t *testing.T) {
 				"instance i2 NIC 0: network \"n9\" is not among the config's networks",
 				"instance i3 mixes disk templates plain and file",
 				"instance i4 disk 0: unknown dev_type \"weird\"",
+				"instance i5 is forthcoming",
+				"instance bad/name: instance name \"bad/name\": must be a DNS name",
 			}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +267,25 @@ func TestConvertRefusesBadFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A newer minor version than known imports, with a warning.
+func TestConvertNewerMinorVersion(t *testing.T) {
+	cfg := `{"version": 3020000,
+		"cluster": {"cluster_name": "c", "master_node": "u1", "enabled_disk_templates": ["plain"], "enabled_hypervisors": ["kvm"]},
+		"nodegroups": {"g1": {"name": "default", "uuid": "g1"}},
+		"nodes": {"u1": {"name": "n1", "uuid": "u1", "group": "g1", "primary_ip": "198.18.0.1", "new_field": 1}}}`
+	r, err := Convert([]byte(cfg), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(r.Warnings, "\n")
+	if r.Version != "3.2.0" || !strings.Contains(w, "3.2.0 is newer than the newest known (3.1.0)") || !strings.Contains(w, "nodes: not imported (no place in ganetictl's state): new_field (1 of 1)") {
+		t.Errorf("version %s warnings:\n%s", r.Version, w)
+	}
+	if n := r.State.Nodes["n1"]; n == nil || !n.MasterCapable || !n.VMCapable || n.SecondaryIP != "198.18.0.1" {
+		t.Errorf("node defaults: %+v", n)
 	}
 }
 

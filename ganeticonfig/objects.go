@@ -98,21 +98,23 @@ type gInstance struct {
 	NICs         []json.RawMessage `json:"nics"`
 	DisksActive  bool              `json:"disks_active"`
 	NetworkPort  *int              `json:"network_port"`
+	Forthcoming  bool              `json:"forthcoming"` // 2.17+: reserved, not yet created
 	Tags         []string          `json:"tags"`
 }
 
 type gDisk struct {
 	meta
-	Name       string            `json:"name"`
-	DevType    string            `json:"dev_type"`
-	LogicalID  []any             `json:"logical_id"`
-	PhysicalID json.RawMessage   `json:"physical_id"` // before 2.11, derived from logical_id
-	Children   []json.RawMessage `json:"children"`
-	Nodes      []string          `json:"nodes"` // from 2.12
-	IVName     string            `json:"iv_name"`
-	Size       int64             `json:"size"`
-	Mode       string            `json:"mode"`
-	Params     statefile.Params  `json:"params"`
+	Name        string            `json:"name"`
+	DevType     string            `json:"dev_type"`
+	LogicalID   []any             `json:"logical_id"`
+	PhysicalID  json.RawMessage   `json:"physical_id"` // before 2.11, derived from logical_id
+	Children    []json.RawMessage `json:"children"`
+	Nodes       []string          `json:"nodes"` // from 2.12
+	IVName      string            `json:"iv_name"`
+	Size        int64             `json:"size"`
+	Mode        string            `json:"mode"`
+	Params      statefile.Params  `json:"params"`
+	Forthcoming bool              `json:"forthcoming"`
 }
 
 type gNIC struct {
