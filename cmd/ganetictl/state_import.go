@@ -18,6 +18,9 @@ type StateImportCmd struct {
 }
 
 func (c *StateImportCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	if g.PlanOut != "" {
+		return invalid("state import makes no plan to save; use --dry-run to see what it would import")
+	}
 	data, err := os.ReadFile(c.File)
 	if err != nil {
 		return invalid("read Ganeti config: %v", err)

@@ -26,6 +26,9 @@ const rollbackWarning = "a rollback changes the state file only: nothing on the 
 	"and `ganetictl cluster verify` will show the differences between the rolled-back state and the nodes"
 
 func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	if g.PlanOut != "" {
+		return invalid("state rollback makes no plan to save; use --dry-run to see what it would change")
+	}
 	a, err := g.openStore()
 	if err != nil {
 		return err

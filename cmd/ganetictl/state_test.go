@@ -72,11 +72,17 @@ func (c *cli) run(args ...string) (int, string, string) {
 
 func (c *cli) mustRun(args ...string) string {
 	c.t.Helper()
+	out, _ := c.mustRunErr(args...)
+	return out
+}
+
+func (c *cli) mustRunErr(args ...string) (string, string) {
+	c.t.Helper()
 	code, out, errOut := c.run(args...)
 	if code != 0 {
 		c.t.Fatalf("ganetictl %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
 	}
-	return out
+	return out, errOut
 }
 
 func (c *cli) store() *statefile.DirStore {
@@ -186,6 +192,25 @@ func TestStateImportJSON(t *testing.T) {
 	}
 	if strings.Contains(out, drbdSecret) {
 		t.Error("the DRBD secret is shown")
+	}
+}
+
+// Nodes ganetictl cannot reach, and another cluster name, are pointed out.
+func TestStateImportInventoryMismatch(t *testing.T) {
+	c := newCLI(t)
+	inv := "[cluster]\nname = \"other.example.com\"\nmaster = \"node1.example.com\"\n\n[[nodes]]\nname = \"node1.example.com\"\naddress = \"192.0.2.82\"\n"
+	if err := os.WriteFile(c.inv, []byte(inv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut := c.mustRunErr("--dry-run", "state", "import", ganetiConfig)
+	for _, want := range []string{"names the cluster other.example.com, the Ganeti config cluster.name.example.com",
+		"node node2.example.com is not in the inventory", "node node3.example.com is not in the inventory"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code, _, errOut := c.run("--plan-out", filepath.Join(t.TempDir(), "p.json"), "state", "import", ganetiConfig); code != exitInvalid {
+		t.Errorf("--plan-out: exit %d\n%s", code, errOut)
 	}
 }
 
