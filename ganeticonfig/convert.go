@@ -376,8 +376,8 @@ func (c *converter) instance(key string, gi *gInstance) *statefile.Instance {
 	return inst
 }
 
-// instanceDisks returns the instance's disk objects: embedded (until 2.11)
-// or looked up in the top-level disks by uuid (2.12 and later).
+// instanceDisks returns the instance's disk objects: embedded (old configs)
+// or looked up in the top-level disks by uuid.
 func (c *converter) instanceDisks(inst string, raw json.RawMessage) []json.RawMessage {
 	if isZero(raw) {
 		return nil
@@ -403,7 +403,7 @@ func (c *converter) instanceDisks(inst string, raw json.RawMessage) []json.RawMe
 	return objs
 }
 
-// template is the instance's disk template: given (until 2.13) or that of
+// template is the instance's disk template: given (old configs) or that of
 // its disks, which must all agree.
 func (c *converter) template(inst, given string, disks []*statefile.Disk) string {
 	var found []string

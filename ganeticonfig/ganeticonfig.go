@@ -2,11 +2,12 @@
 // master keeps in /var/lib/ganeti) into a ganetictl state, so that a running
 // Ganeti cluster can be taken over without recreating anything.
 //
-// Ganeti 2.7 to 3.1 are understood. The layouts differ over time: until 2.8
-// nodes and instances are keyed by name and references use names, later by
-// UUID; disks are embedded in instances until 2.11 and top-level objects
-// referenced by UUID from 2.12; old dev types are "lvm" and "drbd8". Every
-// reference is resolved whichever way it is written.
+// Ganeti 2.7 to 3.1 are understood. The layouts differ over time: old
+// configs key nodes and instances by name and refer to nodes by name, newer
+// ones use UUIDs; old configs embed disks in their instances, newer ones keep
+// them as top-level objects that instances list by UUID; old dev types are
+// "lvm" and "drbd8", and old instances carry disk_template. Every reference
+// is resolved whichever way it is written, so no version switch is needed.
 package ganeticonfig
 
 import (

@@ -16,7 +16,7 @@ type config struct {
 	Nodes      map[string]json.RawMessage `json:"nodes"`
 	NodeGroups map[string]json.RawMessage `json:"nodegroups"`
 	Instances  map[string]json.RawMessage `json:"instances"`
-	Disks      map[string]json.RawMessage `json:"disks"` // 2.12 and later
+	Disks      map[string]json.RawMessage `json:"disks"` // newer configs
 	Networks   map[string]json.RawMessage `json:"networks"`
 	Filters    map[string]json.RawMessage `json:"filters"`
 	Serial     int64                      `json:"serial_no"`
@@ -93,8 +93,8 @@ type gInstance struct {
 	OSParams     statefile.Params  `json:"osparams"`
 	AdminState   string            `json:"admin_state"`
 	AdminUp      *bool             `json:"admin_up"`      // before admin_state
-	DiskTemplate string            `json:"disk_template"` // until 2.13; derived from the disks later
-	Disks        json.RawMessage   `json:"disks"`         // disk objects, or disk uuids from 2.12
+	DiskTemplate string            `json:"disk_template"` // old configs; later derived from the disks
+	Disks        json.RawMessage   `json:"disks"`         // disk objects (old), or disk uuids
 	NICs         []json.RawMessage `json:"nics"`
 	DisksActive  bool              `json:"disks_active"`
 	NetworkPort  *int              `json:"network_port"`
@@ -109,7 +109,7 @@ type gDisk struct {
 	LogicalID   []any             `json:"logical_id"`
 	PhysicalID  json.RawMessage   `json:"physical_id"` // before 2.11, derived from logical_id
 	Children    []json.RawMessage `json:"children"`
-	Nodes       []string          `json:"nodes"` // from 2.12
+	Nodes       []string          `json:"nodes"` // newer configs
 	IVName      string            `json:"iv_name"`
 	Size        int64             `json:"size"`
 	Mode        string            `json:"mode"`
