@@ -405,3 +405,20 @@ func crashedJobs(ctx context.Context, j *statefile.Journal) []*statefile.Job {
 	jobs, _ := j.List(ctx)
 	return slices.DeleteFunc(jobs, func(job *statefile.Job) bool { return job.Status != statefile.JobCrashed })
 }
+
+// lockWhole takes the cluster exclusively, so that no job runs meanwhile,
+// and the state lock, for commands that replace the whole state (import,
+// rollback, recover). unlock releases both.
+func (a *app) lockWhole(ctx context.Context, op string) (lk *statefile.Lock, unlock func(), err error) {
+	ol, _, err := a.lockObjects(ctx, op, []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if lk, err = a.store.Lock(lctx, statefile.NewLockInfo(op, a.g.version)); err != nil {
+		ol.Unlock()
+		return nil, nil, err
+	}
+	return lk, func() { lk.Unlock(); ol.Unlock() }, nil
+}

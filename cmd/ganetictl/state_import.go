@@ -40,10 +40,11 @@ func (c *StateImportCmd) Run(ctx context.Context, g *Globals, s view.Streams) er
 
 	var lk *statefile.Lock
 	if !g.DryRun {
-		if lk, err = a.lock(ctx, "state import "+c.File); err != nil {
+		var unlock func()
+		if lk, unlock, err = a.lockWhole(ctx, "state import "+c.File); err != nil {
 			return err
 		}
-		defer lk.Unlock()
+		defer unlock()
 	}
 	cur, err := a.store.Read(ctx)
 	switch {

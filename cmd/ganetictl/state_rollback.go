@@ -36,10 +36,11 @@ func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 	defer a.close()
 	var lk *statefile.Lock
 	if !g.DryRun {
-		if lk, err = a.lock(ctx, fmt.Sprintf("state rollback %d", c.Serial)); err != nil {
+		var unlock func()
+		if lk, unlock, err = a.lockWhole(ctx, fmt.Sprintf("state rollback %d", c.Serial)); err != nil {
 			return err
 		}
-		defer lk.Unlock()
+		defer unlock()
 	}
 	cur, err := a.readState(ctx)
 	if err != nil {
