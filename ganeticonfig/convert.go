@@ -570,12 +570,6 @@ func (c *converter) drbd(what string, d *statefile.Disk, g *gDisk, primary strin
 		}
 		id[i] = int(f)
 	}
-	// Ganeti's port range is a build option; ganetictl's storage code keeps
-	// to the default one, so such disks import but cannot be operated yet.
-	if p := id[2].(int); p < storage.FirstDRBDPort || p > storage.LastDRBDPort {
-		c.warn("%s: drbd port %d is outside ganetictl's DRBD port range %d-%d: ganetictl will refuse to operate this disk (it only accepts the ports of Ganeti's default range)",
-			what, p, storage.FirstDRBDPort, storage.LastDRBDPort)
-	}
 	for _, i := range []int{3, 4} {
 		if m := id[i].(int); m > storage.MaxDRBDMinor {
 			c.warn("%s: drbd minor %d is above ganetictl's highest minor %d: operations on this disk will be refused", what, m, storage.MaxDRBDMinor)

@@ -152,7 +152,7 @@ func TestConvertGaneti30(t *testing.T) {
 	}
 
 	warnings := strings.Join(r.Warnings, "\n")
-	for _, want := range []string{"master IP 192.0.2.87 (on eth0) not imported", "drbd port 32100 is outside", "cluster: not imported", "ipolicy", "os_hvp"} {
+	for _, want := range []string{"master IP 192.0.2.87 (on eth0) not imported", "cluster: not imported", "ipolicy", "os_hvp"} {
 		if !strings.Contains(warnings, want) {
 			t.Errorf("warnings lack %q:\n%s", want, warnings)
 		}
