@@ -181,10 +181,10 @@ func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 		return invalid("job %d: %v", c.ID, err)
 	}
 	if !job.Status.Active() {
-		return &refusedError{fmt.Sprintf("job %d is %s: only queued, waiting or running jobs can be cancelled", c.ID, job.Status)}
+		return invalid("job %d is %s: only queued, waiting or running jobs can be cancelled", c.ID, job.Status)
 	}
 	if host, _ := os.Hostname(); job.Host != host {
-		return &refusedError{fmt.Sprintf("job %d runs on %s, not here: cancel it there", c.ID, job.Host)}
+		return invalid("job %d runs on %s, not here: cancel it there", c.ID, job.Host)
 	}
 	job.CancelRequested = true
 	if err := j.Update(ctx, job); err != nil {
@@ -282,10 +282,10 @@ func recoverJob(ctx context.Context, g *Globals, id int64, resume bool) error {
 	}
 	verb := map[bool]string{true: "resume", false: "abort"}[resume]
 	if job.Status != statefile.JobCrashed {
-		return &refusedError{fmt.Sprintf("job %d is %s: only a crashed job (its process died mid-run) can be resumed or aborted", id, job.Status)}
+		return invalid("job %d is %s: only a crashed job (its process died mid-run) can be resumed or aborted", id, job.Status)
 	}
 	if len(job.Plan) == 0 {
-		return &refusedError{fmt.Sprintf("job %d has no plan recorded (it was cut off before it started, or by an older ganetictl): nothing to %s; check `ganetictl cluster verify`", id, verb)}
+		return invalid("job %d has no plan recorded (it was cut off before it started, or by an older ganetictl): nothing to %s; check `ganetictl cluster verify`", id, verb)
 	}
 	p := new(plan.Plan)
 	if err := json.Unmarshal(job.Plan, p); err != nil {
@@ -327,14 +327,23 @@ func recoverJob(ctx context.Context, g *Globals, id int64, resume bool) error {
 	}
 	jr.logf("%s by %s pid %d: %d step(s) done, %d cut off, commit %q", verb, job.Who, os.Getpid(), len(done), len(cut), job.Commit)
 
-	if kind, name, ok := opSubject(p.Operation); ok && kind == plan.KindInstance && strings.HasPrefix(p.Operation, "INSTANCE_MIGRATE(") && job.Commit != statefile.CommitDone {
+	if job.Commit == statefile.CommitDone || job.Commit == statefile.CommitStarted && p.AppliedTo(st) {
+		// Committed: nothing to roll back, only the replication was left.
+		if !resume {
+			fmt.Fprintf(a.s.Err, "Job %d had already committed its changes: it cannot be rolled back, only finished; finishing it\n", id)
+		}
+		err := a.finishRun(ctx, p, &apply.Result{Committed: true, Serial: st.Serial}, nil)
+		jr.finish(err)
+		return err
+	}
+	if kind, name, ok := opSubject(p.Operation); ok && kind == plan.KindInstance && strings.HasPrefix(p.Operation, "INSTANCE_MIGRATE(") {
 		a.held = ol
 		err := a.settleMigration(ctx, name, migrationSource(p), resume)
 		jr.finishAs(err, map[bool]statefile.JobStatus{true: statefile.JobSuccess, false: statefile.JobCanceled}[resume])
 		return err
 	}
 	if resume && failed {
-		return &refusedError{fmt.Sprintf("job %d was already failing and rolling back when it was cut off: it cannot be resumed; roll it back with `ganetictl job abort %d`", id, id)}
+		return invalid("job %d was already failing and rolling back when it was cut off: it cannot be resumed; roll it back with `ganetictl job abort %d`", id, id)
 	}
 	hooks := a.hooks(p, jr)
 	if !resume {
@@ -345,15 +354,10 @@ func recoverJob(ctx context.Context, g *Globals, id int64, resume bool) error {
 		jr.finishAs(err, statefile.JobCanceled)
 		return err
 	}
-	var res *apply.Result
-	switch {
-	case job.Commit == statefile.CommitDone || job.Commit == statefile.CommitStarted && p.AppliedTo(st):
-		res = &apply.Result{Committed: true, Serial: st.Serial} // only the replication was left
-	default:
-		res, err = apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: hooks, Done: done, Redo: cut})
-	}
+	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: hooks, Done: done, Redo: cut})
+	err = a.finishRun(ctx, p, res, err)
 	jr.finish(err)
-	return a.finishRun(ctx, p, res, err)
+	return err
 }
 
 // settleMigration finishes or undoes a cut-off migration from what the

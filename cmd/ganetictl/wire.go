@@ -292,8 +292,11 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, ol
 		return err
 	}
 	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: a.hooks(p, jr)})
+	// The job ends after the replication: cut off before that, it is
+	// resumed to replicate.
+	err = a.finishRun(ctx, p, res, err)
 	jr.finish(err)
-	return a.finishRun(ctx, p, res, err)
+	return err
 }
 
 // hooks are the display hooks (text progress, or the JSON event stream)
