@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -400,11 +399,6 @@ func (t teeHooks) StepStderr(s *plan.Step) io.Writer {
 	return nil
 }
 
-// crashedJobs lists the journal's crashed jobs, for warnings.
-func crashedJobs(ctx context.Context, j *statefile.Journal) []*statefile.Job {
-	jobs, _ := j.List(ctx)
-	return slices.DeleteFunc(jobs, func(job *statefile.Job) bool { return job.Status != statefile.JobCrashed })
-}
 
 // lockWhole takes the cluster exclusively, so that no job runs meanwhile,
 // and the state lock, for commands that replace the whole state (import,
