@@ -399,7 +399,6 @@ func (t teeHooks) StepStderr(s *plan.Step) io.Writer {
 	return nil
 }
 
-
 // lockWhole takes the cluster exclusively, so that no job runs meanwhile,
 // and the state lock, for commands that replace the whole state (import,
 // rollback, recover). unlock releases both.
