@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -272,6 +273,28 @@ func recoverJob(ctx context.Context, g *Globals, id int64, resume bool) error {
 		return err
 	}
 	defer a.close()
+	return a.recoverJob(ctx, id, resume)
+}
+
+// crashedJobOn returns the crashed job that claims instance name with
+// opcode op (e.g. INSTANCE_MIGRATE), or 0.
+func (a *app) crashedJobOn(ctx context.Context, op, name string) int64 {
+	j, err := a.store.Journal()
+	if err != nil {
+		return 0
+	}
+	for id, held := range a.store.CrashedClaims() {
+		if !statefile.Covers(held, statefile.LockReq{Level: statefile.LevelInstance, Name: name, Exclusive: true}) {
+			continue
+		}
+		if job, err := j.Get(ctx, id); err == nil && slices.Contains(job.Opcodes, op+"("+name+")") {
+			return id
+		}
+	}
+	return 0
+}
+
+func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 	j, err := a.store.Journal()
 	if err != nil {
 		return err

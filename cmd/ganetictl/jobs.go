@@ -103,6 +103,7 @@ func (a *app) lockObjects(ctx context.Context, op string, reqs []statefile.LockR
 	}
 	defer cancel()
 	waited := false
+	a.op = op
 	ol, err := a.store.LockObjects(lctx, statefile.NewLockInfo(op, a.g.version), reqs, statefile.LockOptions{
 		Takeover: takeover,
 		Waiting: func(r statefile.LockReq, holders []statefile.LockInfo) {
@@ -153,7 +154,11 @@ func (a *app) commitFunc(jr *jobRecorder) apply.Commit {
 		jr.commitPhase(statefile.CommitStarted, 0)
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		lk, err := a.store.Lock(lctx, statefile.NewLockInfo(p.Operation, a.g.version))
+		op := a.op
+		if op == "" {
+			op = p.Operation
+		}
+		lk, err := a.store.Lock(lctx, statefile.NewLockInfo(op, a.g.version))
 		if err != nil {
 			return 0, err
 		}

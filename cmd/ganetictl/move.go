@@ -69,6 +69,14 @@ func (c *InstanceMigrateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
+	if c.Cleanup {
+		// The documented fix for an interrupted migration settles the job
+		// that was cut off, if ganetictl died in it.
+		if id := a.crashedJobOn(ctx, "INSTANCE_MIGRATE", c.Name); id != 0 {
+			fmt.Fprintf(a.s.Err, "Job %d (migrate %s) was cut off mid-run: settling it (as job abort %d)\n", id, c.Name, id)
+			return a.recoverJob(ctx, id, false)
+		}
+	}
 	return a.migrate(ctx, c)
 }
 

@@ -43,6 +43,9 @@ type app struct {
 	// held, when set, are locks taken over from a crashed job: mutate runs
 	// under them instead of taking its own.
 	held *statefile.ObjectLocks
+	// op names the running operation for humans ("instance migrate web1"),
+	// as the state history shows it.
+	op string
 }
 
 // open loads the inventory and opens the state directory. SSH connections

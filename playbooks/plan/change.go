@@ -179,7 +179,12 @@ func unchanged(c Change, cur any) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(b, c.Before) {
+	// Before may come from a saved plan file, indented.
+	var before bytes.Buffer
+	if err := json.Compact(&before, c.Before); err != nil {
+		return err
+	}
+	if !bytes.Equal(b, before.Bytes()) {
 		return &ChangedError{Kind: c.Kind, Name: c.Name}
 	}
 	return nil
