@@ -267,6 +267,9 @@ func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 		in.Bridges = []string{link}
 	}
 	report := playbooks.Verify(in)
+	if len(report.Sections) > 0 {
+		report.Sections[0].Findings = append(report.Sections[0].Findings, a.crashedJobFindings(ctx, st.Cluster.Name)...)
+	}
 	v := view.NewVerify(s.Out, view.VerifyOpts{ErrorCodes: c.ErrorCodes, JSON: g.JSON})
 	for _, sec := range report.Sections {
 		v.Section(sec.Title)

@@ -420,3 +420,30 @@ func (a *app) lockWhole(ctx context.Context, op string) (lk *statefile.Lock, unl
 	}
 	return lk, func() { lk.Unlock(); ol.Unlock() }, nil
 }
+
+// crashedJobFindings are cluster verify warnings for jobs cut off mid-run:
+// until resumed or aborted, what they did is half done and their objects
+// are claimed.
+func (a *app) crashedJobFindings(ctx context.Context, cluster string) []playbooks.Finding {
+	j, err := a.store.Journal()
+	if err != nil {
+		return nil
+	}
+	var out []playbooks.Finding
+	for id, held := range a.store.CrashedClaims() {
+		what := ""
+		if job, err := j.Get(ctx, id); err == nil && len(job.Opcodes) > 0 {
+			what = " (" + job.Opcodes[0] + ")"
+		}
+		var objs []string
+		for _, r := range held {
+			if r.Exclusive && r.Level != statefile.LevelNodeRes {
+				objs = append(objs, strings.TrimSuffix(r.String(), " (exclusive)"))
+			}
+		}
+		out = append(out, playbooks.Finding{Severity: playbooks.SevWarning, Code: "ECLUSTERJOB", Kind: "cluster", Object: cluster,
+			Message: fmt.Sprintf("job %d%s was cut off mid-run and still claims %s: run `ganetictl job resume %d` or `ganetictl job abort %d`",
+				id, what, strings.Join(objs, ", "), id, id)})
+	}
+	return out
+}
