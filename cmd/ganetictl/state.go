@@ -17,6 +17,7 @@ type StateCmd struct {
 	History StateHistoryCmd `cmd:"" help:"List the state's versions."`
 	Diff    StateDiffCmd    `cmd:"" help:"Show what changed between two serials."`
 	Unlock  StateUnlockCmd  `cmd:"" help:"Break the lock of a dead ganetictl."`
+	Pull    StatePullCmd    `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
 }
 
 // StateShowCmd prints the current state or an older serial.
