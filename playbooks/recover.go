@@ -255,7 +255,7 @@ func Recover(in RecoverInput) (*Recovered, error) {
 		r.Source, r.Lineage = "nodes", st.Lineage
 		r.note(NoteSource, "state", "no state copy found on any node: rebuilt from the nodes, new lineage %s", st.Lineage)
 		r.note(NoteGuessed, "cluster", "cluster parameters from the inventory (as cluster init sets them); master %s", st.Cluster.MasterNode)
-		rebuildNodes(r, st, in)
+		rebuildNodes(r, st, in, ev)
 		for _, name := range ev.names() {
 			addEvidenced(r, st, in, ev, name)
 		}
@@ -626,9 +626,10 @@ func findShow(p *NodeProbe, dataPath string) *DRBDShow {
 }
 
 // rebuildNodes adds the inventory's nodes to a rebuilt state: reachable
-// ones as the cluster would have them (candidates up to the pool size),
-// unreachable ones offline.
-func rebuildNodes(r *Recovered, st *statefile.State, in RecoverInput) {
+// members as the cluster would have them (candidates up to the pool size).
+// A reachable node counts as a member when it holds the state directory,
+// instances or volumes; unreachable and empty nodes are reported.
+func rebuildNodes(r *Recovered, st *statefile.State, in RecoverInput, ev *evidence) {
 	group := ""
 	for g := range st.NodeGroups {
 		group = g
@@ -643,19 +644,23 @@ func rebuildNodes(r *Recovered, st *statefile.State, in RecoverInput) {
 			r.note(NoteSource, "node "+n.Name, "master (the inventory's cluster master), addresses from the inventory")
 			continue
 		}
+		p := in.Probes[n.Name]
+		switch {
+		case !reachable(in, n.Name):
+			r.note(NoteAmbiguous, "node "+n.Name, "unreachable (%s): left out; add it with `node add` when it is back", factsErr(in.Facts[n.Name]))
+			continue
+		case p == nil || !p.StateDir && !ev.nodeUsed[n.Name] && len(p.DRBD) == 0:
+			r.note(NoteAmbiguous, "node "+n.Name, "reachable but holds nothing of the cluster (no state directory, instance or volume): left out; add it with `node add` if it is a member")
+			continue
+		}
 		node := &statefile.Node{Meta: statefile.Meta{UUID: in.NewID()}, Name: n.Name, PrimaryIP: n.Address,
 			SecondaryIP: n.SecondaryAddress, Group: group, MasterCapable: true, VMCapable: true, Tags: []string{}}
 		if node.SecondaryIP == "" {
 			node.SecondaryIP = node.PrimaryIP
 		}
-		if !reachable(in, n.Name) {
-			node.Offline = true
-			r.note(NoteAmbiguous, "node "+n.Name, "unreachable (%s): added as offline", factsErr(in.Facts[n.Name]))
-		} else {
-			node.MasterCandidate = len(masterCandidates(st)) < st.Cluster.CandidatePoolSize
-			r.note(NoteSource, "node "+n.Name, "reachable; addresses from the inventory; role %s", node.Role(master))
-		}
+		node.MasterCandidate = len(masterCandidates(st)) < st.Cluster.CandidatePoolSize
 		st.Nodes[n.Name] = node
+		r.note(NoteSource, "node "+n.Name, "a member (it holds the cluster's state directory, instances or volumes); addresses from the inventory; role %s", node.Role(master))
 	}
 	r.note(NoteGuessed, "nodes", "node UUIDs, tags and parameters are new (nodes do not keep them)")
 }
@@ -725,6 +730,7 @@ func collectEvidence(in RecoverInput) *evidence {
 				e.running[name] = map[string]hv.Running{}
 			}
 			e.running[name][node] = run
+			e.nodeUsed[node] = true
 			byTag[storage.InstanceTag(name)] = name
 		}
 		if p := in.Probes[node]; p != nil {
@@ -966,8 +972,8 @@ func applyRuntime(r *Recovered, cl *statefile.Cluster, inst *statefile.Instance,
 		if n.Name != nil {
 			nic.Name = *n.Name
 		}
-		if link, _ := n.NICParams["link"].(string); link != "" && link != paramStr(cl.NICParams, "link") {
-			nic.NICParams = statefile.Params{"link": link}
+		if len(n.NICParams) > 0 {
+			nic.NICParams = statefile.Params(n.NICParams)
 		}
 		inst.NICs = append(inst.NICs, nic)
 	}
@@ -1020,19 +1026,22 @@ func sameJSON(a, b any) bool {
 
 // guessOS is the only OS the nodes offer, else "unknown".
 func guessOS(r *Recovered, in RecoverInput, obj string) string {
-	names := map[string]bool{}
+	names := map[string]string{}
 	for _, f := range in.Facts {
 		if f == nil || !f.Reachable {
 			continue
 		}
 		for n, def := range f.OS {
 			if def.Invalid == "" {
-				names[n] = true
+				names[n] = n
+				if len(def.Variants) > 0 {
+					names[n] = joinOS(n, def.Variants[0]) // the default variant, as instance add picks it
+				}
 			}
 		}
 	}
 	if len(names) == 1 {
-		for n := range names {
+		for _, n := range names {
 			r.note(NoteGuessed, obj, "OS %s: the only OS the nodes offer (nodes do not record an instance's OS)", n)
 			return n
 		}

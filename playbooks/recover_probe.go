@@ -17,6 +17,8 @@ import (
 // recorded them) and `drbdsetup show` of every DRBD resource. Each value is
 // base64 on one line, so no content can be taken for a section marker.
 const recoverProbeScript = `statef=$1
+echo @@statedir
+if [ -d "${statef%/*}" ]; then echo yes; fi
 echo @@copy
 if [ -f "$statef" ]; then base64 -w0 "$statef"; echo; fi
 echo @@runtime
@@ -40,6 +42,9 @@ func RecoverProbeStep(node string) plan.Step {
 // NodeProbe is what RecoverProbeStep found on a node.
 type NodeProbe struct {
 	Node string `json:"node"`
+	// StateDir is true when the node has the directory of the state copy
+	// (made when it became a master candidate), with or without a copy.
+	StateDir bool `json:"state_dir"`
 	// Copy is the node's state copy as stored; nil when it has none.
 	Copy []byte `json:"-"`
 	// Runtime are the KVM runtime files by instance name.
@@ -66,6 +71,8 @@ func ParseProbe(node string, out []byte) (*NodeProbe, error) {
 			continue
 		}
 		switch cur {
+		case "statedir":
+			p.StateDir = line == "yes"
 		case "copy":
 			b, err := base64.StdEncoding.DecodeString(line)
 			if err != nil {
