@@ -168,6 +168,38 @@ func TestRecover(t *testing.T) {
 	compareRecovered(t, orig, got, true)
 	c.verifyClean()
 
+	// The copies are stale: after they were made, the drbd instance was
+	// migrated and the plain one shut down. Recovery takes the copy and
+	// corrects it from what runs where, as serial+1 of the same lineage.
+	stale := c.node(n[0], "cat", replicaPath)
+	c.ok("instance", "migrate", "-f", "e2e-rdrbd")
+	c.ok("instance", "shutdown", "e2e-rplain")
+	moved := loadState(t, c.stateDir)
+	for _, node := range n {
+		if _, _, err := c.bed.RunInput(t.Context(), node, []byte(stale), "sh", "-c", "cat > "+replicaPath); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(c.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	r = c.ok("--yes", "cluster", "recover")
+	for _, want := range []string{"primary node " + n[1] + " -> " + n[2], "admin state up -> down"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("recovery from a stale copy should report %q:\n%s", want, r.stdout)
+		}
+	}
+	got = loadState(t, c.stateDir)
+	if got.Lineage != orig.Lineage || got.Serial != orig.Serial+1 {
+		t.Errorf("reconciled state: lineage/serial %s/%d, want %s/%d", got.Lineage, got.Serial, orig.Lineage, orig.Serial+1)
+	}
+	compareRecovered(t, moved, got, false)
+	c.checkReplicas(n...)
+	c.verifyClean()
+	c.ok("instance", "startup", "e2e-rplain")
+	orig = loadState(t, c.stateDir)
+	origBytes = c.stateBytes()
+
 	// Another admin machine pulls the state into an empty directory.
 	other := c.in(t.TempDir())
 	r = other.ok("state", "pull")
@@ -213,7 +245,7 @@ func TestRecover(t *testing.T) {
 	}
 
 	// A candidate whose copy is stale is not promoted (Ganeti #1242).
-	stale := c.node(n[2], "cat", replicaPath)
+	stale = c.node(n[2], "cat", replicaPath)
 	c.ok("cluster", "add-tags", "e2e-recover")
 	cur := loadState(t, c.stateDir)
 	if _, _, err := c.bed.RunInput(t.Context(), n[2], []byte(stale), "sh", "-c", "cat > "+replicaPath); err != nil {

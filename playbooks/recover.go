@@ -555,9 +555,15 @@ func reconcileInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *e
 			inst.AdminState = "up"
 		}
 		inst.DisksActive = true
-	} else if inst.AdminState == "up" && reachable(in, inst.PrimaryNode) && len(runNodes) == 0 {
-		r.note(NoteFixed, obj, "admin state up -> down: it does not run on %s (start it with `instance startup %s`)", inst.PrimaryNode, inst.Name)
-		inst.AdminState = "down"
+	} else if reachable(in, inst.PrimaryNode) && len(runNodes) == 0 {
+		if inst.AdminState == "up" {
+			r.note(NoteFixed, obj, "admin state up -> down: it does not run on %s (start it with `instance startup %s`)", inst.PrimaryNode, inst.Name)
+			inst.AdminState = "down"
+		}
+		if active := disksLinked(in.Facts[inst.PrimaryNode], inst.Name, len(inst.Disks)); active != inst.DisksActive {
+			r.note(NoteFixed, obj, "disks active %t -> %t: as the disk links on %s show", inst.DisksActive, active, inst.PrimaryNode)
+			inst.DisksActive = active
+		}
 	}
 	// DRBD minors, ports and secrets as the nodes have them set up.
 	for _, d := range inst.Disks {
@@ -590,6 +596,20 @@ func reconcileInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *e
 			copy(d.LogicalID, newIDs)
 		}
 	}
+}
+
+// disksLinked reports whether all n disks of the instance have their
+// activation link on the node (/run/ganeti/instance-disks).
+func disksLinked(f *NodeFacts, name string, n int) bool {
+	if f == nil || n == 0 {
+		return false
+	}
+	for i := range n {
+		if !slices.Contains(f.Links, name+":"+strconv.Itoa(i)) {
+			return false
+		}
+	}
+	return true
 }
 
 // volumesOn reports whether every leaf volume of the instance is on the node.
@@ -892,7 +912,10 @@ func rebuildInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *evi
 	if run, ok := running[primary]; ok {
 		inst.Hypervisor = run.Hypervisor
 		inst.AdminState, inst.DisksActive = "up", true
-	} else if len(cl.EnabledHypervisors) > 0 {
+	} else {
+		inst.DisksActive = disksLinked(in.Facts[primary], name, len(disks))
+	}
+	if inst.Hypervisor == "" && len(cl.EnabledHypervisors) > 0 {
 		inst.Hypervisor = cl.EnabledHypervisors[0]
 		r.note(NoteGuessed, obj, "not running: hypervisor %s (the cluster default), admin state down", inst.Hypervisor)
 	}

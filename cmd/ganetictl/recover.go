@@ -167,7 +167,12 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	if err := a.confirm(fmt.Sprintf("Write this state (%d change(s), %d note(s) to look at)?", len(res.Plan.Changes), res.Ambiguous())); err != nil {
 		return err
 	}
+	jr, err := a.startJob(ctx, res.Plan, lk)
+	if err != nil {
+		return err
+	}
 	serial, err := a.writeRecovered(ctx, lk, res, local, pr.raw)
+	jr.finish(err)
 	if err != nil {
 		return err
 	}
