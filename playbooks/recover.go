@@ -763,6 +763,25 @@ func collectEvidence(in RecoverInput) *evidence {
 			}
 		}
 	}
+	// rbd images carry no tag; a running instance's runtime file names its
+	// disks' UUIDs, which name the images (<uuid>.rbd.disk<N>).
+	for name, byNode := range e.runtime {
+		for node, rt := range byNode {
+			f := in.Facts[node]
+			if f == nil || f.Volumes == nil {
+				continue
+			}
+			for i, d := range rt.Disks {
+				img := d.UUID + ".rbd.disk" + strconv.Itoa(i)
+				if d.DevType != storage.RBD || !slices.Contains(f.Volumes.RBD, img) {
+					continue
+				}
+				de := e.disk(name, i, storage.RBD)
+				de.id, de.nodes[node], de.sizeMiB[node], de.paths[node] = d.UUID, true, d.Size, img
+				e.nodeUsed[node] = true
+			}
+		}
+	}
 	var fileDirs []string
 	if in.Skeleton != nil {
 		fileDirs = []string{in.Skeleton.Cluster.FileStorageDir, in.Skeleton.Cluster.SharedFileStorageDir}
@@ -1114,6 +1133,14 @@ func rebuildDisk(r *Recovered, st *statefile.State, in RecoverInput, obj, primar
 		if d.template == storage.File && len(nodes) > 1 {
 			r.note(NoteAmbiguous, obj, "%s: file %s exists on %s; took the primary's", iv, p, strings.Join(nodes, ", "))
 		}
+	case storage.RBD:
+		pool := st.Cluster.RBDPool
+		if pool == "" {
+			pool = storage.DefaultRBDPool
+		}
+		out.UUID, out.LogicalID, out.Nodes = d.id, []any{storage.RBD, d.paths[primary]}, []string{primary}
+		out.Params = statefile.Params{"pool": pool}
+		r.note(NoteGuessed, obj, "%s: rbd image %s in pool %s, found through the runtime file (user-id unknown)", iv, d.paths[primary], pool)
 	case storage.DRBD:
 		if len(nodes) != 2 || !d.nodes[primary] {
 			return nil, fmt.Errorf("drbd data volume %s.disk%d_data is on %s, want the primary and one secondary", d.id, idx, strings.Join(nodes, ", "))

@@ -392,6 +392,10 @@ func TestRecoverRebuild(t *testing.T) {
 		NewID: ids(), Random: func(n int) []byte { return make([]byte, n) }}
 	facts["node4"] = goodFacts("node4")
 	probes["node4"] = &NodeProbe{Node: "node4"}
+	// An rbd instance: images carry no tags, the runtime file names them.
+	facts["node3"].Running["ceph"] = hv.Running{Name: "ceph", Hypervisor: "kvm"}
+	facts["node3"].Volumes.RBD = []string{"r-1.rbd.disk0", "stray.rbd.disk0"}
+	probes["node3"].Runtime["ceph"] = &KVMRuntime{Disks: []RuntimeDisk{{UUID: "r-1", DevType: "rbd", Size: 100, Mode: "rw", IVName: "disk/0"}}}
 	r, err := Recover(in)
 	if err != nil {
 		t.Fatal(err)
@@ -417,6 +421,9 @@ func TestRecoverRebuild(t *testing.T) {
 				t.Errorf("%s %s: got %s, want %s", name, what, js(pair[1]), js(pair[0]))
 			}
 		}
+	}
+	if c := got.Instances["ceph"]; c == nil || js(c.Disks[0].LogicalID) != `["rbd","r-1.rbd.disk0"]` || c.Disks[0].Size != 100 || c.PrimaryNode != "node3" {
+		t.Errorf("rbd instance: %s", js(c))
 	}
 	if got.Cluster.HighestUsedPort != 11001 {
 		t.Errorf("highest used port %d", got.Cluster.HighestUsedPort)
