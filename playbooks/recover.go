@@ -1193,6 +1193,7 @@ func rebuildDisk(r *Recovered, st *statefile.State, in RecoverInput, obj, primar
 			r.note(NoteGuessed, obj, "%s: drbd disk UUID is new (no runtime file)", iv)
 		}
 		out.LogicalID = []any{primary, secondary, port, mp, ms, secret}
+		r.note(NoteGuessed, obj, "%s: drbd logical_id lists the current primary %s first (the order at creation is not on the nodes)", iv, primary)
 		out.Children = []*statefile.Disk{data, meta}
 		out.Nodes = []string{primary, secondary}
 	default:

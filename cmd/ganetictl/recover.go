@@ -100,6 +100,9 @@ type ClusterRecoverCmd struct {
 }
 
 func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	if g.PlanOut != "" {
+		return invalid("cluster recover cannot save its plan (it is made from the nodes at the moment); use --dry-run to see it")
+	}
 	a, err := g.open()
 	if err != nil {
 		return err
