@@ -191,7 +191,7 @@ func TestRecover(t *testing.T) {
 	// corrects it from what runs where, as serial+1 of the same lineage.
 	stale := c.node(n[0], "cat", replicaPath)
 	c.ok("instance", "migrate", "-f", "e2e-rdrbd")
-	c.ok("instance", "shutdown", "e2e-rplain")
+	c.ok("instance", "shutdown", "--timeout", "1s", "e2e-rplain")
 	moved := loadState(t, c.stateDir)
 	for _, node := range n {
 		if _, _, err := c.bed.RunInput(t.Context(), node, []byte(stale), "sh", "-c", "cat > "+replicaPath); err != nil {
@@ -238,6 +238,21 @@ func TestRecover(t *testing.T) {
 	for _, node := range n {
 		c.node(node, "rm", "-f", replicaPath)
 	}
+	r = c.ok("--dry-run", "--json", "cluster", "recover")
+	var dry struct {
+		Source string            `json:"source"`
+		Notes  []json.RawMessage `json:"notes"`
+		Plan   struct {
+			Changes []json.RawMessage `json:"changes"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &dry); err != nil || dry.Source != "nodes" || len(dry.Notes) == 0 || len(dry.Plan.Changes) == 0 {
+		t.Errorf("recover --dry-run --json: %v\n%s", err, r.stdout)
+	}
+	secret := orig.Instances["e2e-rdrbd"].Disks[0].LogicalID[5].(string)
+	if strings.Contains(r.stdout, secret) || !strings.Contains(r.stdout, "masked") {
+		t.Errorf("the JSON plan shows the DRBD secret unmasked")
+	}
 	r = c.ok("--yes", "cluster", "recover")
 	for _, want := range []string{"rebuilt from the nodes", "instance e2e-rfile", "NICs, hvparams and beparams are unknown", "UUID"} {
 		if !strings.Contains(r.stdout, want) {
@@ -261,15 +276,33 @@ func TestRecover(t *testing.T) {
 	if string(other.stateBytes()) != string(c.stateBytes()) {
 		t.Errorf("forced pull differs from the current state")
 	}
+}
+
+// TestRecoverMasterFailover: master-failover refuses a candidate whose
+// copy is stale (Ganeti #1242), whether an older copy was written onto it
+// or it was powered off while the state changed, and tells a workstation
+// behind the copies to pull; without a majority of the candidates it needs
+// --no-voting.
+func TestRecoverMasterFailover(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("node", "add", n[2])
+	other := c.in(t.TempDir())
+	other.ok("state", "pull")
+	if r := c.fails(1, "cluster", "master-failover", n[0]); !strings.Contains(r.stderr, "already the master") {
+		t.Errorf("failover to the master:\n%s", r)
+	}
 
 	// A candidate whose copy is stale is not promoted (Ganeti #1242).
-	stale = c.node(n[2], "cat", replicaPath)
+	stale := c.node(n[2], "cat", replicaPath)
 	c.ok("cluster", "add-tags", "e2e-recover")
 	cur := loadState(t, c.stateDir)
 	if _, _, err := c.bed.RunInput(t.Context(), n[2], []byte(stale), "sh", "-c", "cat > "+replicaPath); err != nil {
 		t.Fatal(err)
 	}
-	r = c.fails(1, "cluster", "master-failover", n[2])
+	r := c.fails(1, "cluster", "master-failover", n[2])
 	for _, want := range []string{"stale", "serial " + strconv.FormatInt(cur.Serial-1, 10), "serial " + strconv.FormatInt(cur.Serial, 10), n[0]} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("master-failover to a stale candidate should say %q:\n%s", want, r)
