@@ -379,3 +379,42 @@ func TestRecoverMasterFailover(t *testing.T) {
 	c.ok("cluster", "redist-conf")
 	c.checkReplicas(n...)
 }
+
+// TestRecoverXen: an xl domain is rebuilt from its config file: the Xen
+// hypervisor (enabled again in the rebuilt cluster), NIC MAC and bridge,
+// the file disk; the NIC UUID is reported as new.
+func TestRecoverXen(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	for _, bn := range c.bed.Nodes()[3:] {
+		c.node(bn.Name, "rm", "-rf", filepath.Dir(replicaPath))
+	}
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("cluster", "modify", "--enabled-hypervisors", "kvm,xen-pvm")
+	c.ok("instance", "add", "-n", n[1], "-o", "testos", "-t", "file", "-s", "32M", "-H", "xen-pvm", "--no-name-check", "e2e-rxen")
+	orig := loadState(t, c.stateDir)
+	if err := os.RemoveAll(c.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range n[:2] {
+		c.node(node, "rm", "-f", replicaPath)
+	}
+	r := c.ok("--yes", "cluster", "recover")
+	for _, want := range []string{"xen config on " + n[1], "hypervisor xen-pvm enabled", "NIC 0: UUID is new"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("rebuild report should say %q:\n%s", want, r.stdout)
+		}
+	}
+	got := loadState(t, c.stateDir)
+	w, g := orig.Instances["e2e-rxen"], got.Instances["e2e-rxen"]
+	if g == nil {
+		t.Fatalf("e2e-rxen not rebuilt:\n%s", r.stdout)
+	}
+	if g.Hypervisor != "xen-pvm" || g.PrimaryNode != n[1] || g.AdminState != "up" || len(g.NICs) != 1 ||
+		g.NICs[0].MAC != w.NICs[0].MAC || js(g.NICs[0].NICParams) != js(w.NICs[0].NICParams) ||
+		js(g.Disks[0].LogicalID) != js(w.Disks[0].LogicalID) || g.Disks[0].Size != w.Disks[0].Size {
+		t.Errorf("rebuilt xen instance:\n got %s\nwant %s", js(g), js(w))
+	}
+	c.verifyClean()
+}

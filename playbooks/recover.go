@@ -259,6 +259,7 @@ func Recover(in RecoverInput) (*Recovered, error) {
 		for _, name := range ev.names() {
 			addEvidenced(r, st, in, ev, name)
 		}
+		enableUsed(r, st)
 	}
 	r.State = st
 	base := r.Base
@@ -323,6 +324,24 @@ func diffMap[T any](p *plan.Plan, kind string, before, after map[string]*T) erro
 		}
 	}
 	return nil
+}
+
+// enableUsed adds the hypervisors and disk templates that rebuilt
+// instances use to the cluster's enabled lists (the inventory may not
+// list them if they were enabled later with cluster modify).
+func enableUsed(r *Recovered, st *statefile.State) {
+	cl := &st.Cluster
+	for _, name := range st.InstanceNames() {
+		inst := st.Instances[name]
+		if inst.Hypervisor != "" && !slices.Contains(cl.EnabledHypervisors, inst.Hypervisor) {
+			cl.EnabledHypervisors = append(cl.EnabledHypervisors, inst.Hypervisor)
+			r.note(NoteFixed, "cluster", "hypervisor %s enabled: instance %s uses it", inst.Hypervisor, name)
+		}
+		if inst.DiskTemplate != "" && !slices.Contains(cl.EnabledDiskTemplates, inst.DiskTemplate) {
+			cl.EnabledDiskTemplates = append(cl.EnabledDiskTemplates, inst.DiskTemplate)
+			r.note(NoteFixed, "cluster", "disk template %s enabled: instance %s uses it", inst.DiskTemplate, name)
+		}
+	}
 }
 
 // reachable are the inventory nodes (and state nodes) that answered.
@@ -754,6 +773,15 @@ func collectEvidence(in RecoverInput) *evidence {
 			byTag[storage.InstanceTag(name)] = name
 		}
 		if p := in.Probes[node]; p != nil {
+			for name, rt := range p.Xen {
+				if run, ok := f.Running[name]; !ok || run.Hypervisor == hv.KVM {
+					continue // a config file, but no such domain runs here
+				}
+				if e.runtime[name] == nil {
+					e.runtime[name] = map[string]*KVMRuntime{}
+				}
+				e.runtime[name][node] = rt
+			}
 			for name, rt := range p.Runtime {
 				if e.runtime[name] == nil {
 					e.runtime[name] = map[string]*KVMRuntime{}
@@ -930,6 +958,12 @@ func rebuildInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *evi
 		AdminState: "down", DiskTemplate: template, Tags: []string{}, NICs: []*statefile.NIC{}}
 	if run, ok := running[primary]; ok {
 		inst.Hypervisor = run.Hypervisor
+		if rt != nil {
+			inst.Hypervisor = rt.Hypervisor
+		} else if run.Hypervisor != hv.KVM {
+			inst.Hypervisor = firstXen(cl.EnabledHypervisors)
+			r.note(NoteGuessed, obj, "runs under xl without a config file: hypervisor %s", inst.Hypervisor)
+		}
 		inst.AdminState, inst.DisksActive = "up", true
 	} else {
 		inst.DisksActive = disksLinked(in.Facts[primary], name, len(disks))
@@ -940,7 +974,10 @@ func rebuildInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *evi
 	}
 	if rt != nil {
 		from = append(from, "runtime file on "+primary)
-		applyRuntime(r, cl, inst, rt)
+		if rt.Hypervisor != hv.KVM {
+			from[len(from)-1] = "xen config on " + primary
+		}
+		applyRuntime(r, cl, inst, rt, in.NewID)
 	} else if inst.AdminState == "up" {
 		r.note(NoteUnknown, obj, "runs on %s but has no runtime file there: NICs and parameters unknown", primary)
 	} else {
@@ -1005,9 +1042,13 @@ func drbdPrimary(in RecoverInput, disks map[int]*diskEvidence) string {
 
 // applyRuntime takes an instance's NICs and parameters from its runtime
 // file: what differs from the cluster defaults is the instance's own.
-func applyRuntime(r *Recovered, cl *statefile.Cluster, inst *statefile.Instance, rt *KVMRuntime) {
-	for _, n := range rt.NICs {
+func applyRuntime(r *Recovered, cl *statefile.Cluster, inst *statefile.Instance, rt *KVMRuntime, newID func() string) {
+	for i, n := range rt.NICs {
 		nic := &statefile.NIC{UUID: n.UUID, MAC: n.MAC}
+		if nic.UUID == "" {
+			nic.UUID = newID()
+			r.note(NoteGuessed, "instance "+inst.Name, "NIC %d: UUID is new (the domain config does not keep it)", i)
+		}
 		if n.IP != nil {
 			nic.IP = *n.IP
 		}
@@ -1022,7 +1063,7 @@ func applyRuntime(r *Recovered, cl *statefile.Cluster, inst *statefile.Instance,
 	if inst.Hypervisor == "" {
 		inst.Hypervisor = hv.KVM
 	}
-	if defs, err := hv.Params(inst.Hypervisor, cl.HVParams[inst.Hypervisor], nil); err == nil {
+	if defs, err := hv.Params(inst.Hypervisor, cl.HVParams[inst.Hypervisor], nil); err == nil && rt.HVParams != nil {
 		own := statefile.Params{}
 		for k, v := range rt.HVParams {
 			if d, ok := defs[k]; !ok || !sameJSON(d, v) {
@@ -1045,6 +1086,16 @@ func applyRuntime(r *Recovered, cl *statefile.Cluster, inst *statefile.Instance,
 		inst.BEParams = own
 		r.note(NoteGuessed, "instance "+inst.Name, "beparams from the running qemu: %s (minmem and other beparams are unknown)", fmtParams(own))
 	}
+}
+
+// firstXen is the first enabled Xen hypervisor, else xen-pvm.
+func firstXen(enabled []string) string {
+	for _, h := range enabled {
+		if h == hv.XenPVM || h == hv.XenHVM {
+			return h
+		}
+	}
+	return hv.XenPVM
 }
 
 func fmtParams(p statefile.Params) string {

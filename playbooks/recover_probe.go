@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 )
 
 // recoverProbeScript reads what recovery needs besides the facts, in one
 // round trip: the node's state copy, the KVM runtime files of the
 // instances it runs (the instance's NICs, disks and hvparams as the start
-// recorded them) and `drbdsetup show` of every DRBD resource. Each value is
+// recorded them), the Xen domain configs (/etc/xen/<instance>) and
+// `drbdsetup show` of every DRBD resource. Each value is
 // base64 on one line, so no content can be taken for a section marker.
 const recoverProbeScript = `statef=$1
 echo @@statedir
@@ -26,6 +28,11 @@ for f in /run/ganeti/kvm-hypervisor/conf/*.runtime; do
   [ -f "$f" ] || continue
   n=${f##*/}
   printf '%s ' "${n%.runtime}"; base64 -w0 "$f"; echo
+done
+echo @@xencfg
+for f in /etc/xen/*; do
+  [ -f "$f" ] || continue
+  printf '%s ' "${f##*/}"; head -c 65536 "$f" | base64 -w0; echo
 done
 echo @@drbdshow
 if command -v drbdsetup >/dev/null 2>&1; then drbdsetup show 2>/dev/null | base64 -w0; echo; fi
@@ -49,6 +56,8 @@ type NodeProbe struct {
 	Copy []byte `json:"-"`
 	// Runtime are the KVM runtime files by instance name.
 	Runtime map[string]*KVMRuntime `json:"runtime,omitempty"`
+	// Xen are the Xen domain configs, read the same way, by file name.
+	Xen map[string]*KVMRuntime `json:"xen,omitempty"`
 	// DRBD is the configuration of every DRBD minor.
 	DRBD []DRBDShow `json:"drbd,omitempty"`
 	// Problems are parts that could not be read (a bad runtime file).
@@ -57,7 +66,7 @@ type NodeProbe struct {
 
 // ParseProbe reads RecoverProbeStep's output.
 func ParseProbe(node string, out []byte) (*NodeProbe, error) {
-	p := &NodeProbe{Node: node, Runtime: map[string]*KVMRuntime{}}
+	p := &NodeProbe{Node: node, Runtime: map[string]*KVMRuntime{}, Xen: map[string]*KVMRuntime{}}
 	var cur string
 	ended := false
 	for _, line := range strings.Split(string(out), "\n") {
@@ -92,6 +101,15 @@ func ParseProbe(node string, out []byte) (*NodeProbe, error) {
 				continue
 			}
 			p.Runtime[name] = rt
+		case "xencfg":
+			name, enc, _ := strings.Cut(line, " ")
+			b, err := base64.StdEncoding.DecodeString(enc)
+			if err != nil {
+				continue
+			}
+			if rt := ParseXenConfig(b); rt != nil {
+				p.Xen[name] = rt
+			}
 		case "drbdshow":
 			b, err := base64.StdEncoding.DecodeString(line)
 			if err != nil {
@@ -109,14 +127,16 @@ func ParseProbe(node string, out []byte) (*NodeProbe, error) {
 }
 
 // KVMRuntime is a KVM runtime file (hv package: [phase-1 argv, NIC dicts,
-// hvparams, [[disk dict, link, uri]]]) as recovery reads it back.
+// hvparams, [[disk dict, link, uri]]]) as recovery reads it back; a Xen
+// domain config is read into it too (no UUIDs, no hvparams, no disks).
 type KVMRuntime struct {
-	Argv     []string       `json:"argv"`
-	NICs     []RuntimeNIC   `json:"nics"`
-	HVParams map[string]any `json:"hvparams"`
-	Disks    []RuntimeDisk  `json:"disks"`
-	MaxMem   int64          `json:"maxmem,omitempty"` // from -m
-	VCPUs    int64          `json:"vcpus,omitempty"`  // from -smp
+	Hypervisor string         `json:"hypervisor"`
+	Argv       []string       `json:"argv"`
+	NICs       []RuntimeNIC   `json:"nics"`
+	HVParams   map[string]any `json:"hvparams"`
+	Disks      []RuntimeDisk  `json:"disks"`
+	MaxMem     int64          `json:"maxmem,omitempty"` // from -m
+	VCPUs      int64          `json:"vcpus,omitempty"`  // from -smp
 }
 
 // RuntimeNIC is one NIC dict of a runtime file.
@@ -147,7 +167,7 @@ func ParseKVMRuntime(b []byte) (*KVMRuntime, error) {
 	if len(raw) < 4 {
 		return nil, fmt.Errorf("%d elements, want 4", len(raw))
 	}
-	rt := &KVMRuntime{}
+	rt := &KVMRuntime{Hypervisor: hv.KVM}
 	if err := json.Unmarshal(raw[0], &rt.Argv); err != nil {
 		return nil, fmt.Errorf("argv: %w", err)
 	}
@@ -297,4 +317,71 @@ func parseDRBDAddr(v string) (string, int, error) {
 		return "", 0, fmt.Errorf("drbdsetup show: address %q: bad port", v)
 	}
 	return host, n, nil
+}
+
+// ParseXenConfig reads what recovery needs from a Xen domain config that
+// ganetictl (or Ganeti) wrote (reference §6.3): maxmem, vcpus, the vif
+// list (MAC, IP, bridge) and the builder (hvm or pvm). It returns nil for
+// a file that is not a domain config (no name line).
+func ParseXenConfig(b []byte) *KVMRuntime {
+	rt := &KVMRuntime{Hypervisor: hv.XenPVM}
+	named := false
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch k {
+		case "name":
+			named = true
+		case "builder":
+			if strings.Trim(v, `'"`) == "hvm" {
+				rt.Hypervisor = hv.XenHVM
+			}
+		case "maxmem":
+			rt.MaxMem, _ = strconv.ParseInt(v, 10, 64)
+		case "vcpus":
+			rt.VCPUs, _ = strconv.ParseInt(v, 10, 64)
+		case "vif":
+			for _, item := range quoted(v) {
+				nic := RuntimeNIC{NICParams: map[string]any{"mode": "bridged"}}
+				for _, kv := range strings.Split(item, ",") {
+					kk, vv, _ := strings.Cut(strings.TrimSpace(kv), "=")
+					switch kk {
+					case "mac":
+						nic.MAC = vv
+					case "ip":
+						ip := vv
+						nic.IP = &ip
+					case "bridge":
+						nic.NICParams["link"] = vv
+					}
+				}
+				rt.NICs = append(rt.NICs, nic)
+			}
+		}
+	}
+	if !named {
+		return nil
+	}
+	return rt
+}
+
+// quoted lists the single- or double-quoted strings of a Python-style list.
+func quoted(v string) []string {
+	var out []string
+	for {
+		i := strings.IndexAny(v, `'"`)
+		if i < 0 {
+			return out
+		}
+		q := v[i]
+		j := strings.IndexByte(v[i+1:], q)
+		if j < 0 {
+			return out
+		}
+		out = append(out, v[i+1:i+1+j])
+		v = v[i+2+j:]
+	}
 }
