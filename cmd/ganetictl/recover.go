@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ganetictl/ganetictl/internal/view"
@@ -159,10 +155,12 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 		res.Notes = append(res.Notes, playbooks.RecoverNote{Kind: playbooks.NoteAmbiguous, Object: "node " + n, Message: "unreadable state copy: " + why})
 	}
 	if g.JSON && g.DryRun {
-		return recoveryJSON(s.Out, res, nil)
+		return view.RecoveryJSON(s.Out, recoveryView(res), nil)
 	}
 	if !g.JSON {
-		renderRecovery(s.Out, res)
+		if err := view.RenderRecovery(s.Out, recoveryView(res)); err != nil {
+			return err
+		}
 	}
 	if g.DryRun {
 		return nil
@@ -190,7 +188,7 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 		fmt.Fprintf(s.Err, "WARNING: %v\n", rerr)
 	}
 	if g.JSON {
-		return recoveryJSON(s.Out, res, map[string]any{"committed": true, "serial": serial, "replicated": repl})
+		return view.RecoveryJSON(s.Out, recoveryView(res), map[string]any{"committed": true, "serial": serial, "replicated": repl})
 	}
 	fmt.Fprintf(s.Err, "State recovered: serial %d, lineage %s; copied to %d master candidate(s).\n", serial, res.Lineage, len(repl))
 	if n := res.Ambiguous(); n > 0 {
@@ -250,35 +248,13 @@ func (a *app) skeleton(facts map[string]*playbooks.NodeFacts) (*statefile.State,
 	return st, nil
 }
 
-// recoveryJSON writes the recovery (its plan with secrets masked) and the
-// extra result fields as one JSON object.
-func recoveryJSON(w io.Writer, res *playbooks.Recovered, extra map[string]any) error {
-	var pb bytes.Buffer
-	if err := view.PlanJSON(&pb, res.Plan); err != nil {
-		return err
-	}
-	out := map[string]any{"source": res.Source, "from": res.From, "lineage": res.Lineage, "serial_taken": res.Serial,
-		"notes": res.Notes, "plan": json.RawMessage(pb.Bytes())}
-	for k, v := range extra {
-		out[k] = v
-	}
-	return view.JSON(w, out)
-}
-
-// renderRecovery prints where the state comes from, the notes and the plan.
-func renderRecovery(w io.Writer, res *playbooks.Recovered) {
-	from := "the nodes (rebuilt)"
-	if res.Source == "copy" {
-		from = fmt.Sprintf("%s, serial %d", res.From, res.Serial)
-	}
-	fmt.Fprintf(w, "Recovering the state from %s; lineage %s\n\n", from, res.Lineage)
-	t := view.Table{Columns: []view.Column{{Title: "Kind"}, {Title: "Object"}, {Title: "Note"}}}
+// recoveryView is the recovery as the view shows it.
+func recoveryView(res *playbooks.Recovered) view.Recovery {
+	r := view.Recovery{Source: res.Source, From: res.From, Serial: res.Serial, Lineage: res.Lineage, Plan: res.Plan}
 	for _, n := range res.Notes {
-		t.Rows = append(t.Rows, []string{n.Kind, n.Object, n.Message})
+		r.Notes = append(r.Notes, view.RecoveryNote{Kind: n.Kind, Object: n.Object, Message: n.Message})
 	}
-	_ = view.RenderTable(w, t, view.TableOpts{})
-	fmt.Fprintln(w)
-	_ = view.RenderPlan(w, res.Plan)
+	return r
 }
 
 func sha(b []byte) string {
@@ -317,7 +293,7 @@ func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	report := pullReport(local, pr, best)
 	if err != nil {
 		if !g.JSON {
-			_ = view.RenderTable(s.Err, report.table(), view.TableOpts{})
+			_ = view.RenderStateCopies(s.Err, report.Copies)
 		}
 		return err
 	}
@@ -335,36 +311,28 @@ func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if g.JSON {
 		return view.JSON(s.Out, report)
 	}
-	if err := view.RenderTable(s.Out, report.table(), view.TableOpts{}); err != nil {
+	if err := view.RenderStateCopies(s.Out, report.Copies); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(s.Out, "\n%s\n", report.Result)
 	return err
 }
 
-type pullCopy struct {
-	Node    string `json:"node"`
-	Serial  int64  `json:"serial,omitempty"`
-	Lineage string `json:"lineage,omitempty"`
-	SHA256  string `json:"sha256,omitempty"`
-	Status  string `json:"status"`
-}
-
 type pullResult struct {
-	Copies    []pullCopy `json:"copies"`
-	TakenFrom string     `json:"taken_from,omitempty"`
-	Serial    int64      `json:"serial,omitempty"`
-	Lineage   string     `json:"lineage,omitempty"`
-	Result    string     `json:"result"`
+	Copies    []view.StateCopyRow `json:"copies"`
+	TakenFrom string              `json:"taken_from,omitempty"`
+	Serial    int64               `json:"serial,omitempty"`
+	Lineage   string              `json:"lineage,omitempty"`
+	Result    string              `json:"result"`
 }
 
 func pullReport(local *statefile.State, pr *probed, best *playbooks.StateCopy) *pullResult {
 	r := &pullResult{}
 	if local != nil {
-		r.Copies = append(r.Copies, pullCopy{Node: playbooks.WorkstationSource, Serial: local.Serial, Lineage: local.Lineage, Status: "local state"})
+		r.Copies = append(r.Copies, view.StateCopyRow{Node: playbooks.WorkstationSource, Serial: local.Serial, Lineage: local.Lineage, Status: "local state"})
 	}
 	for _, c := range pr.copies {
-		pc := pullCopy{Node: c.Node, Serial: c.State.Serial, Lineage: c.State.Lineage, SHA256: c.Sum[:12], Status: "copy"}
+		pc := view.StateCopyRow{Node: c.Node, Serial: c.State.Serial, Lineage: c.State.Lineage, SHA256: c.Sum[:12], Status: "copy"}
 		switch {
 		case best != nil && c.Node == best.Node:
 			pc.Status = "taken"
@@ -379,28 +347,16 @@ func pullReport(local *statefile.State, pr *probed, best *playbooks.StateCopy) *
 	}
 	for _, n := range slices.Sorted(mapsKeys(pr.probes)) {
 		if pr.probes[n].Copy == nil {
-			r.Copies = append(r.Copies, pullCopy{Node: n, Status: "no copy"})
+			r.Copies = append(r.Copies, view.StateCopyRow{Node: n, Status: "no copy"})
 		}
 	}
 	for _, n := range slices.Sorted(mapsKeys(pr.bad)) {
-		r.Copies = append(r.Copies, pullCopy{Node: n, Status: "unreadable: " + pr.bad[n]})
+		r.Copies = append(r.Copies, view.StateCopyRow{Node: n, Status: "unreadable: " + pr.bad[n]})
 	}
 	for _, n := range slices.Sorted(mapsKeys(pr.unreachable)) {
-		r.Copies = append(r.Copies, pullCopy{Node: n, Status: "unreachable: " + pr.unreachable[n]})
+		r.Copies = append(r.Copies, view.StateCopyRow{Node: n, Status: "unreachable: " + pr.unreachable[n]})
 	}
 	return r
-}
-
-func (r *pullResult) table() view.Table {
-	t := view.Table{Columns: []view.Column{{Title: "Node"}, {Title: "Serial", Numeric: true}, {Title: "Lineage"}, {Title: "SHA256"}, {Title: "Status"}}}
-	for _, c := range r.Copies {
-		serial := ""
-		if c.Serial > 0 {
-			serial = strconv.FormatInt(c.Serial, 10)
-		}
-		t.Rows = append(t.Rows, []string{c.Node, serial, c.Lineage, c.SHA256, c.Status})
-	}
-	return t
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
