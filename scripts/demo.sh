@@ -72,6 +72,24 @@ step cluster verify
 step job list
 step state history
 
+say "Crash safety: kill -9 ganetictl in the middle of a live migration."
+printf '\n\033[1m$ ganetictl instance migrate -f ha1 & sleep 0.7; kill -9 $!\033[0m\n'
+$G instance migrate -f ha1 >/dev/null 2>&1 &
+sleep 0.7; kill -9 $! 2>/dev/null; wait $! 2>/dev/null
+say "The journal shows the job cut off, and its objects stay claimed until it is settled:"
+step job list
+CRASHED=$($G job list | awk '$2 == "crashed" {print $1}' | tail -1)
+if [ -n "$CRASHED" ]; then
+  step job info "$CRASHED"
+  step instance reboot ha1
+  say "Resume it: a migration is settled from what both hypervisors say, then carried on."
+  step job resume "$CRASHED"
+else
+  say "(the migration finished before the kill landed this time)"
+fi
+step instance list -o name,pnode,snodes,status
+step cluster verify
+
 say "Declarative changes (CI): a desired-state file on a second, empty cluster state."
 STATE2=$(mktemp -d /tmp/ganetictl-demo-desired.XXXXXX)
 G2="bin/ganetictl --inventory $TESTBED_DIR/inventory.toml --state-dir $STATE2"

@@ -470,7 +470,14 @@ func (s *DirStore) ReadSerial(ctx context.Context, serial int64) (*State, error)
 // directory is synced. A reader sees the old or the new content, never a
 // partial one. It refuses to replace anything but a regular file (a symlink,
 // a directory, a socket).
-func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, true)
+}
+
+// writeFile is writeAtomic, with the fsyncs only when durable: without them
+// the replacement is still atomic for readers and survives the writer being
+// killed, but not a power loss.
+func writeFile(path string, data []byte, perm os.FileMode, durable bool) (err error) {
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file (%s); refusing to replace it", path, fi.Mode().Type())
 	}
@@ -495,14 +502,19 @@ func writeAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if durable {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }

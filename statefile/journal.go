@@ -22,6 +22,7 @@ type JobStatus string
 // Job and step statuses.
 const (
 	JobQueued   JobStatus = "queued"
+	JobWaiting  JobStatus = "waiting" // for locks
 	JobRunning  JobStatus = "running"
 	JobSuccess  JobStatus = "success"
 	JobError    JobStatus = "error"
@@ -51,17 +52,45 @@ type Job struct {
 	Started   time.Time    `json:"started,omitzero"`
 	Ended     time.Time    `json:"ended,omitzero"`
 	Log       []string     `json:"log"`
+
+	// Plan is the plan the job runs (secrets as placeholders), kept so that
+	// a crashed job can be resumed or rolled back.
+	Plan json.RawMessage `json:"plan,omitempty"`
+	// Locks are the object locks the job holds; a crashed job keeps them
+	// reserved until it is resumed or aborted.
+	Locks []LockReq `json:"locks,omitempty"`
+	// Commit tracks the state commit: "" before it, "started", then "done"
+	// with Serial the state serial it produced.
+	Commit string `json:"commit,omitempty"`
+	Serial int64  `json:"serial,omitempty"`
+	// CancelRequested is set by `job cancel`.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
 }
+
+// Commit phases of a job.
+const (
+	CommitStarted = "started"
+	CommitDone    = "done"
+)
+
+// Active reports whether a job stored as status s may still have a live
+// process (queued, waiting or running).
+func (s JobStatus) Active() bool { return s == JobQueued || s == JobWaiting || s == JobRunning }
 
 // StepRecord is the record of one plan step.
 type StepRecord struct {
-	Stage  string    `json:"stage"`
-	Node   string    `json:"node,omitempty"`
-	Desc   string    `json:"desc"`
-	Status JobStatus `json:"status"`
-	Start  time.Time `json:"start,omitzero"`
-	End    time.Time `json:"end,omitzero"`
-	Error  string    `json:"error,omitempty"`
+	Stage string `json:"stage"`
+	// StageIndex and Index locate the step in the job's plan; Undo marks
+	// the run of that step's undo.
+	StageIndex int       `json:"stage_index"`
+	Index      int       `json:"index"`
+	Undo       bool      `json:"undo,omitempty"`
+	Node       string    `json:"node,omitempty"`
+	Desc       string    `json:"desc"`
+	Status     JobStatus `json:"status"`
+	Start      time.Time `json:"start,omitzero"`
+	End        time.Time `json:"end,omitzero"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // ErrNoJob is returned by Journal.Get for an unknown job ID.
@@ -190,7 +219,10 @@ func (j *Journal) Update(ctx context.Context, job *Job) error {
 	if err != nil {
 		return fmt.Errorf("update job %d: %w", job.ID, err)
 	}
-	if err := writeAtomic(j.path(job.ID), append(b, '\n'), 0o600); err != nil {
+	// Not fsynced: a job file must survive its process being killed, which
+	// the rename alone guarantees; a sync per step would cost more than
+	// many steps.
+	if err := writeFile(j.path(job.ID), append(b, '\n'), 0o600, job.Status.Finished()); err != nil {
 		return fmt.Errorf("update job %d: %w", job.ID, err)
 	}
 	return nil
@@ -204,6 +236,9 @@ func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
 	}
 	b, err := os.ReadFile(j.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(j.Dir, ArchiveDir, filepath.Base(j.path(id))))
+	}
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
 	}
 	if err != nil {
@@ -213,7 +248,7 @@ func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
 	if err := json.Unmarshal(b, job); err != nil {
 		return nil, fmt.Errorf("read job %d: %s is corrupt: %w", id, j.path(id), err)
 	}
-	if (job.Status == JobRunning || job.Status == JobQueued) && job.Host == hostname() && !pidAlive(job.PID) {
+	if job.Status.Active() && job.Host == hostname() && !pidAlive(job.PID) {
 		job.Status = JobCrashed
 	}
 	return job, nil
@@ -286,4 +321,59 @@ func (j *Journal) ids() ([]int64, error) {
 	}
 	slices.Sort(ids)
 	return ids, nil
+}
+
+// ArchiveDir is where archived jobs go, below the journal.
+const ArchiveDir = "archive"
+
+// Archive moves a finished job to the archive: `job list` no longer shows
+// it; `job info` still finds it.
+func (j *Journal) Archive(ctx context.Context, id int64) error {
+	job, err := j.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !job.Status.Finished() {
+		return fmt.Errorf("archive job %d: it is %s; only finished jobs are archived", id, job.Status)
+	}
+	if err := os.MkdirAll(filepath.Join(j.Dir, ArchiveDir), 0o700); err != nil {
+		return fmt.Errorf("archive job %d: %w", id, err)
+	}
+	if err := os.Rename(j.path(id), filepath.Join(j.Dir, ArchiveDir, filepath.Base(j.path(id)))); err != nil {
+		return fmt.Errorf("archive job %d: %w", id, err)
+	}
+	return nil
+}
+
+// Retain bounds the journal (Ganeti issue #1266: job files piling up): it
+// archives the oldest finished jobs beyond the newest live ones, and
+// deletes archived jobs beyond the newest archived.
+func (j *Journal) Retain(ctx context.Context, live, archived int) error {
+	ids, err := j.ids()
+	if err != nil {
+		return err
+	}
+	if len(ids) > live {
+		for _, id := range ids[:len(ids)-live] {
+			if id == ids[len(ids)-1] {
+				break
+			}
+			if job, err := j.Get(ctx, id); err == nil && job.Status.Finished() {
+				if err := j.Archive(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	arch := &Journal{Dir: filepath.Join(j.Dir, ArchiveDir)}
+	aids, err := arch.ids()
+	if err != nil || len(aids) <= archived {
+		return err
+	}
+	for _, id := range aids[:len(aids)-archived] {
+		if err := os.Remove(arch.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/ganetictl/ganetictl/desired"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/playbooks/apply"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -240,7 +239,18 @@ func (a *app) applySaved(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	lk, err := a.lock(ctx, "apply "+sp.Operation)
+	if err := a.checkQueue(); err != nil {
+		return err
+	}
+	ol, _, err := a.lockObjects(ctx, "apply "+sp.Operation, planLocks(sp.Plan), 0)
+	if err != nil {
+		return err
+	}
+	defer ol.Unlock()
+	// The state lock makes "not applied yet" and "now applied" one step.
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	lk, err := a.store.Lock(lctx, statefile.NewLockInfo("apply "+sp.Operation, a.g.version))
 	if err != nil {
 		return err
 	}
@@ -282,7 +292,8 @@ func (a *app) applySaved(ctx context.Context, path string) error {
 	if err := a.markApplied(sp.ID); err != nil {
 		return fmt.Errorf("record the plan as applied: %w", err)
 	}
-	return a.execute(ctx, sp.Plan, st, lk)
+	lk.Unlock() // the commit takes it again
+	return a.execute(ctx, sp.Plan, st, ol)
 }
 
 // planSecrets resolves a loaded plan's DRBD secrets from the state and from
@@ -303,20 +314,6 @@ func planSecrets(p *plan.Plan, st *statefile.State) (map[string]string, error) {
 		disks = append(disks, inst.Disks...)
 	}
 	return storage.DRBDSecrets(disks), nil
-}
-
-// eventHooks send apply's progress to the JSON event stream and the journal.
-type eventHooks struct {
-	*view.Events
-	job   *jobRecorder
-	stage string
-}
-
-func (h *eventHooks) StageStarted(st *plan.Stage) { h.stage = st.Name; h.Events.StageStarted(st) }
-
-func (h *eventHooks) StepFinished(r apply.StepResult) {
-	h.Events.StepFinished(r)
-	h.job.step(h.stage, r)
 }
 
 // silentError is an error already reported (as a JSON event): main exits

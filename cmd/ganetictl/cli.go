@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/ganetictl/ganetictl/internal/view"
 )
 
@@ -31,6 +33,9 @@ type Globals struct {
 	Yes       bool   `help:"Answer yes to confirmation prompts."`
 	Parallel  int    `help:"Bound on concurrent node sessions (default: from the inventory)."`
 	Verbose   bool   `help:"Log every node command with node, exit code and duration to stderr." short:"v"`
+	// LockTimeout bounds the wait for another job's object locks.
+	LockTimeout time.Duration `help:"How long to wait for objects locked by another ganetictl (0: fail at once)." name:"lock-timeout" default:"2m"`
+	Submit      bool          `help:"Run the job in the background: print its ID and return (follow it with job watch ID)."`
 
 	streams view.Streams
 	version string

@@ -34,6 +34,7 @@ type ClusterCmd struct {
 	RedistConf      ClusterRedistConfCmd      `cmd:"" name:"redist-conf" help:"Copy the state to every master candidate."`
 	Recover         ClusterRecoverCmd         `cmd:"" help:"Rebuild a lost or stale state from the nodes' copies and what they really hold."`
 	MasterFailover  ClusterMasterFailoverCmd  `cmd:"" name:"master-failover" help:"Make a master candidate the master (refused if its state copy is stale)."`
+	Queue           ClusterQueueCmd           `cmd:"" help:"Drain or undrain the job queue (no new jobs start while drained)."`
 	VerifyDisks     ClusterVerifyDisksCmd     `cmd:"" name:"verify-disks" help:"Activate disks that should be active; list missing volumes."`
 	RepairDiskSizes ClusterRepairDiskSizesCmd `cmd:"" name:"repair-disk-sizes" help:"Correct recorded disk sizes from the nodes."`
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
@@ -70,12 +71,12 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 
-	var lk *statefile.Lock
+	var ol *statefile.ObjectLocks
 	if !g.DryRun {
-		if lk, err = a.lock(ctx, "cluster init"); err != nil {
+		if ol, _, err = a.lockObjects(ctx, "cluster init", []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0); err != nil {
 			return err
 		}
-		defer lk.Unlock()
+		defer ol.Unlock()
 	}
 	st, err := a.store.Read(ctx)
 	switch {
@@ -91,7 +92,7 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return a.execute(ctx, p, st, lk)
+	return a.execute(ctx, p, st, ol)
 }
 
 // initArgs are cluster init's arguments: the flags over the inventory's

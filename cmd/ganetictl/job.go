@@ -2,7 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/apply"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -10,8 +19,13 @@ import (
 
 // JobCmd is gnt-job: the journal of operations run against this state.
 type JobCmd struct {
-	List JobListCmd `cmd:"" help:"List jobs (crashed ones are those whose process died mid-run)."`
-	Info JobInfoCmd `cmd:"" help:"Show a job's steps."`
+	List    JobListCmd    `cmd:"" help:"List jobs (crashed ones are those whose process died mid-run)."`
+	Info    JobInfoCmd    `cmd:"" help:"Show a job's steps."`
+	Watch   JobWatchCmd   `cmd:"" help:"Follow a job's steps until it ends."`
+	Cancel  JobCancelCmd  `cmd:"" help:"Cancel a queued or waiting job; interrupt a running one (it rolls back its current stage)."`
+	Resume  JobResumeCmd  `cmd:"" help:"Finish a crashed job from where it stopped."`
+	Abort   JobAbortCmd   `cmd:"" help:"Roll back a crashed job."`
+	Archive JobArchiveCmd `cmd:"" help:"Move finished jobs to the archive (all finished ones with --all)."`
 }
 
 // JobListCmd is gnt-job list.
@@ -73,9 +87,16 @@ func (c *JobInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error 
 func jobInfo(job *statefile.Job) view.Info {
 	var steps []view.Info
 	for _, st := range job.Steps {
+		dur, desc := "", st.Desc
+		if !st.End.IsZero() {
+			dur = st.End.Sub(st.Start).Round(time.Millisecond).String()
+		}
+		if st.Undo {
+			desc = "undo: " + desc
+		}
 		steps = append(steps, view.Info{}.
-			Add("Stage", st.Stage).Add("Node", st.Node).Add("Step", st.Desc).Add("Status", string(st.Status)).
-			Add("Duration", st.End.Sub(st.Start).String()).Add("Error", st.Error))
+			Add("Stage", st.Stage).Add("Node", st.Node).Add("Step", desc).Add("Status", string(st.Status)).
+			Add("Duration", dur).Add("Error", st.Error))
 	}
 	return view.Info{}.
 		Add("Job ID", job.ID).
@@ -87,4 +108,285 @@ func jobInfo(job *statefile.Job) view.Info {
 		Add("Opcodes", job.Opcodes).
 		Add("Steps", steps).
 		Add("Log", job.Log)
+}
+
+// JobWatchCmd is gnt-job watch.
+type JobWatchCmd struct {
+	ID int64 `arg:""`
+}
+
+func (c *JobWatchCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	j, err := a.store.Journal()
+	if err != nil {
+		return err
+	}
+	shown := 0
+	for {
+		job, err := j.Get(ctx, c.ID)
+		if err != nil {
+			return invalid("job %d: %v", c.ID, err)
+		}
+		for ; shown < len(job.Steps); shown++ {
+			st := job.Steps[shown]
+			if st.Status == statefile.JobRunning {
+				break // shown once it ends
+			}
+			what := st.Desc
+			if st.Undo {
+				what = "undo: " + what
+			}
+			line := fmt.Sprintf("%s %s: %s ... %s", st.End.Local().Format("15:04:05"), st.Node, what, st.Status)
+			if st.Error != "" {
+				line += ": " + st.Error
+			}
+			fmt.Fprintln(s.Err, line)
+		}
+		if !job.Status.Active() {
+			fmt.Fprintf(s.Out, "Job %d %s\n", job.ID, job.Status)
+			if job.Status != statefile.JobSuccess {
+				return silentExit(exitError)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// JobCancelCmd is gnt-job cancel.
+type JobCancelCmd struct {
+	ID int64 `arg:""`
+}
+
+func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	j, err := a.store.Journal()
+	if err != nil {
+		return err
+	}
+	job, err := j.Get(ctx, c.ID)
+	if err != nil {
+		return invalid("job %d: %v", c.ID, err)
+	}
+	if !job.Status.Active() {
+		return invalid("job %d is %s: only queued, waiting or running jobs can be cancelled", c.ID, job.Status)
+	}
+	if host, _ := os.Hostname(); job.Host != host {
+		return invalid("job %d runs on %s, not here: cancel it there", c.ID, job.Host)
+	}
+	job.CancelRequested = true
+	if err := j.Update(ctx, job); err != nil {
+		return err
+	}
+	// SIGINT is Ctrl-C: the job stops at once if it has not started, else
+	// it rolls back the stage it is in (see apply.Run).
+	if err := syscall.Kill(job.PID, syscall.SIGINT); err != nil {
+		return fmt.Errorf("cancel job %d (pid %d): %w", c.ID, job.PID, err)
+	}
+	fmt.Fprintf(s.Out, "Job %d has been cancelled\n", c.ID)
+	return nil
+}
+
+// JobArchiveCmd is gnt-job archive.
+type JobArchiveCmd struct {
+	All bool    `help:"Archive every finished job."`
+	IDs []int64 `arg:"" optional:"" name:"id"`
+}
+
+func (c *JobArchiveCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	j, err := a.store.Journal()
+	if err != nil {
+		return err
+	}
+	ids := c.IDs
+	if c.All {
+		jobs, err := j.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, job := range jobs {
+			if job.Status.Finished() {
+				ids = append(ids, job.ID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return invalid("name the jobs to archive, or give --all")
+	}
+	n := 0
+	for _, id := range ids {
+		if err := j.Archive(ctx, id); err != nil {
+			return err
+		}
+		n++
+	}
+	fmt.Fprintf(s.Err, "Archived %d job(s)\n", n)
+	return nil
+}
+
+// JobResumeCmd finishes a crashed job.
+type JobResumeCmd struct {
+	ID int64 `arg:""`
+}
+
+func (c *JobResumeCmd) Run(ctx context.Context, g *Globals) error {
+	return recoverJob(ctx, g, c.ID, true)
+}
+
+// JobAbortCmd rolls a crashed job back.
+type JobAbortCmd struct {
+	ID int64 `arg:""`
+}
+
+func (c *JobAbortCmd) Run(ctx context.Context, g *Globals) error {
+	return recoverJob(ctx, g, c.ID, false)
+}
+
+// recoverJob resumes (or aborts) crashed job id: it takes over the job's
+// locks, then either runs the steps the job had not finished, re-running
+// the one it was cut off in after that step's undo, and commits; or undoes
+// every step it did, newest first. A migration is settled from the
+// hypervisors' view instead (migrate --cleanup), since whether the guest
+// already runs on the target decides what is left to do; resuming then
+// migrates it again if it is still on the source.
+func recoverJob(ctx context.Context, g *Globals, id int64, resume bool) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	j, err := a.store.Journal()
+	if err != nil {
+		return err
+	}
+	job, err := j.Get(ctx, id)
+	if err != nil {
+		return invalid("job %d: %v", id, err)
+	}
+	verb := map[bool]string{true: "resume", false: "abort"}[resume]
+	if job.Status != statefile.JobCrashed {
+		return invalid("job %d is %s: only a crashed job (its process died mid-run) can be resumed or aborted", id, job.Status)
+	}
+	if len(job.Plan) == 0 {
+		return invalid("job %d has no plan recorded (it was cut off before it started, or by an older ganetictl): nothing to %s; check `ganetictl cluster verify`", id, verb)
+	}
+	p := new(plan.Plan)
+	if err := json.Unmarshal(job.Plan, p); err != nil {
+		return fmt.Errorf("job %d: its plan is unreadable: %w", id, err)
+	}
+	ol, _, err := a.lockObjects(ctx, fmt.Sprintf("job %s %d", verb, id), job.Locks, id)
+	if err != nil {
+		return err
+	}
+	defer ol.Unlock()
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	secrets, err := planSecrets(p, st)
+	if err != nil {
+		return err
+	}
+	p.SetSecrets(secrets)
+
+	job.PID, job.Status = os.Getpid(), statefile.JobRunning
+	jr := newRecorder(a, j, job, p)
+	if err := ol.SetJob(id); err != nil {
+		return err
+	}
+	done, cut := map[apply.StepID]bool{}, map[apply.StepID]bool{}
+	failed := false
+	for i, r := range job.Steps {
+		k := apply.StepID{Stage: r.StageIndex, Index: r.Index}
+		switch {
+		case r.Undo || r.Status == statefile.JobError:
+			failed = true // it was rolling back when it died
+		case r.Status == statefile.JobSuccess:
+			done[k] = true
+		case r.Status == statefile.JobRunning:
+			cut[k] = true
+			job.Steps[i].Status, job.Steps[i].Error = statefile.JobError, "cut off (the process died)"
+		}
+	}
+	jr.logf("%s by %s pid %d: %d step(s) done, %d cut off, commit %q", verb, job.Who, os.Getpid(), len(done), len(cut), job.Commit)
+
+	if job.Commit == statefile.CommitDone || job.Commit == statefile.CommitStarted && p.AppliedTo(st) {
+		// Committed: nothing to roll back, only the replication was left.
+		if !resume {
+			fmt.Fprintf(a.s.Err, "Job %d had already committed its changes: it cannot be rolled back, only finished; finishing it\n", id)
+		}
+		err := a.finishRun(ctx, p, &apply.Result{Committed: true, Serial: st.Serial}, nil)
+		jr.finish(err)
+		return err
+	}
+	if kind, name, ok := opSubject(p.Operation); ok && kind == plan.KindInstance && strings.HasPrefix(p.Operation, "INSTANCE_MIGRATE(") {
+		a.held = ol
+		err := a.settleMigration(ctx, name, migrationSource(p), resume)
+		jr.finishAs(err, map[bool]statefile.JobStatus{true: statefile.JobSuccess, false: statefile.JobCanceled}[resume])
+		return err
+	}
+	if resume && failed {
+		return invalid("job %d was already failing and rolling back when it was cut off: it cannot be resumed; roll it back with `ganetictl job abort %d`", id, id)
+	}
+	hooks := a.hooks(p, jr)
+	if !resume {
+		err := apply.Undo(ctx, p, a.pool, done, cut, apply.Options{Parallel: a.parallel(), Hooks: hooks})
+		if err != nil {
+			err = fmt.Errorf("job %d: rollback incomplete: %w; `ganetictl cluster verify` lists what is left", id, err)
+		}
+		jr.finishAs(err, statefile.JobCanceled)
+		return err
+	}
+	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: hooks, Done: done, Redo: cut})
+	err = a.finishRun(ctx, p, res, err)
+	jr.finish(err)
+	return err
+}
+
+// settleMigration finishes or undoes a cut-off migration from what the
+// hypervisors say, then (resume) migrates again if the guest is still on
+// its source.
+func (a *app) settleMigration(ctx context.Context, name, source string, resume bool) error {
+	if err := a.migrate(ctx, &InstanceMigrateCmd{Name: name, Cleanup: true}); err != nil {
+		return fmt.Errorf("settle the migration of %s: %w", name, err)
+	}
+	if !resume {
+		return nil
+	}
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	if i, ok := st.Instances[name]; !ok || i.PrimaryNode != source {
+		return nil // it got there
+	}
+	return a.migrate(ctx, &InstanceMigrateCmd{Name: name})
+}
+
+// migrationSource is the primary node a migration plan moves away from.
+func migrationSource(p *plan.Plan) string {
+	for _, c := range p.Changes {
+		var i statefile.Instance
+		if c.Kind == plan.KindInstance && json.Unmarshal(c.Before, &i) == nil {
+			return i.PrimaryNode
+		}
+	}
+	return ""
 }

@@ -74,7 +74,12 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 	}
 	cli.Globals.streams = s
 	cli.Globals.version = Version
-	err = kctx.Run(&cli.Globals)
+	if cli.Globals.Submit && !cli.Globals.DryRun && cli.Globals.PlanOut == "" {
+		err = submit(ctx, &cli.Globals, s, args)
+	} else {
+		err = kctx.Run(&cli.Globals)
+		endSubmitted(&cli.Globals, err)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -95,6 +100,8 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 func exitCode(err error) int {
 	var (
 		locked  *statefile.LockedError
+		objLock *statefile.ObjectLockedError
+		crashed *statefile.CrashedJobError
 		stale   *plan.StaleError
 		corrupt *statefile.CorruptError
 		version *statefile.VersionError
@@ -107,7 +114,7 @@ func exitCode(err error) int {
 		return coded.ExitCode()
 	case errors.Is(err, context.Canceled):
 		return exitCancelled
-	case errors.As(err, &locked):
+	case errors.As(err, &locked), errors.As(err, &objLock), errors.As(err, &crashed):
 		return exitLocked
 	case errors.As(err, &stale):
 		return exitStale

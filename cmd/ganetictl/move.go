@@ -69,6 +69,10 @@ func (c *InstanceMigrateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
+	return a.migrate(ctx, c)
+}
+
+func (a *app) migrate(ctx context.Context, c *InstanceMigrateCmd) (err error) {
 	args := playbooks.MigrateArgs{Name: c.Name, Target: c.Target, NonLive: c.NonLive || c.MigrationMode == "non-live",
 		NoRuntimeChanges: c.NoRuntimeChanges, Cleanup: c.Cleanup, Timeout: c.Timeout}
 	if c.Cleanup {

@@ -106,10 +106,11 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	defer a.close()
 	var lk *statefile.Lock
 	if !g.DryRun {
-		if lk, err = a.lock(ctx, "cluster recover"); err != nil {
+		var unlock func()
+		if lk, unlock, err = a.lockWhole(ctx, "cluster recover"); err != nil {
 			return err
 		}
-		defer lk.Unlock()
+		defer unlock()
 	}
 	local, localBytes, err := a.readLocal(ctx)
 	if err != nil {
@@ -168,12 +169,7 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	if err := a.confirm(fmt.Sprintf("Write this state (%d change(s), %d note(s) to look at)?", len(res.Plan.Changes), res.Ambiguous())); err != nil {
 		return err
 	}
-	jr, err := a.startJob(ctx, res.Plan, lk)
-	if err != nil {
-		return err
-	}
 	serial, err := a.writeRecovered(ctx, lk, res, local, pr.raw)
-	jr.finish(err)
 	if err != nil {
 		return err
 	}
@@ -279,10 +275,11 @@ func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	defer a.close()
 	var lk *statefile.Lock
 	if !g.DryRun {
-		if lk, err = a.lock(ctx, "state pull"); err != nil {
+		var unlock func()
+		if lk, unlock, err = a.lockWhole(ctx, "state pull"); err != nil {
 			return err
 		}
-		defer lk.Unlock()
+		defer unlock()
 	}
 	local, _, err := a.readLocal(ctx)
 	if err != nil && !c.Force {

@@ -17,7 +17,11 @@ type StateCmd struct {
 	History StateHistoryCmd `cmd:"" help:"List the state's versions."`
 	Diff    StateDiffCmd    `cmd:"" help:"Show what changed between two serials."`
 	Unlock  StateUnlockCmd  `cmd:"" help:"Break the lock of a dead ganetictl."`
-	Pull    StatePullCmd    `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
+	// In state_import.go and state_rollback.go.
+	Import   StateImportCmd   `cmd:"" help:"Take over a Ganeti cluster: import its config.data as the state."`
+	Rollback StateRollbackCmd `cmd:"" help:"Make an older serial's content current again (the state only, nodes are not changed)."`
+	// In recover.go.
+	Pull StatePullCmd `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
 }
 
 // StateShowCmd prints the current state or an older serial.
@@ -26,7 +30,7 @@ type StateShowCmd struct {
 }
 
 func (c *StateShowCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -47,7 +51,7 @@ func (c *StateShowCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 type StateHistoryCmd struct{}
 
 func (c *StateHistoryCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -77,7 +81,7 @@ type StateDiffCmd struct {
 }
 
 func (c *StateDiffCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -111,8 +115,12 @@ func (c *StateDiffCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if c.B > 0 {
 		bName = strconv.FormatInt(c.B, 10)
 	}
+	diff := lineDiff(left, right)
+	if g.JSON {
+		return view.JSON(s.Out, map[string]any{"from": c.A, "to": bName, "diff": nonNil(diff)})
+	}
 	fmt.Fprintf(s.Out, "--- serial %d\n+++ serial %s\n", c.A, bName)
-	for _, l := range lineDiff(left, right) {
+	for _, l := range diff {
 		fmt.Fprintln(s.Out, l)
 	}
 	return nil
@@ -168,7 +176,7 @@ type StateUnlockCmd struct {
 }
 
 func (c *StateUnlockCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}

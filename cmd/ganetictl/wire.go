@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -41,6 +40,9 @@ type app struct {
 	used *usedFacts
 	// events, when set (apply --json), receives the run as a JSON stream.
 	events *view.Events
+	// held, when set, are locks taken over from a crashed job: mutate runs
+	// under them instead of taking its own.
+	held *statefile.ObjectLocks
 }
 
 // open loads the inventory and opens the state directory. SSH connections
@@ -147,11 +149,6 @@ func (a *app) readState(ctx context.Context) (*statefile.State, error) {
 	return st, err
 }
 
-// lock takes the state lock for op.
-func (a *app) lock(ctx context.Context, op string) (*statefile.Lock, error) {
-	return a.store.Lock(ctx, statefile.NewLockInfo(op, a.g.version))
-}
-
 // factsArgs are the cluster-wide inputs of the facts script.
 func (a *app) factsArgs(st *statefile.State) playbooks.FactsArgs {
 	c := a.inv.Cluster
@@ -218,39 +215,66 @@ type factsOn struct {
 // allFactsOf asks every part of the facts of the nodes fn names.
 func allFactsOf(fn func(*statefile.State) []string) *factsOn { return &factsOn{nodes: fn} }
 
-// mutate runs a mutating operation the standard way: lock, read the state,
-// gather facts from the given nodes, make the plan, then either print it
-// (--dry-run) or apply it, commit and replicate the state.
+// mutate runs a mutating operation the standard way: read the state,
+// gather facts from the given nodes and make the plan; then either print it
+// (--dry-run, --plan-out) or take the objects' locks that plan needs, plan
+// again under them if anything moved meanwhile, apply it, commit and
+// replicate the state.
 func (a *app) mutate(ctx context.Context, op string, facts *factsOn,
 	makePlan func(env playbooks.Env) (*plan.Plan, error)) error {
-	var lk *statefile.Lock
-	if !a.g.DryRun && a.g.PlanOut == "" {
-		var err error
-		if lk, err = a.lock(ctx, op); err != nil {
+	cur, err := a.planOnce(ctx, facts, makePlan)
+	if err != nil {
+		return err
+	}
+	if a.g.DryRun || a.g.PlanOut != "" {
+		return a.execute(ctx, cur.p, cur.st, nil)
+	}
+	if a.held != nil { // job resume: the crashed job's locks, taken over
+		if need := planLocks(cur.p); !covered(a.held.Held, need) {
+			return fmt.Errorf("%s needs locks the job did not hold (%v); run it as a command of its own", op, need)
+		}
+		return a.execute(ctx, cur.p, cur.st, a.held)
+	}
+	if err := a.checkQueue(); err != nil {
+		return err
+	}
+	want := planLocks(cur.p)
+	for round := 0; ; round++ {
+		ol, waited, err := a.lockObjects(ctx, op, want, 0)
+		if err != nil {
 			return err
 		}
-		defer lk.Unlock()
-	}
-	st, err := a.readState(ctx)
-	if err != nil {
-		return err
-	}
-	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Random: randomBytes, DRBDStatusFile: a.inv.Cluster.DRBDStatusFile}
-	if facts != nil {
-		if nodes := facts.nodes(st); len(nodes) > 0 {
-			env.Facts = a.gather(ctx, st, nodes, facts.parts...)
-			a.used = &usedFacts{parts: facts.parts, facts: env.Facts}
+		now, err := a.readState(ctx)
+		if err != nil {
+			ol.Unlock()
+			return err
 		}
+		if !waited && now.Serial == cur.st.Serial && now.Lineage == cur.st.Lineage {
+			defer ol.Unlock()
+			return a.execute(ctx, cur.p, cur.st, ol)
+		}
+		// Another job ran on our objects or committed meanwhile: its
+		// changes may change our plan, so plan again under the locks.
+		if cur, err = a.planOnce(ctx, facts, makePlan); err != nil {
+			ol.Unlock()
+			return err
+		}
+		need := planLocks(cur.p)
+		if covered(ol.Held, need) {
+			defer ol.Unlock()
+			return a.execute(ctx, cur.p, cur.st, ol)
+		}
+		ol.Unlock()
+		if round == 2 {
+			return fmt.Errorf("%s: the objects it needs kept changing while it waited for their locks; run it again", op)
+		}
+		want = append(want, need...)
 	}
-	p, err := makePlan(env)
-	if err != nil {
-		return err
-	}
-	return a.execute(ctx, p, st, lk)
 }
 
-// execute prints or applies a plan made from st.
-func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk *statefile.Lock) error {
+// execute prints or applies a plan made from st, as a job in the journal
+// holding the object locks ol (nil for printing).
+func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, ol *statefile.ObjectLocks) error {
 	if a.g.PlanOut != "" {
 		return a.savePlan(p)
 	}
@@ -263,21 +287,30 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, lk
 	for _, w := range p.Warnings {
 		fmt.Fprintf(a.s.Err, "WARNING: %s\n", w)
 	}
-	jr, err := a.startJob(ctx, p, lk)
+	jr, err := a.startJob(ctx, p, ol)
 	if err != nil {
 		return err
 	}
-	var hooks apply.Hooks = &progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose, job: jr}
+	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: a.hooks(p, jr)})
+	// The job ends after the replication: cut off before that, it is
+	// resumed to replicate.
+	err = a.finishRun(ctx, p, res, err)
+	jr.finish(err)
+	return err
+}
+
+// hooks are the display hooks (text progress, or the JSON event stream)
+// teed with the journal's.
+func (a *app) hooks(p *plan.Plan, jr *jobRecorder) apply.Hooks {
 	if a.events != nil {
 		a.events.Plan(p)
-		hooks = &eventHooks{Events: a.events, job: jr}
+		return teeHooks{a.events, jr}
 	}
-	commit := func(ctx context.Context, next *statefile.State) (int64, error) {
-		next.GanetictlVersion = a.g.version
-		return a.store.Write(ctx, lk, next)
-	}
-	res, err := apply.Run(ctx, p, st, a.pool, commit, apply.Options{Parallel: a.parallel(), Hooks: hooks})
-	jr.finish(err)
+	return teeHooks{&progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose}, jr}
+}
+
+// finishRun replicates the state after a run and reports its result.
+func (a *app) finishRun(ctx context.Context, p *plan.Plan, res *apply.Result, err error) error {
 	if err != nil {
 		if res != nil && res.Committed {
 			err = &partialError{err}
@@ -368,80 +401,14 @@ func onlineNodes(st *statefile.State, names []string) ([]string, error) {
 	return names, nil
 }
 
-// jobRecorder keeps the journal entry of a running job up to date. Journal
-// write failures are not fatal to the operation: they are reported once.
-type jobRecorder struct {
-	mu   sync.Mutex
-	j    *statefile.Journal
-	job  *statefile.Job
-	warn func(error)
-}
-
-// startJob records a job for p in the journal. A lock whose previous holder
-// died is reported here: the journal shows what that job was doing.
-func (a *app) startJob(ctx context.Context, p *plan.Plan, lk *statefile.Lock) (*jobRecorder, error) {
-	if lk != nil && lk.Previous != nil {
-		prev := lk.Previous
-		fmt.Fprintf(a.s.Err, "WARNING: the previous ganetictl (%s@%s pid %d, %q since %s) died holding the state lock; see the journal for what it left\n",
-			prev.Who, prev.Host, prev.PID, prev.Operation, prev.Created.Format(time.RFC3339))
-	}
-	j, err := a.store.Journal()
-	if err != nil {
-		return nil, err
-	}
-	info := statefile.NewLockInfo(p.Operation, a.g.version)
-	job := &statefile.Job{Who: info.Who, Host: info.Host, PID: info.PID, Operation: strings.Join(os.Args[1:], " "),
-		Opcodes: []string{p.Operation}, Status: statefile.JobRunning, Started: time.Now()}
-	if err := j.Create(ctx, job); err != nil {
-		return nil, err
-	}
-	return &jobRecorder{j: j, job: job, warn: func(err error) { fmt.Fprintf(a.s.Err, "WARNING: journal: %v\n", err) }}, nil
-}
-
-func (r *jobRecorder) step(stage string, res apply.StepResult) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rec := statefile.StepRecord{Stage: stage, Node: res.Step.Node, Desc: res.Step.Desc, Status: statefile.JobSuccess,
-		End: time.Now(), Start: time.Now().Add(-res.Duration)}
-	if rec.Desc == "" {
-		rec.Desc = strings.Join(res.Step.Argv, " ")
-	}
-	if res.Err != nil {
-		rec.Status, rec.Error = statefile.JobError, res.Err.Error()
-	}
-	r.job.Steps = append(r.job.Steps, rec)
-	r.save()
-}
-
-func (r *jobRecorder) finish(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.job.Status, r.job.Ended = statefile.JobSuccess, time.Now()
-	if err != nil {
-		r.job.Status = statefile.JobError
-		r.job.Log = append(r.job.Log, err.Error())
-	}
-	r.save()
-}
-
-func (r *jobRecorder) save() {
-	if err := r.j.Update(context.Background(), r.job); err != nil && r.warn != nil {
-		r.warn(err)
-		r.warn = nil
-	}
-}
-
-// progressHooks print apply progress to stderr and record it in the journal.
+// progressHooks print apply progress to stderr.
 type progressHooks struct {
 	apply.NoHooks
 	p       *view.Progress
 	verbose bool
-	job     *jobRecorder
-	stage   string
 }
 
 func (h *progressHooks) StageStarted(st *plan.Stage) {
-	h.stage = st.Name // stages run one after the other
 	if len(st.Steps) > 0 {
 		h.p.Printf("* %s", st.Name)
 	}
@@ -456,7 +423,6 @@ func (h *progressHooks) StepFinished(r apply.StepResult) {
 		}
 	}
 	h.p.Done(r.Step.Node, what, r.Duration, r.Err)
-	h.job.step(h.stage, r)
 }
 
 func (h *progressHooks) Undoing(s *plan.Step) { h.p.Printf("  undo on %s: %s", s.Node, s.Desc) }

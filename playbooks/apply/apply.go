@@ -20,7 +20,6 @@ import (
 
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/remote"
-	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // Runners gives the runner of a node; *remote.Pool satisfies it.
@@ -71,6 +70,8 @@ type Options struct {
 	Parallel int   // bound on concurrent steps; default 32
 	Hooks    Hooks // default NoHooks
 	Now      func() time.Time
+	// Done and Redo resume a cut-off run (see Run).
+	Done, Redo map[StepID]bool
 }
 
 func (o *Options) defaults() {
@@ -94,29 +95,51 @@ type Result struct {
 	RolledBack bool
 }
 
-// Commit saves the new state; it is called once, after the stages, with the
-// plan's changes applied, and returns the committed serial.
-type Commit func(ctx context.Context, st *statefile.State) (int64, error)
+// Commit saves the plan's changes to the state as it is at commit time
+// (other writers may have committed meanwhile, on other objects), and
+// returns the committed serial. It is called once, after the stages.
+type Commit func(ctx context.Context, p *plan.Plan) (int64, error)
 
-// Run carries out p against current, the state read under the caller's lock.
-// It refuses a stale plan. When every abort stage succeeded it applies the
-// plan's changes to a copy of current and calls commit (skipped when the plan
-// changes nothing). On an abort stage's failure it runs the Undo steps of all
-// steps done so far, newest first, and returns the failure.
-func Run(ctx context.Context, p *plan.Plan, current *statefile.State, rs Runners, commit Commit, opt Options) (*Result, error) {
+// StepID locates a step in its plan.
+type StepID struct{ Stage, Index int }
+
+// Run carries out p. When every abort stage succeeded it calls commit
+// (skipped when the plan changes nothing). On an abort stage's failure it
+// runs the Undo steps of all steps done so far, newest first, and returns
+// the failure. Freshness of the plan is the caller's concern.
+//
+// opt.Done and opt.Redo resume a run that was cut off: Done steps are not
+// run again (they count as done for undo), Redo steps were cut off mid-run:
+// their undo runs first, errors ignored, and then the step itself.
+func Run(ctx context.Context, p *plan.Plan, rs Runners, commit Commit, opt Options) (*Result, error) {
 	opt.defaults()
-	if current != nil {
-		if err := p.CheckFresh(current.Lineage, current.Serial); err != nil {
-			return nil, err
-		}
-	}
 	res := &Result{}
 	var done []StepResult // succeeded steps that may need undoing
 	var failures []error
 	for si := range p.Stages {
 		stage := &p.Stages[si]
-		opt.Hooks.StageStarted(stage)
-		results := runStage(ctx, p, si, rs, opt)
+		results := make([]StepResult, 0, len(stage.Steps))
+		var todo []int
+		for i := range stage.Steps {
+			id := StepID{si, i}
+			if opt.Done[id] {
+				results = append(results, StepResult{Stage: si, Index: i, Step: &stage.Steps[i]})
+				continue
+			}
+			if opt.Redo[id] && stage.Steps[i].Undo != nil {
+				u := stage.Steps[i].Undo
+				opt.Hooks.Undoing(u)
+				r := runStep(ctx, p, u, rs, nil)
+				r.Stage, r.Index = si, i
+				opt.Hooks.StepFinished(r)
+			}
+			todo = append(todo, i)
+		}
+		if len(todo) > 0 {
+			opt.Hooks.StageStarted(stage)
+			results = append(results, runSteps(ctx, p, si, todo, rs, opt)...)
+			sort.Slice(results, func(a, b int) bool { return results[a].Index < results[b].Index })
+		}
 		res.Steps = append(res.Steps, results...)
 		var stageErrs []error
 		for _, r := range results {
@@ -134,8 +157,7 @@ func Run(ctx context.Context, p *plan.Plan, current *statefile.State, rs Runners
 			failures = append(failures, stageErrs...)
 			continue
 		}
-		// Abort: undo what was done, newest first, on a context that
-		// survives the caller's cancellation (the undo must not be cut short).
+		// Undo even when ctx was cancelled (Ctrl-C): that is the point.
 		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		undoErr := undo(undoCtx, p, done, rs, opt)
 		cancel()
@@ -149,15 +171,8 @@ func Run(ctx context.Context, p *plan.Plan, current *statefile.State, rs Runners
 		return res, err
 	}
 	if len(p.Changes) > 0 && commit != nil {
-		// ApplyChanges works on a deep copy, so current stays as it was.
-		next := &statefile.State{}
-		if current != nil {
-			*next = *current
-		}
-		if err := p.ApplyChanges(next, opt.Now()); err != nil {
-			return res, err
-		}
-		serial, err := commit(context.WithoutCancel(ctx), next)
+		// The nodes are changed: commit even if ctx was cancelled meanwhile.
+		serial, err := commit(context.WithoutCancel(ctx), p)
 		if err != nil {
 			return res, fmt.Errorf("%s: commit state: %w", p.Operation, err)
 		}
@@ -170,18 +185,49 @@ func Run(ctx context.Context, p *plan.Plan, current *statefile.State, rs Runners
 	return res, nil
 }
 
+// Undo rolls back a run that was cut off: the undo steps of the done steps,
+// newest first (by plan order), and of the steps cut off mid-run, whose
+// undo errors are ignored (they may not have got far enough to leave
+// anything). It returns the errors of the done steps' undos.
+func Undo(ctx context.Context, p *plan.Plan, rs Runners, done, cutOff map[StepID]bool, opt Options) error {
+	opt.defaults()
+	var errs []error
+	for si := len(p.Stages) - 1; si >= 0; si-- {
+		st := &p.Stages[si]
+		for i := len(st.Steps) - 1; i >= 0; i-- {
+			id := StepID{si, i}
+			u := st.Steps[i].Undo
+			if u == nil || !done[id] && !cutOff[id] {
+				continue
+			}
+			opt.Hooks.Undoing(u)
+			r := runStep(ctx, p, u, rs, nil)
+			r.Stage, r.Index = si, i
+			opt.Hooks.StepFinished(r)
+			if r.Err != nil && done[id] {
+				errs = append(errs, r.Err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Gather runs read-only steps on their nodes concurrently and returns every
 // result in input order; a failed step carries its error, the others proceed.
 func Gather(ctx context.Context, steps []plan.Step, rs Runners, opt Options) []StepResult {
 	opt.defaults()
 	p := &plan.Plan{Stages: []plan.Stage{{Name: "gather facts", OnError: plan.Continue, Steps: steps}}}
-	return runStage(ctx, p, 0, rs, opt)
+	idx := make([]int, len(steps))
+	for i := range idx {
+		idx[i] = i
+	}
+	return runSteps(ctx, p, 0, idx, rs, opt)
 }
 
-func runStage(ctx context.Context, p *plan.Plan, si int, rs Runners, opt Options) []StepResult {
+func runSteps(ctx context.Context, p *plan.Plan, si int, idx []int, rs Runners, opt Options) []StepResult {
 	stage := &p.Stages[si]
 	wp := pool.NewWithResults[StepResult]().WithMaxGoroutines(opt.Parallel)
-	for i := range stage.Steps {
+	for _, i := range idx {
 		step := &stage.Steps[i]
 		wp.Go(func() StepResult {
 			opt.Hooks.StepStarted(step)

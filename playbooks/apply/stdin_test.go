@@ -12,7 +12,7 @@ func TestStdinSecret(t *testing.T) {
 	p := plan.New("X", "", 0)
 	key := p.Secret("k", "PRIVATE")
 	p.Add("s", plan.Abort, plan.Step{Node: "node1", Argv: []string{"helper", "--identity", "-"}, Stdin: key})
-	if _, err := Run(t.Context(), p, nil, rs, nil, Options{}); err != nil {
+	if _, err := Run(t.Context(), p, rs, nil, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := rs["node1"].Calls(); len(c) != 1 || string(c[0].Stdin) != "PRIVATE" {

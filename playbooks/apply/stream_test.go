@@ -41,7 +41,7 @@ func TestStepStderrStreams(t *testing.T) {
 	p.Add("one", plan.Abort, plan.Step{Node: "node1", Action: plan.Exec, Desc: "copy", Argv: []string{"copy"}},
 		plan.Step{Node: "node1", Action: plan.Exec, Desc: "other", Argv: []string{"other"}})
 	h := &streamHooks{}
-	res, err := Run(t.Context(), p, st, rs, nil, Options{Hooks: h})
+	res, err := Run(t.Context(), p, rs, nil, Options{Hooks: h})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -102,6 +103,9 @@ func applyOne(st *statefile.State, c Change, now time.Time) error {
 		}
 		var prev *statefile.Meta
 		if c.Action == Modify {
+			if err := unchanged(c, &st.Cluster); err != nil {
+				return err
+			}
 			prev = &st.Cluster.Meta
 		}
 		stamp(&cl.Meta, prev, now)
@@ -121,6 +125,11 @@ func applyOne(st *statefile.State, c Change, now time.Time) error {
 
 func applyMap[T any](m map[string]*T, c Change, now time.Time, meta func(*T) *statefile.Meta) error {
 	old, exists := m[c.Name]
+	if exists && (c.Action == Remove || c.Action == Modify) {
+		if err := unchanged(c, old); err != nil {
+			return err
+		}
+	}
 	switch c.Action {
 	case Remove:
 		if !exists {
@@ -149,6 +158,30 @@ func applyMap[T any](m map[string]*T, c Change, now time.Time, meta func(*T) *st
 	}
 	stamp(meta(v), prev, now)
 	m[c.Name] = v
+	return nil
+}
+
+// ChangedError reports an object that changed since the plan was made
+// from it: another operation got there first.
+type ChangedError struct{ Kind, Name string }
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s %s was changed by another operation since this plan was made; run the command again", e.Kind, e.Name)
+}
+
+// unchanged checks that cur is still what the change was planned from, so
+// that a commit on top of other writers' commits never undoes theirs.
+func unchanged(c Change, cur any) error {
+	if len(c.Before) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(b, c.Before) {
+		return &ChangedError{Kind: c.Kind, Name: c.Name}
+	}
 	return nil
 }
 
@@ -186,4 +219,61 @@ func clone(st *statefile.State) (*statefile.State, error) {
 		out.Networks = map[string]*statefile.Network{}
 	}
 	return &out, nil
+}
+
+// AppliedTo reports whether st already holds every change of p (a commit
+// that completed although its job did not record it). Objects are compared
+// without their serial and timestamps, which the commit stamps.
+func (p *Plan) AppliedTo(st *statefile.State) bool {
+	for _, c := range p.Changes {
+		var cur any
+		switch c.Kind {
+		case KindCluster:
+			cur = &st.Cluster
+		case KindNode:
+			cur = lookup(st.Nodes, c.Name)
+		case KindNodeGroup:
+			cur = lookup(st.NodeGroups, c.Name)
+		case KindInstance:
+			cur = lookup(st.Instances, c.Name)
+		case KindNetwork:
+			cur = lookup(st.Networks, c.Name)
+		}
+		if c.Action == Remove {
+			if cur != nil {
+				return false
+			}
+			continue
+		}
+		if cur == nil {
+			return false
+		}
+		b, err := json.Marshal(cur)
+		if err != nil || !sameContent(b, c.After) {
+			return false
+		}
+	}
+	return true
+}
+
+func lookup[T any](m map[string]*T, name string) any {
+	if v, ok := m[name]; ok {
+		return v
+	}
+	return nil
+}
+
+// sameContent compares two objects' JSON without their Meta stamps.
+func sameContent(a, b []byte) bool {
+	var x, y map[string]any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	for _, k := range []string{"serial_no", "ctime", "mtime"} {
+		delete(x, k)
+		delete(y, k)
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
 }

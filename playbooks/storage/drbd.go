@@ -314,8 +314,10 @@ func firstNonEmpty(s ...string) string {
 }
 
 func validateIDs(id DRBDIDs) error {
-	if id.Port < FirstDRBDPort || id.Port > LastDRBDPort {
-		return fmt.Errorf("drbd port %d is outside %d-%d", id.Port, FirstDRBDPort, LastDRBDPort)
+	// New disks get ports from FirstDRBDPort-LastDRBDPort, but Ganeti's
+	// range is a build option: an imported disk may use any TCP port.
+	if id.Port < 1 || id.Port > 65535 {
+		return fmt.Errorf("drbd port %d is not a TCP port", id.Port)
 	}
 	for _, m := range []int{id.MinorA, id.MinorB} {
 		if err := validMinor(m); err != nil {

@@ -59,6 +59,13 @@ import (
 //
 // drbd→plain: plain, p, s := DRBDToPlain(d, P, ""); Stages(p ‖ s).
 
+// orphanedFn defines orphaned: true once the script's parent (the SSH
+// session) is gone, i.e. the ganetictl that ran it died or lost its
+// connection. sshd does not signal a session's processes when its client
+// goes away, so retry loops with side effects check it themselves.
+const orphanedFn = `orphaned() { read -r _ _ _ pp _ < /proc/$$/stat; [ "$pp" != "$PPID" ]; }
+`
+
 // drbdStateFn defines drbd_state FILE MINOR, printing "cs ro ds pct eta"
 // for the minor from a /proc/drbd-format file (reference §2.6; "-" for
 // what is absent), or "missing" when the file has no such minor.
@@ -123,7 +130,7 @@ done
 // drbdDisconnectScript: $1 status file, $2 minor, $3 local addr, $4 peer
 // addr. Sends disconnect until the minor is StandAlone (re-sent each try,
 // 60 s at most), as Ganeti's DisconnectNet.
-const drbdDisconnectScript = drbdStateFn + `f=$1 m=$2 la=$3 ra=$4 i=0
+const drbdDisconnectScript = drbdStateFn + orphanedFn + `f=$1 m=$2 la=$3 ra=$4 i=0
 while :; do
   st=$(drbd_state "$f" "$m")
   cs=${st%% *}
@@ -131,6 +138,9 @@ while :; do
   StandAlone) exit 0 ;;
   Unconfigured|missing) echo "drbd minor $m is not configured" >&2; exit 1 ;;
   esac
+  # A retry after ganetictl died would undo whatever reconnected the minor
+  # since (job resume, migrate --cleanup).
+  if orphaned; then echo "ganetictl went away: stopping" >&2; exit 1; fi
   err=$(drbdsetup disconnect "$la" "$ra" 2>&1) || true
   if [ "$i" -ge 60 ]; then echo "drbd minor $m still $cs after 60s of disconnect: $err" >&2; exit 1; fi
   sleep 1

@@ -166,7 +166,7 @@ func TestNewDRBDRefuses(t *testing.T) {
 		{"secret chars", "node1", "node2", good, []string{"abc;rm"}, Spec{Size: 1}, "hex digits only"},
 		{"secret option", "node1", "node2", good, []string{"--x"}, Spec{Size: 1}, "hex digits only"},
 		{"empty secret", "node1", "node2", good, []string{""}, Spec{Size: 1}, "1-128 hex"},
-		{"port", "node1", "node2", []DRBDIDs{{80, 0, 0}}, []string{testSecret}, Spec{Size: 1}, "outside 11000-14999"},
+		{"port", "node1", "node2", []DRBDIDs{{70000, 0, 0}}, []string{testSecret}, Spec{Size: 1}, "not a TCP port"},
 		{"minor", "node1", "node2", []DRBDIDs{{11000, -1, 0}}, []string{testSecret}, Spec{Size: 1}, "outside 0-255"},
 		{"minor high", "node1", "node2", []DRBDIDs{{11000, 0, 256}}, []string{testSecret}, Spec{Size: 1}, "outside 0-255"},
 		{"count", "node1", "node2", nil, []string{testSecret}, Spec{Size: 1}, "id sets"},

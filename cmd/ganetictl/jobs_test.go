@@ -1,0 +1,73 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
+)
+
+func TestPlanLocks(t *testing.T) {
+	cl := statefile.LockReq{Level: statefile.LevelCluster}
+	clX := statefile.LockReq{Level: statefile.LevelCluster, Exclusive: true}
+	inst := func(n string) statefile.LockReq {
+		return statefile.LockReq{Level: statefile.LevelInstance, Name: n, Exclusive: true}
+	}
+	node := func(n string, x bool) statefile.LockReq {
+		return statefile.LockReq{Level: statefile.LevelNode, Name: n, Exclusive: x}
+	}
+	res := func(n string, x bool) statefile.LockReq {
+		return statefile.LockReq{Level: statefile.LevelNodeRes, Name: n, Exclusive: x}
+	}
+	for _, tc := range []struct {
+		name string
+		mk   func(p *plan.Plan)
+		want []statefile.LockReq
+	}{
+		{"instance create: its nodes' resources exclusively", func(p *plan.Plan) {
+			p.Operation = "INSTANCE_CREATE(web1)"
+			p.Add("disks", plan.Abort, plan.Step{Node: "node1", Action: plan.Create}, plan.Step{Node: "node2", Action: plan.Create})
+			p.Set(plan.KindInstance, "web1", nil, &statefile.Instance{Name: "web1"})
+		}, []statefile.LockReq{cl, inst("web1"), node("node1", false), node("node2", false), res("node1", true), res("node2", true)}},
+		{"reboot changes nothing in the state but locks its instance", func(p *plan.Plan) {
+			p.Operation = "INSTANCE_REBOOT(web1)"
+			p.Add("stop", plan.Abort, plan.Step{Node: "node1", Action: plan.Remove}, plan.Step{Node: "node1", Action: plan.Create})
+		}, []statefile.LockReq{cl, inst("web1"), node("node1", false), res("node1", true)}},
+		{"shutdown shares the node's resources", func(p *plan.Plan) {
+			p.Operation = "INSTANCE_SHUTDOWN(web1)"
+			p.Add("stop", plan.Abort, plan.Step{Node: "node1", Action: plan.Remove})
+		}, []statefile.LockReq{cl, inst("web1"), node("node1", false), res("node1", false)}},
+		{"node modify locks the node exclusively", func(p *plan.Plan) {
+			p.Operation = "NODE_MODIFY(node3)"
+			p.Set(plan.KindNode, "node3", &statefile.Node{Name: "node3"}, &statefile.Node{Name: "node3", Drained: true})
+		}, []statefile.LockReq{cl, node("node3", true)}},
+		{"a cluster change takes the cluster exclusively", func(p *plan.Plan) {
+			p.Operation = "CLUSTER_MODIFY"
+			p.Set(plan.KindCluster, "c", &statefile.Cluster{Name: "c"}, &statefile.Cluster{Name: "c", Tags: []string{"x"}})
+		}, []statefile.LockReq{clX}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := plan.New("", "l", 1)
+			tc.mk(p)
+			if got := planLocks(p); !slices.Equal(got, tc.want) {
+				t.Errorf("got  %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpSubject(t *testing.T) {
+	for op, want := range map[string][2]string{
+		"INSTANCE_MIGRATE(web1.example.com)": {plan.KindInstance, "web1.example.com"},
+		"NODE_ADD(node2)":                    {plan.KindNode, "node2"},
+		"CLUSTER_VERIFY":                     {},
+		"INSTANCE_CREATE(a, b)":              {},
+		"INSTANCE_X()":                       {},
+	} {
+		k, n, ok := opSubject(op)
+		if ok != (want[0] != "") || k != want[0] || n != want[1] {
+			t.Errorf("opSubject(%q) = %q %q %v, want %v", op, k, n, ok, want)
+		}
+	}
+}
