@@ -32,6 +32,8 @@ type ClusterCmd struct {
 	Modify          ClusterModifyCmd          `cmd:"" help:"Change cluster parameters."`
 	Destroy         ClusterDestroyCmd         `cmd:"" help:"Remove the cluster (only the master left, no instances)."`
 	RedistConf      ClusterRedistConfCmd      `cmd:"" name:"redist-conf" help:"Copy the state to every master candidate."`
+	Recover         ClusterRecoverCmd         `cmd:"" help:"Rebuild a lost or stale state from the nodes' copies and what they really hold."`
+	MasterFailover  ClusterMasterFailoverCmd  `cmd:"" name:"master-failover" help:"Make a master candidate the master (refused if its state copy is stale)."`
 	Queue           ClusterQueueCmd           `cmd:"" help:"Drain or undrain the job queue (no new jobs start while drained)."`
 	VerifyDisks     ClusterVerifyDisksCmd     `cmd:"" name:"verify-disks" help:"Activate disks that should be active; list missing volumes."`
 	RepairDiskSizes ClusterRepairDiskSizesCmd `cmd:"" name:"repair-disk-sizes" help:"Correct recorded disk sizes from the nodes."`
@@ -64,7 +66,39 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	inv := a.inv
+	args, err := c.initArgs(a.inv)
+	if err != nil {
+		return err
+	}
+
+	var ol *statefile.ObjectLocks
+	if !g.DryRun {
+		if ol, _, err = a.lockObjects(ctx, "cluster init", []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0); err != nil {
+			return err
+		}
+		defer ol.Unlock()
+	}
+	st, err := a.store.Read(ctx)
+	switch {
+	case err == nil:
+		return &playbooks.PrereqError{Type: playbooks.ErrExists, Msg: fmt.Sprintf("Cluster is already initialised as %s (state in %s); destroy it first, or use another --state-dir", st.Cluster.Name, a.store)}
+	case !errors.Is(err, statefile.ErrNoState):
+		return err
+	}
+	st = statefile.New(statefile.NewLineage())
+	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Facts: a.gather(ctx, nil, []string{args.Master})}
+	// gather used the inventory's storage settings; init may override them.
+	p, err := playbooks.ClusterInit(env, args)
+	if err != nil {
+		return err
+	}
+	return a.execute(ctx, p, st, ol)
+}
+
+// initArgs are cluster init's arguments: the flags over the inventory's
+// values. cluster recover uses them (without flags) to rebuild the cluster
+// object when no state copy is left.
+func (c *ClusterInitCmd) initArgs(inv *inventory.Inventory) (playbooks.InitArgs, error) {
 	args := playbooks.InitArgs{
 		Name:                 pick(c.Name, inv.Cluster.Name),
 		Master:               pick(c.Master, inv.Cluster.Master),
@@ -89,20 +123,20 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 		args.CandidatePoolSize = c.CandidatePoolSize
 	}
 	if err := inventory.ValidHostname(args.Name); err != nil {
-		return invalid("cluster name: %v", err)
+		return args, invalid("cluster name: %v", err)
 	}
 	for hv, ps := range inv.Hypervisors {
 		args.HVParams[hv] = statefile.Params(ps)
 	}
 	if err := mergeFlags(&args.BEParams, c.BackendParameters); err != nil {
-		return err
+		return args, err
 	}
 	if err := mergeFlags(&args.NICParams, c.NICParameters); err != nil {
-		return err
+		return args, err
 	}
 	hv, err := parseHV(c.HypervisorParameters)
 	if err != nil {
-		return err
+		return args, err
 	}
 	for h, ps := range hv {
 		if args.HVParams[h] == nil {
@@ -114,34 +148,13 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	mn, ok := inv.Node(args.Master)
 	if !ok {
-		return invalid("master node %q is not in the inventory %s; add it under [[nodes]] or pass --master", args.Master, inv.Path)
+		return args, invalid("master node %q is not in the inventory %s; add it under [[nodes]] or pass --master", args.Master, inv.Path)
 	}
 	args.Master = mn.Name
 	args.MasterIP = mn.Address
 	args.MasterSecondaryIP = pick(c.SecondaryIP, mn.SecondaryAddress)
 
-	var ol *statefile.ObjectLocks
-	if !g.DryRun {
-		if ol, _, err = a.lockObjects(ctx, "cluster init", []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0); err != nil {
-			return err
-		}
-		defer ol.Unlock()
-	}
-	st, err := a.store.Read(ctx)
-	switch {
-	case err == nil:
-		return &playbooks.PrereqError{Type: playbooks.ErrExists, Msg: fmt.Sprintf("Cluster is already initialised as %s (state in %s); destroy it first, or use another --state-dir", st.Cluster.Name, a.store)}
-	case !errors.Is(err, statefile.ErrNoState):
-		return err
-	}
-	st = statefile.New(statefile.NewLineage())
-	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Facts: a.gather(ctx, nil, []string{args.Master})}
-	// gather used the inventory's storage settings; init may override them.
-	p, err := playbooks.ClusterInit(env, args)
-	if err != nil {
-		return err
-	}
-	return a.execute(ctx, p, st, ol)
+	return args, nil
 }
 
 func mergeFlags(dst *statefile.Params, flag string) error {

@@ -20,6 +20,8 @@ type StateCmd struct {
 	// In state_import.go and state_rollback.go.
 	Import   StateImportCmd   `cmd:"" help:"Take over a Ganeti cluster: import its config.data as the state."`
 	Rollback StateRollbackCmd `cmd:"" help:"Make an older serial's content current again (the state only, nodes are not changed)."`
+	// In recover.go.
+	Pull StatePullCmd `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
 }
 
 // StateShowCmd prints the current state or an older serial.
