@@ -90,6 +90,17 @@ fi
 step instance list -o name,pnode,snodes,status
 step cluster verify
 
+say "Lose the workstation: its state directory is gone. The nodes hold copies and the truth."
+printf '\n\033[1m$ rm -rf %s/*\033[0m\n' "$STATE"
+cp "$STATE/state.json" "$STATE.before.json"
+rm -rf "${STATE:?}"/*
+step --dry-run cluster recover
+step --yes cluster recover
+step instance list -o name,pnode,snodes,status
+step cluster verify
+if cmp -s "$STATE.before.json" "$STATE/state.json"; then say "The recovered state is byte for byte the one that was lost."; fi
+rm -f "$STATE.before.json"
+
 say "Declarative changes (CI): a desired-state file on a second, empty cluster state."
 STATE2=$(mktemp -d /tmp/ganetictl-demo-desired.XXXXXX)
 G2="bin/ganetictl --inventory $TESTBED_DIR/inventory.toml --state-dir $STATE2"
