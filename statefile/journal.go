@@ -91,6 +91,9 @@ type StepRecord struct {
 	Start      time.Time `json:"start,omitzero"`
 	End        time.Time `json:"end,omitzero"`
 	Error      string    `json:"error,omitempty"`
+	// Output is the tail of what the step wrote to stderr (progress,
+	// warnings), for job info.
+	Output string `json:"output,omitempty"`
 }
 
 // ErrNoJob is returned by Journal.Get for an unknown job ID.

@@ -97,7 +97,7 @@ func jobInfo(job *statefile.Job) view.Info {
 		}
 		steps = append(steps, view.Info{}.
 			Add("Stage", st.Stage).Add("Node", st.Node).Add("Step", desc).Add("Status", string(st.Status)).
-			Add("Duration", dur).Add("Error", st.Error))
+			Add("Duration", dur).Add("Error", st.Error).Add("Output", st.Output))
 	}
 	return view.Info{}.
 		Add("Job ID", job.ID).

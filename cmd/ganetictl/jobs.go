@@ -311,6 +311,13 @@ func (r *jobRecorder) StepFinished(res apply.StepResult) {
 	}
 	rec := &r.job.Steps[i]
 	rec.Status, rec.End = statefile.JobSuccess, time.Now()
+	if out := strings.TrimSpace(string(res.Stderr)); out != "" {
+		const keep = 2048
+		if len(out) > keep {
+			out = "..." + out[len(out)-keep:]
+		}
+		rec.Output = out
+	}
 	if res.Err != nil {
 		rec.Status, rec.Error = statefile.JobError, res.Err.Error()
 	}
