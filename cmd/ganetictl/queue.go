@@ -216,6 +216,9 @@ func endSubmitted(g *Globals, runErr error) {
 	job.Status, job.Ended, job.PID = statefile.JobSuccess, time.Now(), os.Getpid()
 	if runErr != nil {
 		job.Status = statefile.JobError
+		if errors.Is(runErr, context.Canceled) {
+			job.Status = statefile.JobCanceled // job cancel while it waited for locks
+		}
 		job.Log = append(job.Log, runErr.Error())
 	}
 	_ = j.Update(ctx, job)
