@@ -33,15 +33,11 @@ type JobCmd struct {
 type JobListCmd struct{}
 
 func (c *JobListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, j, err := g.openJournal()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	j, err := a.store.Journal()
-	if err != nil {
-		return err
-	}
 	jobs, err := j.List(ctx)
 	if err != nil {
 		return err
@@ -66,15 +62,11 @@ type JobInfoCmd struct {
 }
 
 func (c *JobInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, j, err := g.openJournal()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	j, err := a.store.Journal()
-	if err != nil {
-		return err
-	}
 	job, err := j.Get(ctx, c.ID)
 	if err != nil {
 		return invalid("job %d: %v", c.ID, err)
@@ -117,15 +109,11 @@ type JobWatchCmd struct {
 }
 
 func (c *JobWatchCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, j, err := g.openJournal()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	j, err := a.store.Journal()
-	if err != nil {
-		return err
-	}
 	shown := 0
 	for {
 		job, err := j.Get(ctx, c.ID)
@@ -168,15 +156,11 @@ type JobCancelCmd struct {
 }
 
 func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, j, err := g.openJournal()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	j, err := a.store.Journal()
-	if err != nil {
-		return err
-	}
 	job, err := j.Get(ctx, c.ID)
 	if err != nil {
 		return invalid("job %d: %v", c.ID, err)
@@ -207,15 +191,11 @@ type JobArchiveCmd struct {
 }
 
 func (c *JobArchiveCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, j, err := g.openJournal()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	j, err := a.store.Journal()
-	if err != nil {
-		return err
-	}
 	ids := c.IDs
 	if c.All {
 		jobs, err := j.List(ctx)

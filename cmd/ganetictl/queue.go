@@ -66,7 +66,7 @@ type ClusterQueueCmd struct {
 type ClusterQueueDrainCmd struct{}
 
 func (c *ClusterQueueDrainCmd) Run(g *Globals) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (c *ClusterQueueDrainCmd) Run(g *Globals) error {
 type ClusterQueueUndrainCmd struct{}
 
 func (c *ClusterQueueUndrainCmd) Run(g *Globals) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (c *ClusterQueueUndrainCmd) Run(g *Globals) error {
 type ClusterQueueInfoCmd struct{}
 
 func (c *ClusterQueueInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func submittedJob() int64 {
 // its own session (it outlives the terminal), its output in the journal
 // beside the job. It prints the job ID, as gnt-* --submit does.
 func submit(ctx context.Context, g *Globals, s view.Streams, args []string) error {
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func endSubmitted(g *Globals, runErr error) {
 	if id == 0 {
 		return
 	}
-	a, err := g.open()
+	a, err := g.openStore()
 	if err != nil {
 		return
 	}

@@ -5,11 +5,11 @@ import (
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-// openStore is open without the SSH pool, for the state commands that never
-// reach a node (import, rollback): they work without SSH credentials, e.g.
-// on a workstation preparing a takeover.
+// openStore is open without the SSH pool, for the commands that never
+// reach a node (state import and rollback, the journal, the queue): they
+// work without SSH credentials, e.g. on a workstation preparing a takeover.
 func (g *Globals) openStore() (*app, error) {
-	inv, err := inventory.Load(g.Inventory)
+	inv, err := inventory.Load(g.Inventory) // also validates
 	if err != nil {
 		return nil, &invalidError{err}
 	}
@@ -22,4 +22,18 @@ func (g *Globals) openStore() (*app, error) {
 		return nil, err
 	}
 	return &app{g: g, s: g.streams, inv: inv, store: store}, nil
+}
+
+// openJournal is openStore and the state directory's journal.
+func (g *Globals) openJournal() (*app, *statefile.Journal, error) {
+	a, err := g.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := a.store.Journal()
+	if err != nil {
+		a.close()
+		return nil, nil, err
+	}
+	return a, j, nil
 }

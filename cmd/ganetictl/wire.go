@@ -58,19 +58,11 @@ type openOpts struct {
 }
 
 func (g *Globals) open(opts ...openOpts) (*app, error) {
-	inv, err := inventory.Load(g.Inventory) // also validates
-	if err != nil {
-		return nil, &invalidError{err}
-	}
-	dir := g.StateDir
-	if dir == "" {
-		dir = inv.State.Dir
-	}
-	store, err := statefile.OpenDir(dir)
+	a, err := g.openStore()
 	if err != nil {
 		return nil, err
 	}
-	a := &app{g: g, s: g.streams, inv: inv, store: store}
+	inv := a.inv
 	cfg := a.sshConfig()
 	targets := make([]remote.Target, 0, len(inv.Nodes))
 	for _, n := range inv.Nodes {
