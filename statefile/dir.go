@@ -164,8 +164,16 @@ func (s *DirStore) Write(ctx context.Context, l *Lock, st *State) (int64, error)
 	if cur != nil && Equal(cur, st) {
 		return cur.Serial, nil
 	}
+	return s.commitAs(l, st, cur, curBytes, st.Serial+1)
+}
+
+// commitAs stores st with the given serial over cur (whose file bytes are
+// curBytes; nil when there is no state): the outgoing version goes to
+// history first, then the new state, then its history index entry. st is
+// updated as Write documents.
+func (s *DirStore) commitAs(l *Lock, st, cur *State, curBytes []byte, serial int64) (int64, error) {
 	next := st.Clone()
-	next.Serial = st.Serial + 1
+	next.Serial = serial
 	if l.Info.Version != "" {
 		next.GanetictlVersion = l.Info.Version
 	}

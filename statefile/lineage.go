@@ -48,30 +48,7 @@ func (s *DirStore) WriteNewLineage(ctx context.Context, l *Lock, st *State) (int
 		}
 		top = max(top, cur.Serial)
 	}
-	next := st.Clone()
-	next.Serial = top + 1
-	if l.Info.Version != "" {
-		next.GanetictlVersion = l.Info.Version
-	}
-	b, err := Marshal(next)
-	if err != nil {
-		return 0, err
-	}
-	if cur != nil {
-		if err := s.saveHistory(cur.Serial, curBytes); err != nil {
-			return 0, err
-		}
-	}
-	if err := writeAtomic(s.path(StateFile), b, 0o600); err != nil {
-		return 0, fmt.Errorf("write state: %w", err)
-	}
-	st.Serial, st.FormatVersion, st.GanetictlVersion = next.Serial, FormatVersion, next.GanetictlVersion
-	e := HistoryEntry{Serial: next.Serial, Time: s.now().UTC(), Operation: l.Info.Operation,
-		Who: l.Info.Who, Host: l.Info.Host, LockID: l.Info.ID}
-	if err := s.appendIndex(e); err != nil {
-		return next.Serial, fmt.Errorf("state saved as serial %d, but recording it in the history index failed: %w", next.Serial, err)
-	}
-	return next.Serial, nil
+	return s.commitAs(l, st, cur, curBytes, top+1)
 }
 
 // highestSerial is the highest serial of a file in history/, 0 if none.
