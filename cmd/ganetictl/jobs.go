@@ -413,8 +413,12 @@ func (t teeHooks) StepStderr(s *plan.Step) io.Writer {
 
 // lockWhole takes the cluster exclusively, so that no job runs meanwhile,
 // and the state lock, for commands that replace the whole state (import,
-// rollback, recover). unlock releases both.
+// rollback, recover, pull). unlock releases both. With --dry-run it takes
+// nothing and returns a nil lock.
 func (a *app) lockWhole(ctx context.Context, op string) (lk *statefile.Lock, unlock func(), err error) {
+	if a.g.DryRun {
+		return nil, func() {}, nil
+	}
 	ol, _, err := a.lockObjects(ctx, op, []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0)
 	if err != nil {
 		return nil, nil, err

@@ -104,14 +104,11 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 		return err
 	}
 	defer a.close()
-	var lk *statefile.Lock
-	if !g.DryRun {
-		var unlock func()
-		if lk, unlock, err = a.lockWhole(ctx, "cluster recover"); err != nil {
-			return err
-		}
-		defer unlock()
+	lk, unlock, err := a.lockWhole(ctx, "cluster recover")
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	local, localBytes, err := a.readLocal(ctx)
 	if err != nil {
 		return err
@@ -273,14 +270,11 @@ func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 		return err
 	}
 	defer a.close()
-	var lk *statefile.Lock
-	if !g.DryRun {
-		var unlock func()
-		if lk, unlock, err = a.lockWhole(ctx, "state pull"); err != nil {
-			return err
-		}
-		defer unlock()
+	lk, unlock, err := a.lockWhole(ctx, "state pull")
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	local, _, err := a.readLocal(ctx)
 	if err != nil && !c.Force {
 		return err

@@ -38,14 +38,11 @@ func (c *StateImportCmd) Run(ctx context.Context, g *Globals, s view.Streams) er
 	st.GanetictlVersion = g.version
 	warnings := append(res.Warnings, inventoryMismatches(a, st)...)
 
-	var lk *statefile.Lock
-	if !g.DryRun {
-		var unlock func()
-		if lk, unlock, err = a.lockWhole(ctx, "state import "+c.File); err != nil {
-			return err
-		}
-		defer unlock()
+	lk, unlock, err := a.lockWhole(ctx, "state import "+c.File)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	cur, err := a.store.Read(ctx)
 	switch {
 	case errors.Is(err, statefile.ErrNoState):

@@ -34,14 +34,11 @@ func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 		return err
 	}
 	defer a.close()
-	var lk *statefile.Lock
-	if !g.DryRun {
-		var unlock func()
-		if lk, unlock, err = a.lockWhole(ctx, fmt.Sprintf("state rollback %d", c.Serial)); err != nil {
-			return err
-		}
-		defer unlock()
+	lk, unlock, err := a.lockWhole(ctx, fmt.Sprintf("state rollback %d", c.Serial))
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	cur, err := a.readState(ctx)
 	if err != nil {
 		return err
