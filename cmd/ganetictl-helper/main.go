@@ -35,22 +35,25 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ganetictl-helper recv|send|version [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ganetictl-helper recv|send|tunnel-recv|tunnel-send|version [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
-	ctx = orphanWatch(ctx)
 	var err error
 	switch os.Args[1] {
+	case "tunnel-recv": // detached on purpose: no orphan watch
+		err = tunnelRecv(ctx, os.Args[2:])
+	case "tunnel-send":
+		err = tunnelSend(ctx, os.Args[2:])
 	case "recv":
-		err = recv(ctx, os.Args[2:])
+		err = recv(orphanWatch(ctx), os.Args[2:])
 	case "send":
-		err = send(ctx, os.Args[2:])
+		err = send(orphanWatch(ctx), os.Args[2:])
 	case "version":
 		fmt.Println("ganetictl-helper 1")
 	default:
-		err = fmt.Errorf("unknown mode %q (recv, send, version)", os.Args[1])
+		err = fmt.Errorf("unknown mode %q (recv, send, tunnel-recv, tunnel-send, version)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ganetictl-helper:", err)
