@@ -22,6 +22,50 @@ type MigrateArgs struct {
 	// instance on its primary and on the other node (hv.MigrationStatusStep),
 	// for Cleanup.
 	SourceStatus, TargetStatus string
+	// Copy gives the helpers and identities of an encrypted migration
+	// (hvparam migration_encrypt; see EncryptedMigration).
+	Copy CopyOptions
+}
+
+// EncryptedMigration reports whether instance name's migrations go
+// through the copy helpers (KVM hvparam migration_encrypt), and between
+// which nodes: the CLI uploads the helpers to those before planning.
+func EncryptedMigration(st *statefile.State, name, target string) (bool, []string) {
+	inst, ok := st.Instances[name]
+	if !ok || inst.Hypervisor != hv.KVM {
+		return false, nil
+	}
+	hvp, err := hv.Params(inst.Hypervisor, st.Cluster.HVParams[inst.Hypervisor], inst.HVParams)
+	if err != nil || hvp["migration_encrypt"] != true {
+		return false, nil
+	}
+	nodes := append([]string{inst.PrimaryNode}, inst.SecondaryNodes()...)
+	if target != "" {
+		nodes = append(nodes, target)
+	}
+	return true, nodes
+}
+
+// tunnel makes the per-migration identities of an encrypted migration.
+func tunnel(p *plan.Plan, o CopyOptions, source, target string) (*hv.Tunnel, error) {
+	hs, ok := o.Helpers[source]
+	ht, ok2 := o.Helpers[target]
+	if !ok || !ok2 || o.NewIdentity == nil {
+		return nil, prereq(ErrEnvironment, "encrypted migration (migration_encrypt) needs the copy helper on %s and %s", source, target)
+	}
+	si, err := o.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	ti, err := o.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	return &hv.Tunnel{
+		SourceHelper: [2]string{hs.Path, hs.SHA256}, TargetHelper: [2]string{ht.Path, ht.SHA256},
+		SourceKey: p.Secret("tunnel-source", si.PEM()), TargetKey: p.Secret("tunnel-target", ti.PEM()),
+		SourceFP: si.Fingerprint, TargetFP: ti.Fingerprint,
+	}, nil
 }
 
 // Migrate plans a live (or non-live) migration to the secondary (drbd) or
@@ -92,6 +136,11 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	ma := hv.MigrateArgs{Instance: inst, Source: inst.PrimaryNode, Target: target, TargetIP: pick(targetNode.SecondaryIP, targetNode.PrimaryIP),
 		HVParams: hvp, Live: hv.DefaultLive(hvp) && !a.NonLive, Links: links(inst), NICLinks: nicLinks(inst),
 		MaxMem: intParam(be, "maxmem"), VCPUs: int(intParam(be, "vcpus")), Timeout: a.Timeout}
+	if hvp["migration_encrypt"] == true {
+		if ma.Tunnel, err = tunnel(p, a.Copy, inst.PrimaryNode, target); err != nil {
+			return nil, err
+		}
+	}
 	moved := cloneInstance(inst)
 	moved.PrimaryNode = target
 	shared := slices.Contains(sharedTemplates, inst.DiskTemplate)
@@ -110,6 +159,11 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	p.Add("prepare "+target+" to accept the instance", plan.Abort, accept...)
+	if send, err := hv.TunnelSendSteps(ma); err != nil {
+		return nil, prereq(ErrWrongInput, "%v", err)
+	} else if len(send) > 0 {
+		p.Add("open the tunnel on "+inst.PrimaryNode, plan.Abort, send...)
+	}
 	mig, err := hv.MigrateStep(ma)
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
@@ -124,7 +178,7 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
-	p.Add("finish the migration", plan.Continue, append(ft, fs...)...)
+	p.Add("finish the migration", plan.Continue, append(append(ft, fs...), hv.TunnelStopSteps(ma)...)...)
 	if shared {
 		if err := stage(p, "close disks on "+inst.PrimaryNode, plan.Continue, shutdownDisks, inst); err != nil {
 			return nil, err

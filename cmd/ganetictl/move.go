@@ -13,6 +13,7 @@ import (
 	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
+	"github.com/ganetictl/ganetictl/transfer"
 )
 
 // InstanceFailoverCmd is gnt-instance failover.
@@ -87,6 +88,14 @@ func (a *app) migrate(ctx context.Context, c *InstanceMigrateCmd) (err error) {
 		if args.SourceStatus, args.TargetStatus, err = a.migrationStatuses(ctx, c.Name, c.Target); err != nil {
 			return err
 		}
+	} else if st, err := a.readState(ctx); err != nil {
+		return err
+	} else if enc, nodes := playbooks.EncryptedMigration(st, c.Name, c.Target); enc {
+		helpers, err := a.ensureHelpers(ctx, nodes) // checked, not uploaded, with --dry-run
+		if err != nil {
+			return err
+		}
+		args.Copy = playbooks.CopyOptions{Helpers: helpers, NewIdentity: transfer.NewIdentity}
 	}
 	return a.mutate(ctx, "instance migrate "+c.Name, moveFacts(c.Name, c.Target), func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Migrate(env, args)

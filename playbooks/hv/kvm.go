@@ -30,7 +30,7 @@ type StartArgs struct {
 	// "pc". Resolving it on the node, as Ganeti does, keeps the machine
 	// type stable across live migration to a node with another qemu.
 	DefaultMachine string
-	Incoming       string // migration target: "tcp:IP:PORT"; "" normally
+	Incoming       string // migration target: "tcp:IP:PORT" or "unix:/PATH" (tunnel); "" normally
 	Paused         bool   // leave the CPUs stopped (start --paused)
 }
 
@@ -366,8 +366,8 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		taps = append(taps, kvmTap{n.tap, a.NICLinks[i], boolean(hvp, "vnet_hdr"), mq})
 	}
 	if a.Incoming != "" {
-		if strings.ContainsAny(a.Incoming, " ,") || !strings.HasPrefix(a.Incoming, "tcp:") {
-			return nil, fmt.Errorf("incoming %q: want tcp:IP:PORT", a.Incoming)
+		if strings.ContainsAny(a.Incoming, " ,") || !strings.HasPrefix(a.Incoming, "tcp:") && !strings.HasPrefix(a.Incoming, "unix:/") {
+			return nil, fmt.Errorf("incoming %q: want tcp:IP:PORT or unix:/PATH", a.Incoming)
 		}
 		cmd = append(cmd, "-incoming", a.Incoming)
 	}

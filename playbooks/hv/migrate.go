@@ -75,6 +75,9 @@ type MigrateArgs struct {
 	// migration (QMP migrate_cancel) and keeps running. 0 means
 	// DefaultMigrateTimeout.
 	Timeout time.Duration
+	// Tunnel, when set, carries the stream encrypted through the helpers
+	// (KVM only; see Tunnel).
+	Tunnel *Tunnel
 }
 
 // DefaultLive reports hvparam migration_mode == "live" (the KVM and
@@ -98,7 +101,8 @@ type migration struct {
 	MigrateArgs
 	hvp      statefile.Params
 	name     string
-	uri      string // tcp:IP:PORT (KVM)
+	uri      string // where the source migrates to: tcp:IP:PORT, or the tunnel's unix socket (KVM)
+	incoming string // where the target listens: the same, or its end of the tunnel
 	caps     []string
 	postcopy bool
 	timeout  time.Duration
@@ -138,6 +142,13 @@ func (a MigrateArgs) resolve() (*migration, error) {
 		host = "[" + host + "]"
 	}
 	m.uri = "tcp:" + host + ":" + strconv.Itoa(m.Port)
+	m.incoming = m.uri
+	if a.Tunnel != nil {
+		if isXen(inst.Hypervisor) {
+			return nil, fmt.Errorf("instance %s: encrypted migration (migration_encrypt) is for KVM only", inst.Name)
+		}
+		m.uri, m.incoming = "unix:"+tunnelSock(inst.Name, "out"), "unix:"+tunnelSock(inst.Name, "in")
+	}
 	if m.Bandwidth == 0 {
 		m.Bandwidth = int(integer(hvp, "migration_bandwidth"))
 	}
@@ -219,14 +230,17 @@ func AcceptSteps(a MigrateArgs) ([]plan.Step, error) {
 		return xenAcceptSteps(m)
 	}
 	sa := m.startArgs(m.Target)
-	sa.Incoming = m.uri
+	sa.Incoming = m.incoming
 	steps, err := kvmStartStepsPost(sa, m.capsCmd(true))
 	if err != nil {
 		return nil, err
 	}
 	abort := kvmAbortTarget(m)
-	steps[0].Desc = fmt.Sprintf("start instance %s (kvm) on %s waiting for the migration on %s", m.name, m.Target, m.uri)
+	steps[0].Desc = fmt.Sprintf("start instance %s (kvm) on %s waiting for the migration on %s", m.name, m.Target, m.incoming)
 	steps[0].Undo = &abort
+	if m.Tunnel != nil {
+		steps = append(steps, m.tunnelRecvStep())
+	}
 	return steps, nil
 }
 

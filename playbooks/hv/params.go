@@ -59,8 +59,9 @@ var kvmParams = map[string]param{
 	"machine_version": s(""), "mem_path": s(""),
 	"migration_bandwidth": n(32), "migration_caps": s(""), "migration_downtime": n(30),
 	"migration_mode": s("live", "live", "non-live"), "migration_port": n(8102),
-	"nic_type":        s("paravirtual", "paravirtual", "rtl8139", "ne2k_pci", "ne2k_isa", "i82551", "i82557b", "i82559er", "pcnet", "e1000"),
-	"reboot_behavior": s("reboot", "reboot", "exit"), "root_path": s("/dev/vda1"),
+	"migration_encrypt": b(false), // ganetictl: the stream goes through the helpers over pinned TLS
+	"nic_type":          s("paravirtual", "paravirtual", "rtl8139", "ne2k_pci", "ne2k_isa", "i82551", "i82557b", "i82559er", "pcnet", "e1000"),
+	"reboot_behavior":   s("reboot", "reboot", "exit"), "root_path": s("/dev/vda1"),
 	"scsi_controller_type": s("lsi", "lsi", "megasas", "megasas-gen2", "virtio-scsi-pci"),
 	"security_domain":      s(""), "security_model": s("none", "none", "user", "pool"),
 	"serial_console": b(true), "serial_speed": n(38400), "soundhw": s(""),
