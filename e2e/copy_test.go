@@ -189,6 +189,19 @@ func TestMoveInterrupted(t *testing.T) {
 	if got := c.node(n[0], "sh", "-c", `head -c 96M "$1" | sha256sum`, "s", target); !strings.HasPrefix(got, sum) {
 		t.Errorf("source changed by the killed move")
 	}
+	// The cut-off move still claims the instance: a new move is refused
+	// until the job is settled; job abort removes the target's disk.
+	if r := c.fails(11, "instance", "move", "-n", n[1], name); !strings.Contains(r.stderr, "was cut off mid-run") {
+		t.Errorf("a move of an instance claimed by a crashed move: %s", r)
+	}
+	for id, j := range c.jobList() {
+		if j.Status == "crashed" {
+			c.ok("job", "abort", strconv.FormatInt(id, 10))
+		}
+	}
+	if out, _ := c.nodeErr(n[1], "sh", "-c", `ls "$1"* 2>/dev/null; exit 0`, "t", target); strings.TrimSpace(out) != "" {
+		t.Errorf("the aborted move left on %s: %s", n[1], out)
+	}
 
 	// 2. Cut link mid-copy: the copy fails, the target disk is removed.
 	move := exec.Command(binary, "--inventory", c.inv, "--state-dir", c.stateDir, "instance", "move", "--transfer-idle-timeout", "3s", "-n", n[1], name)
