@@ -21,7 +21,7 @@ type pair struct {
 	send, recv *Identity
 }
 
-func newPair(t *testing.T) pair {
+func newPair(t testing.TB) pair {
 	t.Helper()
 	s, err := NewIdentity()
 	if err != nil {
@@ -34,7 +34,7 @@ func newPair(t *testing.T) pair {
 	return pair{s, r}
 }
 
-func tlsCert(t *testing.T, id *Identity) tls.Certificate {
+func tlsCert(t testing.TB, id *Identity) tls.Certificate {
 	t.Helper()
 	c, err := ParseIdentity(id.PEM())
 	if err != nil {
@@ -45,7 +45,7 @@ func tlsCert(t *testing.T, id *Identity) tls.Certificate {
 
 // copyOver runs a receiver on 127.0.0.1 and a sender to it, with pinned
 // certificates, and returns both ends' results.
-func copyOver(t *testing.T, p pair, so SendOptions, ro RecvOptions) (Stats, error, Stats, error) {
+func copyOver(t testing.TB, p pair, so SendOptions, ro RecvOptions) (Stats, error, Stats, error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -41,6 +42,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 	ctx = orphanWatch(ctx)
+	// GANETICTL_HELPER_CPUPROFILE=FILE writes a CPU profile (go tool pprof).
+	if p := os.Getenv("GANETICTL_HELPER_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var err error
 	switch os.Args[1] {
 	case "recv":
@@ -53,6 +61,7 @@ func main() {
 		err = fmt.Errorf("unknown mode %q (recv, send, version)", os.Args[1])
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ganetictl-helper:", err)
 		os.Exit(1)
 	}
@@ -142,8 +151,13 @@ func progress(p transfer.Progress) {
 	}{"progress", p})
 }
 
+// done reports a finished copy with this end's CPU time, so benchmarks
+// can show what each end cost.
 func done(st transfer.Stats) {
-	emit(os.Stdout, map[string]any{"event": "done", "bytes": st.Size, "data": st.Data, "sha256": st.SHA256, "seconds": st.Duration.Seconds()})
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	emit(os.Stdout, map[string]any{"event": "done", "bytes": st.Size, "data": st.Data, "sha256": st.SHA256, "seconds": st.Duration.Seconds(), "cpu_seconds": cpu.Seconds()})
 }
 
 func recv(ctx context.Context, args []string) error {
