@@ -363,3 +363,46 @@ func TestZstdCompresses(t *testing.T) {
 		t.Errorf("zstd stream %d bytes, plain %d", z.Len(), plain.Len())
 	}
 }
+
+// RateLimit holds the sender to its rate: 4 MiB of data at 8 MiB/s cannot
+// arrive in less than about half a second (the bucket lets a tenth of a
+// second through at once). Only a lower bound: a slow machine never fails it.
+func TestRateLimit(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	b := make([]byte, 4<<20)
+	rand.Read(b)
+	if err := os.WriteFile(src, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, serr, _, rerr := copyOver(t, newPair(t), SendOptions{Src: src, RateLimit: 8 << 20}, RecvOptions{Dst: filepath.Join(dir, "dst")})
+	if serr != nil || rerr != nil {
+		t.Fatal(serr, rerr)
+	}
+	if d := time.Since(start); d < 350*time.Millisecond {
+		t.Errorf("4 MiB at 8 MiB/s took %v", d)
+	}
+	if fileSum(t, src) != fileSum(t, filepath.Join(dir, "dst")) {
+		t.Fatal("content differs")
+	}
+}
+
+// A destination that refuses O_DIRECT (or a short last block) takes
+// buffered writes: an odd-sized source round-trips.
+func TestOddSizeRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	b := make([]byte, 3<<20+12345)
+	rand.Read(b)
+	if err := os.WriteFile(src, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "dst")
+	if _, serr, _, rerr := copyOver(t, newPair(t), SendOptions{Src: src}, RecvOptions{Dst: dst}); serr != nil || rerr != nil {
+		t.Fatal(serr, rerr)
+	}
+	if fileSum(t, src) != fileSum(t, dst) {
+		t.Fatal("content differs")
+	}
+}

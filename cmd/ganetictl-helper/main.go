@@ -2,7 +2,7 @@
 // to nodes for node-to-node disk copies (package transfer).
 //
 //	ganetictl-helper recv --listen IP --port P --dst PATH --identity PEM --peer-fp HEX
-//	ganetictl-helper send --connect IP --port P --src PATH --identity PEM --peer-fp HEX [--compress zstd]
+//	ganetictl-helper send --connect IP --port P --src PATH --identity PEM --peer-fp HEX [--compress zstd] [--rate-limit BYTES/S]
 //
 // recv listens on IP (port P, or the first free one of P..P+span-1, or
 // a kernel-chosen one with P 0), prints {"event":"listening",...} with the
@@ -235,6 +235,7 @@ func send(ctx context.Context, args []string) error {
 	connect := fs.String("connect", "", "the receiver's address")
 	src := fs.String("src", "", "source file or block device")
 	compress := fs.String("compress", "none", "none or zstd")
+	rateLimit := fs.Int64("rate-limit", 0, "bytes a second on the connection at most (0: no limit)")
 	fs.Parse(args)
 	if *connect == "" || *src == "" || c.port == 0 {
 		return errors.New("send needs --connect, --port and --src")
@@ -259,7 +260,7 @@ func send(ctx context.Context, args []string) error {
 	defer conn.Close()
 	stopConn := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopConn()
-	st, err := transfer.Send(transfer.WithIdleTimeout(conn, c.idle), transfer.SendOptions{Src: *src, Compress: *compress == "zstd", Progress: progress})
+	st, err := transfer.Send(transfer.WithIdleTimeout(conn, c.idle), transfer.SendOptions{Src: *src, Compress: *compress == "zstd", RateLimit: *rateLimit, Progress: progress})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%v)", err, context.Cause(ctx))
