@@ -158,7 +158,39 @@ func (c *copyProgress) Write(b []byte) (int, error) {
 }
 
 // HelperDir is where nodes keep the helper, by content: helper-<sha256[:16]>.
-const HelperDir = "/var/lib/ganetictl"
+const HelperDir = playbooks.HelperDir
+
+// currentHelpers gives the paths this ganetictl's helpers have on nodes
+// of the architectures that hold any helper, for verify to tell stale
+// ones; nil (helpers not judged) when a helper binary cannot be found.
+func (a *app) currentHelpers(ctx context.Context, facts map[string]*playbooks.NodeFacts) []string {
+	arches := map[string]bool{}
+	for _, f := range facts {
+		if f == nil || !f.Reachable {
+			continue
+		}
+		for _, l := range f.Leftovers {
+			if l.Kind == "helper" {
+				if fs := strings.Fields(f.Uname); len(fs) > 0 {
+					if arch, err := goArch(fs[len(fs)-1]); err == nil {
+						arches[arch] = true
+					}
+				}
+			}
+		}
+	}
+	out := []string{}
+	for arch := range arches {
+		bin, err := helperBinary(ctx, arch)
+		if err != nil {
+			fmt.Fprintf(a.s.Err, "WARNING: cannot tell stale copy helpers from current ones: %v\n", err)
+			return nil
+		}
+		sum := sha256.Sum256(bin)
+		out = append(out, HelperDir+"/helper-"+hex.EncodeToString(sum[:])[:16])
+	}
+	return out
+}
 
 // ensureHelpers puts the helper for each node's architecture on the
 // nodes that lack it (SFTP, atomic, content-addressed: never re-sent when
