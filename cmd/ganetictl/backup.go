@@ -106,9 +106,30 @@ func (c *InstanceMoveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	facts := moveFacts(c.Name, c.Target)
 	facts.parts = nil // all: the target's free space too
-	return a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
+	end := a.streamEvents()
+	return end(a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Move(env, playbooks.MoveArgs{Name: c.Name, Target: c.Target, ShutdownTimeout: c.ShutdownTimeout, Copy: copts})
-	})
+	}))
+}
+
+// streamEvents makes a copying command's --json output the event stream
+// of `apply --json` (version, plan, steps, "transfer" progress, result,
+// then done or error) instead of one result object, so a pipeline can
+// follow a long copy. A dry run or --plan-out keeps its plan output. The
+// returned function ends the stream with the command's error.
+func (a *app) streamEvents() func(error) error {
+	if !a.g.JSON || a.g.DryRun || a.g.PlanOut != "" {
+		return func(err error) error { return err }
+	}
+	a.events = view.NewEvents(a.s.Out, time.Now)
+	return func(err error) error {
+		if err != nil {
+			a.events.Error(err, exitCode(err))
+			return &silentError{err}
+		}
+		a.events.Done(nil)
+		return nil
+	}
 }
 
 // StepStderr streams a disk copy's progress (the sending helper's JSON
@@ -370,10 +391,11 @@ func (c *BackupExportCmd) Run(ctx context.Context, g *Globals) error {
 		return out
 	}}
 	now := time.Now().Unix()
-	return a.mutate(ctx, "backup export "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
+	end := a.streamEvents()
+	return end(a.mutate(ctx, "backup export "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Export(env, playbooks.ExportArgs{Name: c.Name, Target: c.Target, NoShutdown: c.NoShutdown,
 			RemoveInstance: c.RemoveInstance, ShutdownTimeout: c.ShutdownTimeout, Timestamp: now, Copy: copts})
-	})
+	}))
 }
 
 // BackupImportCmd is gnt-backup import: instance add from an export.
@@ -449,10 +471,11 @@ func (c *BackupImportCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	nodes := []string{args.Primary, c.SrcNode}
-	return a.mutate(ctx, "backup import "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }},
+	end := a.streamEvents()
+	return end(a.mutate(ctx, "backup import "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }},
 		func(env playbooks.Env) (*plan.Plan, error) {
 			return playbooks.Import(env, playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: copts})
-		})
+		}))
 }
 
 // listExportsScript: $1 the export directory. Prints the exports (the
