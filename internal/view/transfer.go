@@ -9,6 +9,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 )
 
 // TransferStatus is one progress report of a disk copy: the logical bytes
@@ -45,9 +46,15 @@ func (p *Progress) Transfer(node, what string) Transfer {
 	return &transferBar{p: p, node: node, what: what}
 }
 
+// isTerminalWriter tells whether w is a terminal a bar can be drawn on
+// (one with a width: a pseudo-terminal without a size shows nothing).
 func isTerminalWriter(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && isTerminal(f)
+	if !ok || !isTerminal(f) {
+		return false
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	return err == nil && width > 0
 }
 
 // transferLines prints throttled plain progress lines.
@@ -68,8 +75,8 @@ func (t *transferLines) Update(s TransferStatus) {
 // transferText is "512.0 of 1024.0 MiB (50%), 210.3 MB/s, ETA 2s".
 func transferText(s TransferStatus) string {
 	eta := ""
-	if d := s.ETA(); d > 0 {
-		eta = fmt.Sprintf(", ETA %s", d.Round(time.Second))
+	if d := s.ETA().Round(time.Second); d > 0 {
+		eta = fmt.Sprintf(", ETA %s", d)
 	}
 	return fmt.Sprintf("%.1f of %.1f MiB (%d%%), %.1f MB/s%s",
 		float64(s.Bytes)/(1<<20), float64(s.Total)/(1<<20), s.Bytes*100/max(s.Total, 1), s.Rate/1e6, eta)
@@ -125,8 +132,8 @@ func (p *Progress) addBar(t *transferBar, total int64) *mpb.Bar {
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			s := t.status()
 			eta := ""
-			if d := s.ETA(); d > 0 {
-				eta = "  ETA " + d.Round(time.Second).String()
+			if d := s.ETA().Round(time.Second); d > 0 {
+				eta = "  ETA " + d.String()
 			}
 			return fmt.Sprintf(" %.1f/%.1f MiB  %.1f MB/s%s", float64(s.Bytes)/(1<<20), float64(s.Total)/(1<<20), s.Rate/1e6, eta)
 		})),
