@@ -46,6 +46,31 @@ func (p *Progress) Transfer(node, what string) Transfer {
 	return &transferBar{p: p, node: node, what: what}
 }
 
+// barLabelMax is how long a bar's label may be on a terminal this wide:
+// the bar and its numbers take about 75 columns.
+func barLabelMax(width int) int { return max(width-75, 24) }
+
+// shorten cuts s to n runes in the middle, where a step's description has
+// its least telling part (a device path between the disk and the node).
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	head := (n - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
+}
+
+// width is the terminal's width (80 if unknown).
+func (p *Progress) width() int {
+	if f, ok := p.w.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return 80
+}
+
 // isTerminalWriter tells whether w is a terminal a bar can be drawn on
 // (one with a width: a pseudo-terminal without a size shows nothing).
 func isTerminalWriter(w io.Writer) bool {
@@ -128,7 +153,7 @@ func (p *Progress) addBar(t *transferBar, total int64) *mpb.Bar {
 	}
 	p.barsOpen[t] = true
 	return p.bars.AddBar(total,
-		mpb.PrependDecorators(decor.Name(fmt.Sprintf("  %s: %s ", t.node, t.what))),
+		mpb.PrependDecorators(decor.Name("  "+shorten(t.node+": "+t.what, barLabelMax(p.width()))+" ")),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			s := t.status()
 			eta := ""

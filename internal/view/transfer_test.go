@@ -57,3 +57,14 @@ func TestTransferEvents(t *testing.T) {
 		t.Errorf("last: %s", lines[2])
 	}
 }
+
+func TestShorten(t *testing.T) {
+	s := "node1: send disk 0 (320 MiB) /dev/xenvg/6b42dbc9-c6e2-4d60-88ac-c5ac18e57f0a.disk0 to node3"
+	got := shorten(s, 40)
+	if len([]rune(got)) != 40 || !strings.HasPrefix(got, "node1: send disk 0") || !strings.HasSuffix(got, "to node3") || !strings.Contains(got, "…") {
+		t.Errorf("shorten: %q", got)
+	}
+	if shorten("short", 40) != "short" {
+		t.Error("a short label changed")
+	}
+}
