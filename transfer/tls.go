@@ -19,6 +19,11 @@
 // compressed. Holes are found with SEEK_DATA/SEEK_HOLE on files and by
 // all-zero block detection everywhere.
 //
+// Each end is a pipeline of goroutines (read, hash, send; receive, hash,
+// write) over a fixed pool of block buffers (pipeline.go); the receiver
+// writes whole blocks with O_DIRECT where the file system allows it. The
+// sender can hold its bytes on the wire to a rate (SendOptions.RateLimit).
+//
 // Commit: a file destination is written as "<dst>.ganetictl-partial"
 // (sparse), fsynced, checked against the sender's checksum, and renamed to
 // dst only then; a block device destination is written in place and the
