@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"context"
-	"crypto/sha256"
 	"io"
 	"syscall"
 
@@ -31,9 +30,9 @@ const directAlign = 4096
 // a pipeline.
 type block struct {
 	off  int64
-	buf  []byte // len: the chunk's length
-	zero bool   // all zero: not sent, not written
-	sum  [32]byte
+	buf  []byte   // len: the chunk's length
+	zero bool     // all zero: not sent, not written
+	sum  [16]byte // chunkSum
 }
 
 // bufPool hands out page-aligned buffers (anonymous mmap), as O_DIRECT
@@ -78,7 +77,7 @@ func (p *bufPool) release() {
 }
 
 // hashBlock fills b.zero and b.sum. An all-zero full chunk takes the
-// precomputed sum, so holes the source has as written zeros cost a
+// precomputed digest, so holes the source has as written zeros cost a
 // comparison, not a hash.
 func (s *blockSum) hashBlock(b *block) {
 	b.zero = allZero(b.buf)
@@ -86,7 +85,7 @@ func (s *blockSum) hashBlock(b *block) {
 		b.sum = s.zeroFull
 		return
 	}
-	b.sum = sha256.Sum256(b.buf)
+	b.sum = chunkSum(b.buf)
 }
 
 // rateWriter holds writes to a rate (bytes/s) with a token bucket.

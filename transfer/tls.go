@@ -14,9 +14,10 @@
 // Stream: a header (magic, size, block size, flags), then data records
 // (offset, length, bytes) for the parts that hold data, in increasing
 // offset order, then an end record with the checksum of the whole logical
-// content, holes counted as zeros: SHA-256 over the SHA-256 of every
-// block-size chunk (blockSum), so zero chunks cost nothing to check. Everything after the header may be zstd
-// compressed. Holes are found with SEEK_DATA/SEEK_HOLE on files and by
+// content, holes counted as zeros: SHA-256 over the XXH3-128 digest of
+// every block-size chunk (blockSum: why not SHA-256 throughout is said
+// there), so zero chunks cost nothing to check. Everything after the
+// header may be zstd compressed. Holes are found with SEEK_DATA/SEEK_HOLE on files and by
 // all-zero block detection everywhere.
 //
 // Each end is a pipeline of goroutines (read, hash, send; receive, hash,

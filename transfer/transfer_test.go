@@ -133,8 +133,8 @@ func TestRoundTripSparse(t *testing.T) {
 			if fileSum(t, src) != fileSum(t, dst) {
 				t.Fatal("content differs")
 			}
-			if sst.SHA256 != rst.SHA256 || len(sst.SHA256) != 64 {
-				t.Errorf("checksums: sent %s, received %s", sst.SHA256, rst.SHA256)
+			if sst.Checksum != rst.Checksum || len(sst.Checksum) != 64 {
+				t.Errorf("checksums: sent %s, received %s", sst.Checksum, rst.Checksum)
 			}
 			// Holes preserved: the copy allocates about what the source does, far below 64 MiB.
 			if a, b := allocated(t, src), allocated(t, dst); b > a+(2<<20) || b > 16<<20 {

@@ -157,7 +157,7 @@ func done(st transfer.Stats) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	emit(os.Stdout, map[string]any{"event": "done", "bytes": st.Size, "data": st.Data, "sha256": st.SHA256, "seconds": st.Duration.Seconds(), "cpu_seconds": cpu.Seconds()})
+	emit(os.Stdout, map[string]any{"event": "done", "bytes": st.Size, "data": st.Data, "checksum": st.Checksum, "seconds": st.Duration.Seconds(), "cpu_seconds": cpu.Seconds()})
 }
 
 func recv(ctx context.Context, args []string) error {
