@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -253,4 +254,97 @@ func TestMoveInterrupted(t *testing.T) {
 		t.Errorf("disk sha256 after rerun %s, want %s", got, sum)
 	}
 	c.ok("instance", "remove", "-f", name)
+}
+
+// TestCopyProgressRateAndCleanup: a move with --json streams "transfer"
+// events and holds to --rate-limit; export --remove-instance exports,
+// removes the instance and the older export on another node; cluster
+// verify reports a stale helper and what interrupted copies left, and
+// --fix removes them and keeps the current helper.
+func TestCopyProgressRateAndCleanup(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("node", "add", n[2])
+	name := "e2e-cp-rate"
+	c.ok("instance", "add", "-n", n[0], "-o", "testos", "-t", "file", "-s", "24M", "--no-start", "--no-name-check", name)
+	c.ok("instance", "activate-disks", name)
+	c.fillRandom(n[0], name, 0, 1, 23)
+	m := c.marker(n[0], name, 0)
+	sum := c.diskSum(n[0], name, 0, 24)
+	c.ok("instance", "deactivate-disks", name)
+
+	// 1. --json and --rate-limit: about 3 s of copying at 8 MiB/s.
+	r := c.ok("--json", "instance", "move", "-n", n[1], "--rate-limit", "8M", name)
+	var last map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev map[string]any
+		if json.Unmarshal([]byte(l), &ev) != nil {
+			t.Fatalf("not a JSON line: %q\n%s", l, r)
+		}
+		if ev["type"] == "transfer" {
+			last = ev
+		}
+	}
+	if last == nil || last["complete"] != true || last["bytes"] != float64(24<<20) || last["node"] != n[0] {
+		t.Fatalf("no complete transfer event:\n%s", r)
+	}
+	// A limit only holds a copy back: this bound cannot fail on a slow machine.
+	if rate := last["rate_bytes_per_second"].(float64); rate > 1.3*(8<<20) {
+		t.Errorf("copy at %.1f MiB/s with --rate-limit 8M", rate/(1<<20))
+	}
+	c.ok("instance", "activate-disks", name)
+	if got := c.diskSum(n[1], name, 0, 24); got != sum {
+		t.Errorf("disk sha256 after move %s, want %s", got, sum)
+	}
+	c.ok("instance", "deactivate-disks", name)
+
+	// 2. An export on n[2], then export --remove-instance to n[0]: the
+	// older export goes, and so does the instance.
+	c.ok("backup", "export", "-n", n[2], name)
+	c.node(n[2], "test", "-f", "/srv/ganeti/export/"+name+"/config.ini")
+	c.ok("backup", "export", "-n", n[0], "--remove-instance", name)
+	if out, _ := c.nodeErr(n[2], "ls", "/srv/ganeti/export/"); strings.Contains(out, name) {
+		t.Errorf("older export left on %s: %s", n[2], out)
+	}
+	if r := c.ok("instance", "list", "--no-headers", "-o", "name"); strings.Contains(r.stdout, name) {
+		t.Errorf("--remove-instance kept the instance:\n%s", r)
+	}
+	if l := c.leftovers(n[1], name); l != "" {
+		t.Errorf("--remove-instance left on %s:\n%s", n[1], l)
+	}
+	imp := "e2e-cp-rate2"
+	c.ok("backup", "import", "-n", n[1], "--src-node", n[0], "--no-start", "--no-name-check", "--src-dir", "/srv/ganeti/export/"+name, imp)
+	c.ok("instance", "activate-disks", imp)
+	if got := c.marker(n[1], imp, 0); got != m {
+		t.Errorf("imported marker %+v, want %+v", got, m)
+	}
+	c.ok("instance", "deactivate-disks", imp)
+
+	// 3. Stale helper and leftovers: reported, then removed by --fix.
+	current := strings.TrimSpace(c.node(n[0], "sh", "-c", "ls /var/lib/ganetictl/helper-*"))
+	c.node(n[0], "sh", "-c", `cp "$1" /var/lib/ganetictl/helper-0123456789abcdef
+mkdir -p /srv/ganeti/file-storage/gone /srv/ganeti/export/gone.new
+echo x > /srv/ganeti/file-storage/gone/disk0.ganetictl-partial
+touch -d '-1 hour' /srv/ganeti/file-storage/gone/disk0.ganetictl-partial /srv/ganeti/export/gone.new
+echo y > /srv/ganeti/file-storage/gone/disk1.ganetictl-partial`, "stale", current)
+	r = c.run("cluster", "verify")
+	for _, want := range []string{"helper-0123456789abcdef is not this ganetictl's", "partial copy /srv/ganeti/file-storage/gone/disk0.ganetictl-partial", "unfinished export /srv/ganeti/export/gone.new"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("verify does not report %q:\n%s", want, r)
+		}
+	}
+	if strings.Contains(r.stdout, "disk1.ganetictl-partial") || strings.Contains(r.stdout, current) {
+		t.Errorf("verify reports a fresh partial copy or the current helper:\n%s", r)
+	}
+	c.ok("cluster", "verify", "--fix")
+	out := c.node(n[0], "sh", "-c", `ls /var/lib/ganetictl/ /srv/ganeti/file-storage/gone/ /srv/ganeti/export/`)
+	if strings.Contains(out, "0123456789abcdef") || strings.Contains(out, "disk0.ganetictl-partial") || strings.Contains(out, "gone.new") ||
+		!strings.Contains(out, current[strings.LastIndex(current, "/")+1:]) || !strings.Contains(out, "disk1.ganetictl-partial") {
+		t.Errorf("after verify --fix:\n%s", out)
+	}
+	c.node(n[0], "rm", "-rf", "/srv/ganeti/file-storage/gone")
+	c.verifyClean()
+	c.ok("instance", "remove", "-f", imp)
 }

@@ -144,7 +144,7 @@ func (c *cluster) names() []string {
 
 // wipeScript removes everything an instance may leave on a test bed node:
 // qemu processes, taps, xl domains, LVs, disk files, rbd mappings, runtime
-// files and the state copy. It runs on the bed's own nodes only.
+// files, the state copy, exports and copy helpers. It runs on the bed's own nodes only.
 const wipeScript = `for f in /run/ganeti/kvm-hypervisor/pid/*; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
 for t in $(ip -o link show type tun 2>/dev/null | sed -n 's/^[0-9]*: \(gt[0-9a-f]*\).*/\1/p'); do ip link del "$t"; done
 for d in $(xl list 2>/dev/null | awk 'NR>2 {print $1}'); do xl destroy "$d" >/dev/null 2>&1; done
@@ -153,6 +153,7 @@ for dev in $(rbd showmapped 2>/dev/null | awk 'NR>1 {print $NF}'); do rbd unmap 
 for m in $(sed -n 's/^ *\([0-9][0-9]*\): cs:.*/\1/p' /run/testbed/drbd/proc_drbd 2>/dev/null); do drbdsetup down "resource$m" >/dev/null 2>&1; done
 lvremove -f xenvg >/dev/null 2>&1
 rm -rf /srv/ganeti/file-storage/* /run/ganeti/instance-disks /run/ganeti/kvm-hypervisor /var/lib/ganeti/ganetictl /tmp/ganetictl-e2e
+rm -rf /srv/ganeti/export/* /var/lib/ganetictl/helper-*
 true`
 
 func (c *cluster) wipe() {

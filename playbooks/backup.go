@@ -23,6 +23,7 @@ type ExportArgs struct {
 	Name            string
 	Target          string // -n: the node that receives the export
 	NoShutdown      bool
+	RemoveInstance  bool // remove the instance once its export is final
 	ShutdownTimeout time.Duration
 	Timestamp       int64 // config.ini's export timestamp (planners have no clock)
 	Copy            CopyOptions
@@ -66,6 +67,9 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 		}
 	}
 	running := len(runningOn(env, a.Name)) > 0
+	if a.RemoveInstance && a.NoShutdown {
+		return nil, prereq(ErrWrongInput, "Cannot remove instance %s without shutting it down first: --remove-instance and --noshutdown exclude each other", a.Name)
+	}
 	if running && a.NoShutdown {
 		// A consistent copy of a running instance needs a snapshot.
 		why := "file disks have no snapshots"
@@ -107,6 +111,29 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 		Path: dir + ".new/config.ini", Mode: 0o640, Content: []byte(ini)})
 	p.Add("finalize the export", plan.Abort, plan.Step{Node: tn.Name, Action: plan.Modify, Desc: "replace " + dir + " with " + dir + ".new",
 		Argv: []string{"sh", "-c", finalizeExportScript, "ganetictl-export-finalize", dir}})
+	// Ganeti keeps one export per instance: older ones on other nodes go
+	// (nodes that did not answer keep theirs; `backup list` shows them).
+	var older []plan.Step
+	for _, n := range st.NodeNames() {
+		if f := env.Facts[n]; n == tn.Name || st.Nodes[n].Offline || f == nil || !f.Reachable {
+			continue
+		}
+		older = append(older, plan.Step{Node: n, Action: plan.Remove, Desc: "remove an older export " + dir,
+			Argv: []string{"rm", "-rf", "--", dir, dir + ".new"}})
+	}
+	if len(older) > 0 {
+		p.Add("remove older exports of "+inst.Name+" from other nodes", plan.Continue, older...)
+	}
+	if a.RemoveInstance {
+		// Ganeti's --remove-instance: the instance stays down and goes.
+		rm, err := InstanceRemove(env, a.Name, a.ShutdownTimeout, false)
+		if err != nil {
+			return nil, err
+		}
+		p.Stages = append(p.Stages, rm.Stages...)
+		p.Changes, p.Replicate = rm.Changes, rm.Replicate
+		return p, nil
+	}
 	if running {
 		steps, err := startSteps(env, inst, env.Facts[inst.PrimaryNode])
 		if err != nil {

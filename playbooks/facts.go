@@ -55,6 +55,18 @@ echo @@state
 want state && [ -f "$statef" ] && sha256sum "$statef" && head -c 512 "$statef" | grep -E '"(serial|lineage)"'
 echo @@os
 want os && sh -c "$osscript" os "$ospath"
+echo @@leftovers
+if want leftovers; then
+  busy=" $(ls -l /proc/[0-9]*/exe 2>/dev/null | sed -n 's|.* -> \(/var/lib/ganetictl/helper-[0-9a-f]*\).*|\1|p' | sort -u | tr '\n' ' ') "
+  for h in /var/lib/ganetictl/helper-*; do
+    [ -f "$h" ] || continue
+    case $busy in *" $h "*) echo "helper-busy $h";; *) echo "helper $h";; esac
+  done
+  for d in "$fdir" "$sdir" /srv/ganeti/export; do
+    [ -n "$d" ] && [ -d "$d" ] && find "$d" -maxdepth 3 -name '*.ganetictl-partial' -mmin +10 2>/dev/null | sed 's/^/partial /'
+  done
+  [ -d /srv/ganeti/export ] && find /srv/ganeti/export -mindepth 1 -maxdepth 1 -type d -name '*.new' -mmin +10 2>/dev/null | sed 's/^/export-new /'
+fi
 echo @@links
 ls /run/ganeti/instance-disks 2>/dev/null
 echo @@running
@@ -86,7 +98,14 @@ const (
 	PartRunning  = "running"  // instances the hypervisors run
 	PartVolumes  = "volumes"  // LVs, disk files, rbd images
 	PartDRBD     = "drbd"     // the whole DRBD status (else its first line)
+	// PartLeftovers: copy helpers on the node and what interrupted copies
+	// left (partial files and unfinished exports untouched for 10 minutes).
+	PartLeftovers = "leftovers"
 )
+
+// HelperDir is where nodes keep the copy helper, by content:
+// helper-<sha256[:16]>.
+const HelperDir = "/var/lib/ganetictl"
 
 // FactsInstance are the parts instance power and disk operations use.
 var FactsInstance = []string{PartRunning}
@@ -128,6 +147,7 @@ type NodeFacts struct {
 	DRBD         string            `json:"drbd,omitempty"` // first line of the DRBD status
 	DRBDStatus   []byte            `json:"-"`              // the whole DRBD status, with PartDRBD
 	StateSum     string            `json:"state_sha256,omitempty"`
+	Leftovers    []Leftover        `json:"leftovers,omitempty"` // with PartLeftovers
 	StateSerial  int64             `json:"state_serial,omitempty"`
 	StateLineage string            `json:"state_lineage,omitempty"`
 	// Window is when the controller sent the request and got the answer:
@@ -262,6 +282,11 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 	f.DRBDStatus = []byte(strings.Join(sections["drbd"], "\n") + "\n")
 	f.OS = parseOSList(sections["os"])
 	f.Links = sections["links"]
+	for _, l := range sections["leftovers"] {
+		if kind, path, ok := strings.Cut(l, " "); ok && path != "" {
+			f.Leftovers = append(f.Leftovers, Leftover{Kind: kind, Path: path})
+		}
+	}
 	running, err := hv.ParseList([]byte(strings.Join(sections["running"], "\n")))
 	if err != nil {
 		return nil, fmt.Errorf("%s: facts: running instances: %w", name, err)

@@ -33,6 +33,9 @@ type CopyOptions struct {
 	// IdleTimeout ends a copy that moves no byte for this long (a cut
 	// link); 0 means the helper's default.
 	IdleTimeout time.Duration
+	// RateLimit caps each copy's bytes on the wire per second (the
+	// sending helper's token bucket); 0: no limit.
+	RateLimit int64
 }
 
 // helperScript checks the helper's SHA-256 and runs it: $1 path, $2
@@ -130,6 +133,9 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 	}
 	recv = append(recv, recvAuth...)
 	send := append([]string{"sh", "-c", helperScript, "ganetictl-copy-send", hs.Path, hs.SHA256, "send", "--connect", addr, "--src", c.src, "--compress", compress}, common...)
+	if o.RateLimit > 0 {
+		send = append(send, "--rate-limit", strconv.FormatInt(o.RateLimit, 10))
+	}
 	send = append(send, sendAuth...)
 	return []plan.Step{
 		{Node: c.dstNode, Action: plan.Exec, Desc: fmt.Sprintf("receive %s from %s into %s", c.what, c.srcNode, c.dst), Argv: recv, Stdin: recvKey},

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
 	"github.com/ganetictl/ganetictl/transfer"
@@ -119,5 +120,82 @@ func TestExportConfigRoundTrip(t *testing.T) {
 	}
 	if _, err := ParseExportConfig("[export]\n[instance]\ndisk_count = 1\ndisk0_dump = ../x\ndisk0_size = 1\n"); err == nil {
 		t.Error("a dump name with a slash was accepted")
+	}
+}
+
+func TestExportPlan(t *testing.T) {
+	env := instanceEnv(t)
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "web1", Template: "file", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	env.Facts["node1"].Running = map[string]hv.Running{"web1": {}}
+	o := copyOpts()
+	o.RateLimit = 100 << 20
+	stages := func(p *plan.Plan) string {
+		var names []string
+		for _, st := range p.Stages {
+			names = append(names, st.Name)
+		}
+		return strings.Join(names, ",")
+	}
+
+	ep, err := Export(env, ExportArgs{Name: "web1", Target: "node2", Timestamp: 1, Copy: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "shut down the instance on node1,prepare /srv/ganeti/export/web1.new on node2,copy disks node1 → node2,write config.ini,finalize the export,remove older exports of web1 from other nodes,restart the instance on node1"
+	if got := stages(ep); got != want {
+		t.Errorf("stages:\n%s\nwant\n%s", got, want)
+	}
+	for _, st := range ep.Stages {
+		switch {
+		case strings.HasPrefix(st.Name, "remove older exports"):
+			// Every reachable node but the target loses its older export.
+			if len(st.Steps) != 1 || st.Steps[0].Node != "node1" || st.OnError != plan.Continue {
+				t.Errorf("older exports: %+v", st)
+			}
+		case strings.HasPrefix(st.Name, "copy disks"):
+			if send := strings.Join(st.Steps[1].Argv, " "); !strings.Contains(send, "--rate-limit 104857600") {
+				t.Errorf("the sender does not get the rate limit: %s", send)
+			}
+		}
+	}
+	if len(ep.Changes) != 0 {
+		t.Errorf("a plain export changes the state: %+v", ep.Changes)
+	}
+
+	// --remove-instance: the instance stays down and is removed after the export.
+	rp, err := Export(env, ExportArgs{Name: "web1", Target: "node2", RemoveInstance: true, Timestamp: 1, Copy: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stages(rp); strings.Contains(got, "restart") || !strings.Contains(got, "finalize the export,remove older exports of web1 from other nodes,stop the instance,deactivate disks,remove disks") {
+		t.Errorf("--remove-instance stages: %s", got)
+	}
+	mustApply(t, rp, env.State)
+	if _, ok := env.State.Instances["web1"]; ok {
+		t.Error("--remove-instance left the instance in the state")
+	}
+}
+
+func TestExportRefusals(t *testing.T) {
+	env := instanceEnv(t)
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "web1", Template: "plain", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	env.Facts["node1"].Running = map[string]hv.Running{"web1": {}}
+	_, err = Export(env, ExportArgs{Name: "web1", Target: "node2", NoShutdown: true, Copy: copyOpts()})
+	if err == nil || !strings.Contains(err.Error(), "LVM snapshots") || !strings.Contains(err.Error(), "export without --noshutdown") {
+		t.Errorf("--noshutdown of a running plain instance: %v", err)
+	}
+	_, err = Export(env, ExportArgs{Name: "web1", Target: "node2", NoShutdown: true, RemoveInstance: true, Copy: copyOpts()})
+	if err == nil || !strings.Contains(err.Error(), "exclude each other") {
+		t.Errorf("--noshutdown --remove-instance: %v", err)
 	}
 }

@@ -58,6 +58,9 @@ type VerifyInput struct {
 	MaxSkew   time.Duration         // allowed clock skew; Ganeti: 150 s
 	MinVGSize float64               // MiB; Ganeti: 20480
 	Bridges   []string              // bridges instances need (nicparams links)
+	// CurrentHelpers are the paths of this ganetictl's copy helpers; other
+	// helpers on the nodes are stale. Nil: helpers are not judged.
+	CurrentHelpers []string
 }
 
 // RequiredTools are the node programs ganetictl calls, by enabled feature.
@@ -137,6 +140,10 @@ func Verify(in VerifyInput) *VerifyReport {
 	add("Verifying instance status", append(status, verifyDRBD(st, in)...))
 	add("Verifying orphan volumes", orphans)
 	add("Verifying N+1 Memory redundancy", verifyN1(st, in))
+	// Not a Ganeti section: shown only when there is something to say.
+	if fs := verifyLeftovers(st, in); len(fs) > 0 {
+		add("Verifying copy helpers and leftovers", fs)
+	}
 	add("Other Notes", otherNotes(st))
 	return r
 }

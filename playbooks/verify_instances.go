@@ -8,6 +8,7 @@ import (
 
 	"github.com/ganetictl/ganetictl/playbooks/storage"
 	"github.com/ganetictl/ganetictl/statefile"
+	"github.com/ganetictl/ganetictl/transfer"
 )
 
 // volumeRef is one volume the state expects: whose disk it is and its size.
@@ -167,6 +168,10 @@ func verifyInstances(st *statefile.State, in VerifyInput) (status, orphans []Fin
 				}
 			}
 			if isReserved(vol, reserved) {
+				continue
+			}
+			// A copy's partial destination: reported as a leftover when stale.
+			if strings.HasSuffix(vol, transfer.PartialSuffix) {
 				continue
 			}
 			orphans = append(orphans, Finding{SevWarning, "ENODEORPHANLV", "node", node, fmt.Sprintf("volume %s is unknown", vol)})

@@ -4,11 +4,15 @@
 # RUNS runs; nothing here is pass/fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${NODES:=20}" "${RUNS:=7}"
-export TESTBED_DIR
+: "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${TESTBED_ID:=0}" "${NODES:=20}" "${RUNS:=7}"
+# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy
+# (e.g. BENCH_PARTS=copy NODES=2 for the disk copies alone).
+: "${BENCH_PARTS:=all}"
+export TESTBED_DIR TESTBED_ID
+part() { [ "$BENCH_PARTS" = all ] || case ",$BENCH_PARTS," in *",$1,"*) true ;; *) false ;; esac; }
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (test bed)" >&2; exit 1; }
 sh scripts/deps.sh
-go run ./testbed/cmd/testbed up -n "$NODES" >/dev/null
+go run ./testbed/cmd/testbed up -n "$NODES" -id "$TESTBED_ID" >/dev/null
 STATE=$(mktemp -d /tmp/ganetictl-bench.XXXXXX)
 trap 'rm -rf "$STATE"' EXIT
 INV=$TESTBED_DIR/inventory.toml
@@ -17,6 +21,8 @@ G="bin/ganetictl --inventory $INV --state-dir $STATE"
 NAMES=$(seq -f 'node%g' 1 "$NODES")
 printf '%s\n' $NAMES > "$STATE/hosts"
 
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+if part command; then
 $G cluster init >/dev/null 2>&1
 for n in $(seq 2 "$NODES"); do $G node add "node$n" >/dev/null 2>&1; done
 
@@ -32,7 +38,6 @@ median() {
 }
 ssh_loop() { for n in $NAMES; do ssh -F "$SSHCFG" "$n" true & done; wait; }
 pssh_run() { parallel-ssh -p "$NODES" -h "$STATE/hosts" -x "-F $SSHCFG" -t 30 true; }
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
 
 echo "== run a command on $NODES nodes (median of $RUNS)"
 t_g=$(median $G cluster command -- true)
@@ -57,8 +62,10 @@ rm -rf "$STATE1"
 printf '%-44s %8ss\n' "cluster verify, $NODES nodes" "$t_v" "cluster verify, 1 node" "$t_v1"
 echo "ratio verify($NODES) / verify(1):       $(ratio "$t_v" "$t_v1")x"
 
-# ---- instances (issue: non-redundant instances) ----------------------------
+fi
 go build -o bin/benchtool ./bench/benchtool
+if part instance; then
+# ---- instances (issue: non-redundant instances) ----------------------------
 SI=$(mktemp -d /tmp/ganetictl-bench-inst.XXXXXX)
 GI="bin/ganetictl --inventory $INV --state-dir $SI"
 $GI cluster init >/dev/null 2>&1
@@ -104,6 +111,8 @@ printf '%-44s %8ss  (target <= 1 s)\n' "ganetictl instance list (200 instances)"
 for i in $(seq 0 19); do $GI instance shutdown --timeout 1s "$(printf bench%03d $i)" >/dev/null 2>&1; done
 rm -rf "$SI"
 
+fi
+if part migrate; then
 # ---- live migration and failover (issue: DRBD and high availability) -------
 SM=$(mktemp -d /tmp/ganetictl-bench-mig.XXXXXX)
 GM="bin/ganetictl --inventory $INV --state-dir $SM"
@@ -132,6 +141,8 @@ printf '%-34s %6ss  (includes the 1 s soft-stop timeout: the guest has no OS)\n'
 $GM instance remove -f --shutdown-timeout 1s mig1 >/dev/null 2>&1
 rm -rf "$SM"
 
+fi
+if part copy; then
 # ---- node-to-node disk copies (issue 6: the helper) ---------------------------
 # XFER_MIB of random data copied node1 -> node2 by ganetictl-helper (pinned
 # TLS, as instance move runs it), against ssh pipes relayed through this
@@ -158,19 +169,35 @@ helper_copy() {
     > "$SX/recv.out" 2>/dev/null &
   local rpid=$! port=""
   for _ in $(seq 100); do port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$SX/recv.out" 2>/dev/null | head -1); [ -n "$port" ] && break; sleep 0.05; done
-  $S node1 "$H" send --connect "$DST_IP" --port "$port" --src "$src" --identity "'$(cat "$SX/send.pem")'" --peer-fp "$(cat "$SX/recv.fp")" "$@" >/dev/null 2>&1
+  $S node1 "$H" send --connect "$DST_IP" --port "$port" --src "$src" --identity "'$(cat "$SX/send.pem")'" --peer-fp "$(cat "$SX/recv.fp")" "$@" >"$SX/send.out" 2>/dev/null
   wait "$rpid"
 }
-timed() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+# CPU seconds the helper reported for its own end of the last copy.
+helper_cpu() { sed -n 's/.*"cpu_seconds":\([0-9.]*\).*/\1/p' "$SX/$1.out" | tail -1 | awk '{printf "%.2f", $1}'; }
+# Busy CPU seconds of the whole machine (every node, sshd, ssh clients; and
+# whatever else runs here: noisy on a shared machine).
+machine_cpu() { awk '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8)/100}' /proc/stat; }
+CPU_FILE=$SX/cpu
+timed() {
+  local s e c0
+  c0=$(machine_cpu); s=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || echo "FAILED: $*" >&2
+  e=$(date +%s.%N)
+  echo "$(machine_cpu) - $c0" | bc -l > "$CPU_FILE"
+  echo "$e - $s" | bc -l
+}
+lastcpu() { awk '{printf "%.2f", $1}' "$CPU_FILE"; }
 mbs() { echo "scale=1; $1 / $2" | bc -l; }
 $S node1 "dd if=/dev/urandom of=/srv/bench/rand bs=1M count=$XFER_MIB status=none"
 echo "== copy $XFER_MIB MiB of random data node1 -> node2"
-t_h=$(timed helper_copy /srv/bench/rand /srv/bench/rand.copy)
-t_r=$(timed sh -c "$S node1 cat /srv/bench/rand | $S node2 'cat > /srv/bench/rand.relay'")
-t_d=$(timed $S node1 "cat /srv/bench/rand | ssh -c aes128-gcm@openssh.com node2 'cat > /srv/bench/rand.direct'")
-printf '%-34s %6ss  %s MB/s\n' "helper (TLS 1.3, pinned)" "$t_h" "$(mbs "$XFER_MIB" "$t_h")"
-printf '%-34s %6ss  %s MB/s\n' "ssh relayed through controller" "$t_r" "$(mbs "$XFER_MIB" "$t_r")"
-printf '%-34s %6ss  %s MB/s\n' "ssh direct (aes128-gcm)" "$t_d" "$(mbs "$XFER_MIB" "$t_d")"
+t_h=$(timed helper_copy /srv/bench/rand /srv/bench/rand.copy); c_h=$(lastcpu)
+cs_h=$(helper_cpu send); cr_h=$(helper_cpu recv)
+t_r=$(timed sh -c "$S node1 cat /srv/bench/rand | $S node2 'cat > /srv/bench/rand.relay'"); c_r=$(lastcpu)
+t_d=$(timed $S node1 "cat /srv/bench/rand | ssh -c aes128-gcm@openssh.com node2 'cat > /srv/bench/rand.direct'"); c_d=$(lastcpu)
+echo "   (the helper fsyncs before it commits; the pipes, as an admin types them, do not)"
+printf '%-34s %6ss  %6s MB/s  machine CPU %5ss  (sender %ss, receiver %ss)\n' "helper (TLS 1.3, pinned)" "$t_h" "$(mbs "$XFER_MIB" "$t_h")" "$c_h" "$cs_h" "$cr_h"
+printf '%-34s %6ss  %6s MB/s  machine CPU %5ss\n' "ssh relayed through controller" "$t_r" "$(mbs "$XFER_MIB" "$t_r")" "$c_r"
+printf '%-34s %6ss  %6s MB/s  machine CPU %5ss\n' "ssh direct (aes128-gcm)" "$t_d" "$(mbs "$XFER_MIB" "$t_d")" "$c_d"
 printf '%-34s %sx  (target >= 1.5)\n' "speed-up over relayed" "$(ratio "$t_r" "$t_h")"
 printf '%-34s %sx  (target >= 1.0)\n' "speed-up over direct" "$(ratio "$t_d" "$t_h")"
 [ "$($S node1 sha256sum < /dev/null /srv/bench/rand | cut -c1-64)" = "$($S node2 sha256sum /srv/bench/rand.copy | cut -c1-64)" ] || echo "WARNING: helper copy differs"
@@ -196,3 +223,4 @@ printf '%-34s %6ss  %s MB/s\n' "zstd" "$t_z" "$(mbs "$XFER_MIB" "$t_z")"
 $S node2 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
 $S node1 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
 rm -rf "$SX"
+fi

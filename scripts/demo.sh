@@ -4,14 +4,14 @@
 # makes namespaces, loop devices and bridges).
 set -eu
 cd "$(dirname "$0")/.."
-: "${TESTBED_DIR:=/tmp/ganetictl-testbed}"
-export TESTBED_DIR
+: "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${TESTBED_ID:=0}"
+export TESTBED_DIR TESTBED_ID
 if [ "$(id -u)" != 0 ]; then
   echo "make demo needs root: the test bed creates network namespaces and loop devices." >&2
   exit 1
 fi
 sh scripts/deps.sh
-go run ./testbed/cmd/testbed up -n 3 >/dev/null
+go run ./testbed/cmd/testbed up -n 3 -id "$TESTBED_ID" >/dev/null
 STATE=$(mktemp -d /tmp/ganetictl-demo-state.XXXXXX)
 G="bin/ganetictl --inventory $TESTBED_DIR/inventory.toml --state-dir $STATE"
 N1=node1 N2=node2 N3=node3
@@ -68,6 +68,16 @@ step instance list -o name,pnode,snodes,status
 say "Failover: stop on the primary, start on the secondary."
 step instance failover -f --shutdown-timeout 2s ha1
 step instance list -o name,pnode,snodes,status
+
+say "Move web1 to $N3: its disk goes node to node through the helper (pinned TLS, holes skipped,"
+say "checksummed before it is committed), with a progress bar on a terminal. Fill it with data first;"
+say "--rate-limit keeps the copy from hogging the replication network (and the bar on screen)."
+ssh -F "$TESTBED_DIR/ssh_config" $N1 dd if=/dev/urandom of=/run/ganeti/instance-disks/web1:0 bs=1M seek=1 count=200 conv=notrunc,fsync status=none
+step instance move -n $N3 --shutdown-timeout 2s --rate-limit 64M web1
+step instance list -o name,pnode,disk_template,status
+say "Export db1 to $N3 in Ganeti's layout (disk images + config.ini); the instance restarts after the copy."
+step backup export -n $N3 --shutdown-timeout 2s db1
+step backup list
 step cluster verify
 step job list
 step state history

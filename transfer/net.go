@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -78,7 +79,7 @@ func Dial(ctx context.Context, addrs []string, cfg *tls.Config) (net.Conn, error
 			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			c, err := d.DialContext(dctx, "tcp", a)
 			if err == nil && cfg != nil {
-				tc := tls.Client(c, cfg)
+				tc := tls.Client(newBatchConn(c), cfg)
 				if err = tc.HandshakeContext(dctx); err != nil {
 					c.Close()
 				} else {
@@ -97,4 +98,28 @@ func Dial(ctx context.Context, addrs []string, cfg *tls.Config) (net.Conn, error
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// batchConn gathers writes of up to 256 KiB before they reach the socket:
+// TLS writes one 16 KiB record at a time, and on the sender a syscall per
+// record was the largest single cost. Pending bytes go out before any
+// read (so a handshake or a wait for the verdict never stalls on its own
+// buffer) and when the buffer fills. Close drops them. For one goroutine
+// at a time, as the sender uses its connection.
+type batchConn struct {
+	net.Conn
+	w *bufio.Writer
+}
+
+func newBatchConn(c net.Conn) net.Conn {
+	return &batchConn{Conn: c, w: bufio.NewWriterSize(c, 256<<10)}
+}
+
+func (c *batchConn) Write(b []byte) (int, error) { return c.w.Write(b) }
+
+func (c *batchConn) Read(b []byte) (int, error) {
+	if err := c.w.Flush(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
 }

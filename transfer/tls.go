@@ -14,10 +14,16 @@
 // Stream: a header (magic, size, block size, flags), then data records
 // (offset, length, bytes) for the parts that hold data, in increasing
 // offset order, then an end record with the checksum of the whole logical
-// content, holes counted as zeros: SHA-256 over the SHA-256 of every
-// block-size chunk (blockSum), so zero chunks cost nothing to check. Everything after the header may be zstd
-// compressed. Holes are found with SEEK_DATA/SEEK_HOLE on files and by
+// content, holes counted as zeros: SHA-256 over the XXH3-128 digest of
+// every block-size chunk (blockSum: why not SHA-256 throughout is said
+// there), so zero chunks cost nothing to check. Everything after the
+// header may be zstd compressed. Holes are found with SEEK_DATA/SEEK_HOLE on files and by
 // all-zero block detection everywhere.
+//
+// Each end is a pipeline of goroutines (read, hash, send; receive, hash,
+// write) over a fixed pool of block buffers (pipeline.go); the receiver
+// writes whole blocks with O_DIRECT where the file system allows it. The
+// sender can hold its bytes on the wire to a rate (SendOptions.RateLimit).
 //
 // Commit: a file destination is written as "<dst>.ganetictl-partial"
 // (sparse), fsynced, checked against the sender's checksum, and renamed to

@@ -21,7 +21,7 @@ type pair struct {
 	send, recv *Identity
 }
 
-func newPair(t *testing.T) pair {
+func newPair(t testing.TB) pair {
 	t.Helper()
 	s, err := NewIdentity()
 	if err != nil {
@@ -34,7 +34,7 @@ func newPair(t *testing.T) pair {
 	return pair{s, r}
 }
 
-func tlsCert(t *testing.T, id *Identity) tls.Certificate {
+func tlsCert(t testing.TB, id *Identity) tls.Certificate {
 	t.Helper()
 	c, err := ParseIdentity(id.PEM())
 	if err != nil {
@@ -45,7 +45,7 @@ func tlsCert(t *testing.T, id *Identity) tls.Certificate {
 
 // copyOver runs a receiver on 127.0.0.1 and a sender to it, with pinned
 // certificates, and returns both ends' results.
-func copyOver(t *testing.T, p pair, so SendOptions, ro RecvOptions) (Stats, error, Stats, error) {
+func copyOver(t testing.TB, p pair, so SendOptions, ro RecvOptions) (Stats, error, Stats, error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -133,8 +133,8 @@ func TestRoundTripSparse(t *testing.T) {
 			if fileSum(t, src) != fileSum(t, dst) {
 				t.Fatal("content differs")
 			}
-			if sst.SHA256 != rst.SHA256 || len(sst.SHA256) != 64 {
-				t.Errorf("checksums: sent %s, received %s", sst.SHA256, rst.SHA256)
+			if sst.Checksum != rst.Checksum || len(sst.Checksum) != 64 {
+				t.Errorf("checksums: sent %s, received %s", sst.Checksum, rst.Checksum)
 			}
 			// Holes preserved: the copy allocates about what the source does, far below 64 MiB.
 			if a, b := allocated(t, src), allocated(t, dst); b > a+(2<<20) || b > 16<<20 {
@@ -361,5 +361,48 @@ func TestZstdCompresses(t *testing.T) {
 	}{strings.NewReader("K"), &z}, SendOptions{Src: src, Compress: true})
 	if z.Len()*10 > plain.Len() {
 		t.Errorf("zstd stream %d bytes, plain %d", z.Len(), plain.Len())
+	}
+}
+
+// RateLimit holds the sender to its rate: 4 MiB of data at 8 MiB/s cannot
+// arrive in less than about half a second (the bucket lets a tenth of a
+// second through at once). Only a lower bound: a slow machine never fails it.
+func TestRateLimit(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	b := make([]byte, 4<<20)
+	rand.Read(b)
+	if err := os.WriteFile(src, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, serr, _, rerr := copyOver(t, newPair(t), SendOptions{Src: src, RateLimit: 8 << 20}, RecvOptions{Dst: filepath.Join(dir, "dst")})
+	if serr != nil || rerr != nil {
+		t.Fatal(serr, rerr)
+	}
+	if d := time.Since(start); d < 350*time.Millisecond {
+		t.Errorf("4 MiB at 8 MiB/s took %v", d)
+	}
+	if fileSum(t, src) != fileSum(t, filepath.Join(dir, "dst")) {
+		t.Fatal("content differs")
+	}
+}
+
+// A destination that refuses O_DIRECT (or a short last block) takes
+// buffered writes: an odd-sized source round-trips.
+func TestOddSizeRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	b := make([]byte, 3<<20+12345)
+	rand.Read(b)
+	if err := os.WriteFile(src, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "dst")
+	if _, serr, _, rerr := copyOver(t, newPair(t), SendOptions{Src: src}, RecvOptions{Dst: dst}); serr != nil || rerr != nil {
+		t.Fatal(serr, rerr)
+	}
+	if fileSum(t, src) != fileSum(t, dst) {
+		t.Fatal("content differs")
 	}
 }

@@ -2,7 +2,7 @@
 // to nodes for node-to-node disk copies (package transfer).
 //
 //	ganetictl-helper recv --listen IP --port P --dst PATH --identity PEM --peer-fp HEX
-//	ganetictl-helper send --connect IP --port P --src PATH --identity PEM --peer-fp HEX [--compress zstd]
+//	ganetictl-helper send --connect IP --port P --src PATH --identity PEM --peer-fp HEX [--compress zstd] [--rate-limit BYTES/S]
 //
 // recv listens on IP (port P, or the first free one of P..P+span-1, or
 // a kernel-chosen one with P 0), prints {"event":"listening",...} with the
@@ -25,6 +25,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -40,6 +41,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
+	// GANETICTL_HELPER_CPUPROFILE=FILE writes a CPU profile (go tool pprof).
+	if p := os.Getenv("GANETICTL_HELPER_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var err error
 	switch os.Args[1] {
 	case "tunnel-recv": // detached on purpose: no orphan watch
@@ -56,6 +64,7 @@ func main() {
 		err = fmt.Errorf("unknown mode %q (recv, send, tunnel-recv, tunnel-send, version)", os.Args[1])
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ganetictl-helper:", err)
 		os.Exit(1)
 	}
@@ -145,8 +154,13 @@ func progress(p transfer.Progress) {
 	}{"progress", p})
 }
 
+// done reports a finished copy with this end's CPU time, so benchmarks
+// can show what each end cost.
 func done(st transfer.Stats) {
-	emit(os.Stdout, map[string]any{"event": "done", "bytes": st.Size, "data": st.Data, "sha256": st.SHA256, "seconds": st.Duration.Seconds()})
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	emit(os.Stdout, map[string]any{"event": "done", "bytes": st.Size, "data": st.Data, "checksum": st.Checksum, "seconds": st.Duration.Seconds(), "cpu_seconds": cpu.Seconds()})
 }
 
 func recv(ctx context.Context, args []string) error {
@@ -224,6 +238,7 @@ func send(ctx context.Context, args []string) error {
 	connect := fs.String("connect", "", "the receiver's address")
 	src := fs.String("src", "", "source file or block device")
 	compress := fs.String("compress", "none", "none or zstd")
+	rateLimit := fs.Int64("rate-limit", 0, "bytes a second on the connection at most (0: no limit)")
 	fs.Parse(args)
 	if *connect == "" || *src == "" || c.port == 0 {
 		return errors.New("send needs --connect, --port and --src")
@@ -248,7 +263,7 @@ func send(ctx context.Context, args []string) error {
 	defer conn.Close()
 	stopConn := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopConn()
-	st, err := transfer.Send(transfer.WithIdleTimeout(conn, c.idle), transfer.SendOptions{Src: *src, Compress: *compress == "zstd", Progress: progress})
+	st, err := transfer.Send(transfer.WithIdleTimeout(conn, c.idle), transfer.SendOptions{Src: *src, Compress: *compress == "zstd", RateLimit: *rateLimit, Progress: progress})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%v)", err, context.Cause(ctx))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,11 +34,47 @@ type copyFlags struct {
 	Compress          string        `name:"compress" enum:"none,zstd" default:"none" help:"Compress the stream: none or zstd."`
 	InsecureTransport bool          `name:"insecure-transport" help:"Copy over plain TCP, unauthenticated and unencrypted (trusted replication networks only)."`
 	IdleTimeout       time.Duration `name:"transfer-idle-timeout" default:"30s" help:"Fail a copy that moves no byte for this long."`
+	RateLimit         string        `name:"rate-limit" placeholder:"RATE" help:"Cap each copy at RATE bytes a second, e.g. 100M (K, M, G: powers of 1024)."`
 }
 
-func (f copyFlags) options(helpers map[string]playbooks.Helper) playbooks.CopyOptions {
-	return playbooks.CopyOptions{Helpers: helpers, NewIdentity: transfer.NewIdentity, Compress: f.Compress,
+func (f copyFlags) options(helpers map[string]playbooks.Helper) (playbooks.CopyOptions, error) {
+	o := playbooks.CopyOptions{Helpers: helpers, NewIdentity: transfer.NewIdentity, Compress: f.Compress,
 		InsecureTransport: f.InsecureTransport, IdleTimeout: f.IdleTimeout}
+	if f.RateLimit != "" {
+		n, err := parseRate(f.RateLimit)
+		if err != nil {
+			return o, invalid("--rate-limit %q: %v", f.RateLimit, err)
+		}
+		o.RateLimit = n
+	}
+	return o, nil
+}
+
+// parseRate reads a byte rate: a number with an optional K, M, G or T
+// (powers of 1024, as Ganeti's sizes) and an optional "/s" or "B/s".
+func parseRate(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "/s"), "B")
+	mult := int64(1)
+	if t != "" {
+		switch strings.ToUpper(t[len(t)-1:]) {
+		case "K":
+			mult = 1 << 10
+		case "M":
+			mult = 1 << 20
+		case "G":
+			mult = 1 << 30
+		case "T":
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f <= 0 || f*float64(mult) < 1024 {
+		return 0, errors.New("want a rate of at least 1K, e.g. 100M")
+	}
+	return int64(f * float64(mult)), nil
 }
 
 // InstanceMoveCmd is gnt-instance move.
@@ -63,29 +100,62 @@ func (c *InstanceMoveCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	copts, err := c.options(helpers)
+	if err != nil {
+		return err
+	}
 	facts := moveFacts(c.Name, c.Target)
 	facts.parts = nil // all: the target's free space too
-	return a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.Move(env, playbooks.MoveArgs{Name: c.Name, Target: c.Target, ShutdownTimeout: c.ShutdownTimeout, Copy: c.options(helpers)})
-	})
+	end := a.streamEvents()
+	return end(a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.Move(env, playbooks.MoveArgs{Name: c.Name, Target: c.Target, ShutdownTimeout: c.ShutdownTimeout, Copy: copts})
+	}))
+}
+
+// streamEvents makes a copying command's --json output the event stream
+// of `apply --json` (version, plan, steps, "transfer" progress, result,
+// then done or error) instead of one result object, so a pipeline can
+// follow a long copy. A dry run or --plan-out keeps its plan output. The
+// returned function ends the stream with the command's error.
+func (a *app) streamEvents() func(error) error {
+	if !a.g.JSON || a.g.DryRun || a.g.PlanOut != "" {
+		return func(err error) error { return err }
+	}
+	a.events = view.NewEvents(a.s.Out, time.Now)
+	return func(err error) error {
+		if err != nil {
+			a.events.Error(err, exitCode(err))
+			return &silentError{err}
+		}
+		a.events.Done(nil)
+		return nil
+	}
 }
 
 // StepStderr streams a disk copy's progress (the sending helper's JSON
-// lines on stderr) as a progress line at most every two seconds
-// (apply.StderrHooks).
+// lines on stderr) to a progress bar on a terminal, else to a plain line
+// every two seconds (apply.StderrHooks).
 func (h *progressHooks) StepStderr(s *plan.Step) io.Writer {
 	if !playbooks.IsCopySend(s) {
 		return nil
 	}
-	return &copyProgress{h: h, node: s.Node, what: s.Desc}
+	return &copyProgress{t: h.p.Transfer(s.Node, s.Desc)}
 }
 
-// copyProgress turns the helper's progress lines into progress output.
+// StepStderr streams a disk copy's progress as "transfer" events
+// (apply.StderrHooks).
+func (h *eventHooks) StepStderr(s *plan.Step) io.Writer {
+	if !playbooks.IsCopySend(s) {
+		return nil
+	}
+	return &copyProgress{t: h.Events.Transfer(s.Node, s.Desc)}
+}
+
+// copyProgress turns the helper's progress lines into a view.Transfer's
+// updates.
 type copyProgress struct {
-	h          *progressHooks
-	node, what string
-	partial    []byte
-	last       time.Time
+	t       view.Transfer
+	partial []byte
 }
 
 func (c *copyProgress) Write(b []byte) (int, error) {
@@ -98,30 +168,50 @@ func (c *copyProgress) Write(b []byte) (int, error) {
 		line := c.partial[:i]
 		c.partial = c.partial[i+1:]
 		var ev struct {
-			Event string  `json:"event"`
-			Bytes int64   `json:"bytes"`
-			Total int64   `json:"total"`
-			Rate  float64 `json:"rate"`
-			Done  bool    `json:"done"`
+			Event string `json:"event"`
+			transfer.Progress
 		}
 		if json.Unmarshal(line, &ev) != nil || ev.Event != "progress" || ev.Total <= 0 {
 			continue
 		}
-		if !ev.Done && time.Since(c.last) < 2*time.Second {
-			continue
-		}
-		c.last = time.Now()
-		eta := ""
-		if ev.Rate > 0 && !ev.Done {
-			eta = fmt.Sprintf(", ETA %s", time.Duration(float64(ev.Total-ev.Bytes)/ev.Rate*float64(time.Second)).Round(time.Second))
-		}
-		c.h.p.Printf("  %s: %s: %.1f of %.1f MiB (%d%%), %.1f MB/s%s", c.node, c.what,
-			float64(ev.Bytes)/(1<<20), float64(ev.Total)/(1<<20), ev.Bytes*100/ev.Total, ev.Rate/1e6, eta)
+		c.t.Update(view.TransferStatus{Bytes: ev.Bytes, Total: ev.Total, Rate: ev.Rate, Done: ev.Done})
 	}
 }
 
 // HelperDir is where nodes keep the helper, by content: helper-<sha256[:16]>.
-const HelperDir = "/var/lib/ganetictl"
+const HelperDir = playbooks.HelperDir
+
+// currentHelpers gives the paths this ganetictl's helpers have on nodes
+// of the architectures that hold any helper, for verify to tell stale
+// ones; nil (helpers not judged) when a helper binary cannot be found.
+func (a *app) currentHelpers(ctx context.Context, facts map[string]*playbooks.NodeFacts) []string {
+	arches := map[string]bool{}
+	for _, f := range facts {
+		if f == nil || !f.Reachable {
+			continue
+		}
+		for _, l := range f.Leftovers {
+			if l.Kind == "helper" {
+				if fs := strings.Fields(f.Uname); len(fs) > 0 {
+					if arch, err := goArch(fs[len(fs)-1]); err == nil {
+						arches[arch] = true
+					}
+				}
+			}
+		}
+	}
+	out := []string{}
+	for arch := range arches {
+		bin, err := helperBinary(ctx, arch)
+		if err != nil {
+			fmt.Fprintf(a.s.Err, "WARNING: cannot tell stale copy helpers from current ones: %v\n", err)
+			return nil
+		}
+		sum := sha256.Sum256(bin)
+		out = append(out, HelperDir+"/helper-"+hex.EncodeToString(sum[:])[:16])
+	}
+	return out
+}
 
 // ensureHelpers puts the helper for each node's architecture on the
 // nodes that lack it (SFTP, atomic, content-addressed: never re-sent when
@@ -273,9 +363,6 @@ type BackupExportCmd struct {
 }
 
 func (c *BackupExportCmd) Run(ctx context.Context, g *Globals) error {
-	if c.RemoveInstance {
-		return invalid("--remove-instance is not supported by this build yet: export, then `ganetictl instance remove %s`", c.Name)
-	}
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
@@ -289,13 +376,26 @@ func (c *BackupExportCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	facts := moveFacts(c.Name, c.Target)
-	facts.parts = nil
+	copts, err := c.options(helpers)
+	if err != nil {
+		return err
+	}
+	// Every online node: older exports of the instance elsewhere are removed.
+	facts := &factsOn{nodes: func(st *statefile.State) []string {
+		var out []string
+		for _, n := range st.NodeNames() {
+			if !st.Nodes[n].Offline {
+				out = append(out, n)
+			}
+		}
+		return out
+	}}
 	now := time.Now().Unix()
-	return a.mutate(ctx, "backup export "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
+	end := a.streamEvents()
+	return end(a.mutate(ctx, "backup export "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.Export(env, playbooks.ExportArgs{Name: c.Name, Target: c.Target, NoShutdown: c.NoShutdown,
-			ShutdownTimeout: c.ShutdownTimeout, Timestamp: now, Copy: c.options(helpers)})
-	})
+			RemoveInstance: c.RemoveInstance, ShutdownTimeout: c.ShutdownTimeout, Timestamp: now, Copy: copts})
+	}))
 }
 
 // BackupImportCmd is gnt-backup import: instance add from an export.
@@ -366,11 +466,16 @@ func (c *BackupImportCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	copts, err := c.options(helpers)
+	if err != nil {
+		return err
+	}
 	nodes := []string{args.Primary, c.SrcNode}
-	return a.mutate(ctx, "backup import "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }},
+	end := a.streamEvents()
+	return end(a.mutate(ctx, "backup import "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }},
 		func(env playbooks.Env) (*plan.Plan, error) {
-			return playbooks.Import(env, playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: c.options(helpers)})
-		})
+			return playbooks.Import(env, playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: copts})
+		}))
 }
 
 // listExportsScript: $1 the export directory. Prints the exports (the

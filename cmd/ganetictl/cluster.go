@@ -266,6 +266,7 @@ func goarchName() string {
 // ClusterVerifyCmd is gnt-cluster verify.
 type ClusterVerifyCmd struct {
 	ErrorCodes bool `name:"error-codes" help:"Print findings as ERROR:CODE:kind:object:message."`
+	Fix        bool `name:"fix" help:"Remove stale copy helpers and what interrupted copies left on the nodes."`
 }
 
 func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
@@ -276,6 +277,7 @@ func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 	defer a.close()
 	nodes, _ := onlineNodes(st, nil)
 	in := playbooks.VerifyInput{State: st, Facts: a.gather(ctx, st, nodes), StateSum: a.stateSum(), MinVGSize: 20480}
+	in.CurrentHelpers = a.currentHelpers(ctx, in.Facts)
 	if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
 		in.Bridges = []string{link}
 	}
@@ -299,6 +301,13 @@ func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 	}
 	if err := v.Close(); err != nil {
 		return err
+	}
+	if stale := playbooks.Stale(in.Facts, in.CurrentHelpers); c.Fix && len(stale) > 0 {
+		if err := a.mutate(ctx, "cluster verify --fix", nil, func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.RemoveLeftovers(env.State, stale)
+		}); err != nil {
+			return err
+		}
 	}
 	if report.Errors() > 0 {
 		return silentExit(exitError)

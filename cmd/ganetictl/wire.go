@@ -299,7 +299,7 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, ol
 func (a *app) hooks(p *plan.Plan, jr *jobRecorder) apply.Hooks {
 	if a.events != nil {
 		a.events.Plan(p)
-		return teeHooks{a.events, jr}
+		return teeHooks{&eventHooks{a.events}, jr}
 	}
 	return teeHooks{&progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose}, jr}
 }
@@ -395,6 +395,9 @@ func onlineNodes(st *statefile.State, names []string) ([]string, error) {
 	}
 	return names, nil
 }
+
+// eventHooks send apply's progress to the JSON event stream.
+type eventHooks struct{ *view.Events }
 
 // progressHooks print apply progress to stderr.
 type progressHooks struct {

@@ -18,7 +18,8 @@ const EventsVersion = 1
 // Events writes a run as a stream of JSON objects, one per line, each with
 // a "type": first {"type":"version"}, then for each operation "plan",
 // "step_started", "step_finished" (node, duration_ms, error), "progress",
-// "state_saved" and "result", and at the end "done" or "error". It
+// "transfer" (a disk copy's bytes, total_bytes, rate_bytes_per_second,
+// eta_seconds, complete; about once a second), "state_saved" and "result", and at the end "done" or "error". It
 // implements apply.Hooks; calls may come from several goroutines.
 type Events struct {
 	mu          sync.Mutex
@@ -49,6 +50,12 @@ type Event struct {
 	Failed     *int           `json:"failed_steps,omitempty"`
 	Plan       *EventPlan     `json:"plan,omitempty"`
 	Summary    map[string]int `json:"summary,omitempty"`
+	// transfer events (a disk copy's progress)
+	Bytes      *int64   `json:"bytes,omitempty"`
+	TotalBytes *int64   `json:"total_bytes,omitempty"`
+	Rate       *float64 `json:"rate_bytes_per_second,omitempty"`
+	ETA        *float64 `json:"eta_seconds,omitempty"`
+	Complete   *bool    `json:"complete,omitempty"`
 }
 
 // EventPlan is the plan event's summary of a plan (the whole plan is

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/vbauerster/mpb/v8"
 )
 
 // Progress prints one line per finished step of an apply, to stderr:
@@ -21,6 +23,9 @@ type Progress struct {
 	w   io.Writer
 	now func() time.Time
 	mu  sync.Mutex
+	// Transfer bars running on a terminal (transfer.go); lines go above them.
+	bars     *mpb.Progress
+	barsOpen map[*transferBar]bool
 }
 
 // NewProgress returns a Progress writing to w; now nil means time.Now.
@@ -48,16 +53,19 @@ func (p *Progress) Done(node, what string, d time.Duration, err error) {
 	if err != nil {
 		line += ": " + err.Error()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintln(p.w, line)
+	p.endBars(node, what)
+	p.Printf("%s", line)
 }
 
-// Printf writes a free-form progress line.
+// Printf writes a free-form progress line (above any transfer bar).
 func (p *Progress) Printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format+"\n", args...)
+	var w io.Writer = p.w
+	if p.bars != nil {
+		w = p.bars
+	}
+	fmt.Fprintf(w, format+"\n", args...)
 }
 
 func roundDuration(d time.Duration) time.Duration {
