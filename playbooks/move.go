@@ -137,8 +137,12 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 		send = append(send, "--rate-limit", strconv.FormatInt(o.RateLimit, 10))
 	}
 	send = append(send, sendAuth...)
+	// A receiver cut off with its controller stops without committing, but
+	// may leave its partial file (never under the real name).
+	dropPartial := plan.Step{Node: c.dstNode, Action: plan.Remove, Desc: "remove the partial copy " + c.dst + transfer.PartialSuffix,
+		Argv: []string{"rm", "-f", "--", c.dst + transfer.PartialSuffix}}
 	return []plan.Step{
-		{Node: c.dstNode, Action: plan.Exec, Desc: fmt.Sprintf("receive %s from %s into %s", c.what, c.srcNode, c.dst), Argv: recv, Stdin: recvKey},
+		{Node: c.dstNode, Action: plan.Exec, Desc: fmt.Sprintf("receive %s from %s into %s", c.what, c.srcNode, c.dst), Argv: recv, Stdin: recvKey, Undo: &dropPartial},
 		{Node: c.srcNode, Action: plan.Exec, Desc: fmt.Sprintf("send %s %s to %s", c.what, c.src, c.dstNode), Argv: send, Stdin: sendKey},
 	}, nil
 }

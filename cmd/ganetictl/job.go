@@ -350,6 +350,9 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 	}
 	hooks := a.hooks(p, jr)
 	if !resume {
+		if why := irreversible(p, done, cut); why != "" {
+			return invalid("job %d cannot be rolled back: %s; finish it with `ganetictl job resume %d`", id, why, id)
+		}
 		err := apply.Undo(ctx, p, a.pool, done, cut, apply.Options{Parallel: a.parallel(), Hooks: hooks})
 		if err != nil {
 			err = fmt.Errorf("job %d: rollback incomplete: %w; `ganetictl cluster verify` lists what is left", id, err)
@@ -389,6 +392,35 @@ func migrationSource(p *plan.Plan) string {
 		var i statefile.Instance
 		if c.Kind == plan.KindInstance && json.Unmarshal(c.Before, &i) == nil {
 			return i.PrimaryNode
+		}
+	}
+	return ""
+}
+
+// irreversible says why undoing a cut-off run would lose data, or "": it
+// removed something without an undo after it had built something (a move
+// that removed the source disk after the copy: undoing the copy would
+// remove the only one left), or the plan only removes (instance remove).
+func irreversible(p *plan.Plan, done, cut map[apply.StepID]bool) string {
+	hasUndo, built := false, false
+	for _, st := range p.Stages {
+		for _, s := range st.Steps {
+			hasUndo = hasUndo || s.Undo != nil
+		}
+	}
+	for si, st := range p.Stages {
+		for i, s := range st.Steps {
+			id := apply.StepID{Stage: si, Index: i}
+			if !done[id] && !cut[id] {
+				continue
+			}
+			if s.Undo != nil {
+				built = true
+				continue
+			}
+			if s.Action == plan.Remove && (built || !hasUndo) {
+				return fmt.Sprintf("it already ran %q on %s, which has no undo", s.Desc, s.Node)
+			}
 		}
 	}
 	return ""

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ganetictl/ganetictl/playbooks/apply"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -69,5 +70,26 @@ func TestOpSubject(t *testing.T) {
 		if ok != (want[0] != "") || k != want[0] || n != want[1] {
 			t.Errorf("opSubject(%q) = %q %q %v, want %v", op, k, n, ok, want)
 		}
+	}
+}
+
+func TestIrreversible(t *testing.T) {
+	rm := func(d string) plan.Step { return plan.Step{Node: "n1", Action: plan.Remove, Desc: d} }
+	mk := plan.Step{Node: "n2", Action: plan.Create, Desc: "create", Undo: &plan.Step{Node: "n2", Action: plan.Remove}}
+	p := plan.New("INSTANCE_MOVE(x)", "l", 1)
+	p.Add("leftovers", plan.Continue, rm("remove leftovers"))
+	p.Add("create", plan.Abort, mk)
+	p.Add("remove source", plan.Continue, rm("remove the source disk"))
+	id := func(s, i int) apply.StepID { return apply.StepID{Stage: s, Index: i} }
+	if why := irreversible(p, map[apply.StepID]bool{id(0, 0): true, id(1, 0): true}, nil); why != "" {
+		t.Errorf("before the source is removed, abort is fine: %s", why)
+	}
+	if why := irreversible(p, map[apply.StepID]bool{id(0, 0): true, id(1, 0): true}, map[apply.StepID]bool{id(2, 0): true}); why == "" {
+		t.Error("once the source removal started, abort must refuse")
+	}
+	only := plan.New("INSTANCE_REMOVE(x)", "l", 1)
+	only.Add("remove", plan.Abort, rm("remove the disk"))
+	if why := irreversible(only, map[apply.StepID]bool{id(0, 0): true}, nil); why == "" {
+		t.Error("a plan that only removes cannot be rolled back")
 	}
 }
