@@ -72,6 +72,17 @@ func Accept(ctx context.Context, l net.Listener, cfg *tls.Config, rejected func(
 // (cfg from ClientConfig; nil for plain TCP), retrying every half second
 // until ctx ends: the receiver may not be listening yet.
 func Dial(ctx context.Context, addrs []string, cfg *tls.Config) (net.Conn, error) {
+	return dial(ctx, addrs, cfg, true)
+}
+
+// DialStream is Dial for a connection used by two goroutines at once (a
+// spliced tunnel), whose bytes must go out as they come: no write
+// batching.
+func DialStream(ctx context.Context, addrs []string, cfg *tls.Config) (net.Conn, error) {
+	return dial(ctx, addrs, cfg, false)
+}
+
+func dial(ctx context.Context, addrs []string, cfg *tls.Config, batch bool) (net.Conn, error) {
 	var last error
 	for {
 		for _, a := range addrs {
@@ -79,7 +90,11 @@ func Dial(ctx context.Context, addrs []string, cfg *tls.Config) (net.Conn, error
 			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			c, err := d.DialContext(dctx, "tcp", a)
 			if err == nil && cfg != nil {
-				tc := tls.Client(newBatchConn(c), cfg)
+				raw := c
+				if batch {
+					raw = newBatchConn(c)
+				}
+				tc := tls.Client(raw, cfg)
 				if err = tc.HandshakeContext(dctx); err != nil {
 					c.Close()
 				} else {

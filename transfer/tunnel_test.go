@@ -67,7 +67,7 @@ func TestSpliceThroughPinnedTLS(t *testing.T) {
 		if err != nil {
 			return
 		}
-		out, err := Dial(ctx, []string{tl.Addr().String()}, ClientConfig(sc, ri.Fingerprint))
+		out, err := DialStream(ctx, []string{tl.Addr().String()}, ClientConfig(sc, ri.Fingerprint))
 		if err != nil {
 			c.Close()
 			return

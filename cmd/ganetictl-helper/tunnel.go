@@ -107,7 +107,7 @@ func tunnelSend(ctx context.Context, args []string) error {
 	}
 	l.Close()
 	dctx, cancel := context.WithTimeout(ctx, c.timeout)
-	out, err := transfer.Dial(dctx, []string{net.JoinHostPort(*connect, strconv.Itoa(c.port))}, cfg)
+	out, err := transfer.DialStream(dctx, []string{net.JoinHostPort(*connect, strconv.Itoa(c.port))}, cfg)
 	cancel()
 	if err != nil {
 		in.Close()
