@@ -348,3 +348,45 @@ echo y > /srv/ganeti/file-storage/gone/disk1.ganetictl-partial`, "stale", curren
 	c.verifyClean()
 	c.ok("instance", "remove", "-f", imp)
 }
+
+// TestBackupDRBDAndRBD exports a drbd instance (read from the primary's
+// data volume) and an rbd one (mapped for the copy while stopped), and
+// imports each into the other template: the markers survive, and the
+// imported drbd instance's data reached its secondary (failover).
+func TestBackupDRBDAndRBD(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("node", "add", n[2])
+	c.ok("instance", "add", "-n", n[0]+":"+n[1], "-o", "testos", "-t", "drbd", "-s", "32M", "--no-name-check", "e2e-ex-drbd")
+	md := c.marker(n[0], "e2e-ex-drbd", 0)
+	c.ok("instance", "add", "-n", n[2], "-o", "testos", "-t", "rbd", "-s", "32M", "--no-start", "--no-name-check", "e2e-ex-rbd")
+	c.ok("instance", "activate-disks", "e2e-ex-rbd")
+	mr := c.marker(n[2], "e2e-ex-rbd", 0)
+	c.ok("instance", "deactivate-disks", "e2e-ex-rbd")
+
+	c.ok("backup", "export", "-n", n[2], "--shutdown-timeout", "1s", "e2e-ex-drbd")
+	if st := c.qmpStatus(n[0], "e2e-ex-drbd"); st != "running" {
+		t.Errorf("drbd instance not restarted after export: %q", st)
+	}
+	c.ok("backup", "export", "-n", n[0], "e2e-ex-rbd")
+	if out := c.node(n[2], "sh", "-c", "rbd showmapped 2>/dev/null | tail -n +2"); strings.TrimSpace(out) != "" {
+		t.Errorf("the export left rbd mappings: %s", out)
+	}
+
+	// drbd export → rbd instance; rbd export → drbd instance.
+	c.ok("backup", "import", "-n", n[1], "--src-node", n[2], "--src-dir", "/srv/ganeti/export/e2e-ex-drbd", "-t", "rbd", "--no-name-check", "e2e-im-rbd")
+	if got := c.marker(n[1], "e2e-im-rbd", 0); got != md {
+		t.Errorf("rbd import of the drbd export: marker %+v, want %+v", got, md)
+	}
+	c.ok("backup", "import", "-n", n[1]+":"+n[2], "--src-node", n[0], "--src-dir", "/srv/ganeti/export/e2e-ex-rbd", "-t", "drbd", "--no-name-check", "e2e-im-drbd")
+	if got := c.marker(n[1], "e2e-im-drbd", 0); got != mr {
+		t.Errorf("drbd import of the rbd export: marker %+v, want %+v", got, mr)
+	}
+	c.ok("instance", "failover", "-f", "--shutdown-timeout", "1s", "e2e-im-drbd")
+	if got := c.marker(n[2], "e2e-im-drbd", 0); got != mr {
+		t.Errorf("after failover the secondary's copy has marker %+v, want %+v", got, mr)
+	}
+	c.verifyClean()
+}

@@ -30,8 +30,33 @@ type ExportArgs struct {
 }
 
 // exportableTemplates are those whose disks the helper can read on the
-// primary by path.
-var exportableTemplates = []string{storage.Plain, storage.File, storage.SharedFile, "diskless"}
+// primary: by path, from a drbd disk's data volume, or from an rbd image
+// mapped for the copy.
+var exportableTemplates = []string{storage.Plain, storage.File, storage.SharedFile, "diskless", storage.DRBD, storage.RBD}
+
+// exportSource is where the primary's helper reads disk i: a drbd disk's
+// data volume (external metadata: it holds exactly the guest's bytes, and
+// no one writes while the instance is down), an rbd image's activation
+// link, else the disk's own path.
+func exportSource(inst *statefile.Instance, i int, d *statefile.Disk) string {
+	switch {
+	case d.DevType == storage.DRBD && len(d.Children) > 0:
+		return storage.DevicePath(d.Children[0])
+	case d.DevType == storage.RBD:
+		return hv.DiskLink(inst.Name, i)
+	}
+	return storage.DevicePath(d)
+}
+
+// importTarget is where the new primary's helper writes disk i: the
+// activation link of a drbd disk (the Primary device, so the peer gets the
+// data too) or of an rbd image, else the disk's own path.
+func importTarget(inst *statefile.Instance, i int, d *statefile.Disk) string {
+	if d.DevType == storage.DRBD || d.DevType == storage.RBD {
+		return hv.DiskLink(inst.Name, i)
+	}
+	return storage.DevicePath(d)
+}
 
 // prepExportScript: $1 the export directory. Starts a fresh "$1.new".
 const prepExportScript = `rm -rf -- "$1.new" && mkdir -p -m 0750 -- "$1.new"`
@@ -52,7 +77,7 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 		return nil, err
 	}
 	if !containsStr(exportableTemplates, inst.DiskTemplate) {
-		return nil, prereq(ErrWrongInput, "Export of disk template %s is not supported by this build (plain, file, sharedfile, diskless)", inst.DiskTemplate)
+		return nil, prereq(ErrWrongInput, "Export of disk template %s is not supported by this build (plain, drbd, file, sharedfile, rbd, diskless)", inst.DiskTemplate)
 	}
 	if err := storage.ValidateInstanceName(inst.Name); err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
@@ -90,9 +115,17 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 	p.Add("prepare "+dir+".new on "+tn.Name, plan.Abort, plan.Step{Node: tn.Name, Action: plan.Create, Desc: "create " + dir + ".new",
 		Argv: []string{"sh", "-c", prepExportScript, "ganetictl-export-prep", dir},
 		Undo: &plan.Step{Node: tn.Name, Action: plan.Remove, Desc: "remove " + dir + ".new", Argv: []string{"rm", "-rf", "--", dir + ".new"}}})
+	// rbd images are read through their mapping: map them for the copy
+	// unless they are active already.
+	mapped := inst.DiskTemplate == storage.RBD && !inst.DisksActive && !running
+	if mapped {
+		if err := activate(env, p, "map the disks on "+inst.PrimaryNode, inst, false); err != nil {
+			return nil, err
+		}
+	}
 	var copies []plan.Step
 	for i, d := range inst.Disks {
-		src := storage.DevicePath(d)
+		src := exportSource(inst, i, d)
 		if src == "" {
 			return nil, prereq(ErrWrongState, "disk %d of %s has no device path", i, a.Name)
 		}
@@ -105,6 +138,11 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 	}
 	if len(copies) > 0 {
 		p.Add("copy disks "+inst.PrimaryNode+" → "+tn.Name, plan.Abort, copies...)
+	}
+	if mapped {
+		if err := deactivate(env, p, "unmap the disks on "+inst.PrimaryNode, plan.Continue, inst); err != nil {
+			return nil, err
+		}
 	}
 	ini := ExportConfig(st, inst, a.Timestamp)
 	p.Add("write config.ini", plan.Abort, plan.Step{Node: tn.Name, Action: plan.Upload, Desc: "write " + dir + ".new/config.ini",
@@ -360,7 +398,7 @@ func Import(env Env, a ImportArgs) (*plan.Plan, error) {
 		if a.Export.Disks[i].Size > d.Size {
 			return nil, prereq(ErrWrongInput, "Disk %d of the export is %d MiB, larger than the new disk (%d MiB)", i, a.Export.Disks[i].Size, d.Size)
 		}
-		dst := storage.DevicePath(d)
+		dst := importTarget(&inst, i, d)
 		if dst == "" {
 			return nil, prereq(ErrWrongInput, "Import into disk template %s is not supported by this build", inst.DiskTemplate)
 		}

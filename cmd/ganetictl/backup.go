@@ -471,6 +471,9 @@ func (c *BackupImportCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	nodes := []string{args.Primary, c.SrcNode}
+	if args.Secondary != "" {
+		nodes = append(nodes, args.Secondary)
+	}
 	end := a.streamEvents()
 	return end(a.mutate(ctx, "backup import "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }},
 		func(env playbooks.Env) (*plan.Plan, error) {
