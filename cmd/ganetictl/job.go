@@ -314,20 +314,7 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 	if err := ol.SetJob(id); err != nil {
 		return err
 	}
-	done, cut := map[apply.StepID]bool{}, map[apply.StepID]bool{}
-	failed := false
-	for i, r := range job.Steps {
-		k := apply.StepID{Stage: r.StageIndex, Index: r.Index}
-		switch {
-		case r.Undo || r.Status == statefile.JobError:
-			failed = true // it was rolling back when it died
-		case r.Status == statefile.JobSuccess:
-			done[k] = true
-		case r.Status == statefile.JobRunning:
-			cut[k] = true
-			job.Steps[i].Status, job.Steps[i].Error = statefile.JobError, "cut off (the process died)"
-		}
-	}
+	done, cut, failed := cutOffRun(job.Steps)
 	jr.logf("%s by %s pid %d: %d step(s) done, %d cut off, commit %q", verb, job.Who, os.Getpid(), len(done), len(cut), job.Commit)
 
 	if job.Commit == statefile.CommitDone || job.Commit == statefile.CommitStarted && p.AppliedTo(st) {
@@ -424,4 +411,44 @@ func irreversible(p *plan.Plan, done, cut map[apply.StepID]bool) string {
 		}
 	}
 	return ""
+}
+
+// cutOffRun reads a crashed job's step records: the steps done, the steps
+// cut off mid-run (marked canceled in steps), and whether the job was
+// failing or rolling back when it died. The newest record of each step
+// says where it is. An undo that no run of its step follows means a
+// rollback; one that follows a cut-off run is the undo before re-running
+// it (job resume).
+func cutOffRun(steps []statefile.StepRecord) (done, cut map[apply.StepID]bool, failed bool) {
+	done, cut = map[apply.StepID]bool{}, map[apply.StepID]bool{}
+	rolling := map[apply.StepID]bool{}
+	last := map[apply.StepID]statefile.JobStatus{} // of the step's newest run
+	for i := range steps {
+		r := &steps[i]
+		k := apply.StepID{Stage: r.StageIndex, Index: r.Index}
+		if r.Undo {
+			if last[k] == statefile.JobCanceled {
+				cut[k] = true
+			} else {
+				rolling[k] = true
+			}
+			continue
+		}
+		if r.Status == statefile.JobRunning {
+			r.Status, r.Error = statefile.JobCanceled, "cut off (the process died)"
+		}
+		last[k] = r.Status
+		delete(rolling, k)
+		delete(done, k)
+		delete(cut, k)
+		switch r.Status {
+		case statefile.JobError:
+			failed = true
+		case statefile.JobSuccess:
+			done[k] = true
+		case statefile.JobCanceled:
+			cut[k] = true
+		}
+	}
+	return done, cut, failed || len(rolling) > 0
 }

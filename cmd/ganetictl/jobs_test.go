@@ -93,3 +93,42 @@ func TestIrreversible(t *testing.T) {
 		t.Error("a plan that only removes cannot be rolled back")
 	}
 }
+
+func TestCutOffRun(t *testing.T) {
+	rec := func(stage, idx int, st statefile.JobStatus, undo bool) statefile.StepRecord {
+		return statefile.StepRecord{StageIndex: stage, Index: idx, Status: st, Undo: undo}
+	}
+	ok, run, can, bad := statefile.JobSuccess, statefile.JobRunning, statefile.JobCanceled, statefile.JobError
+	id := func(s, i int) apply.StepID { return apply.StepID{Stage: s, Index: i} }
+	for _, tc := range []struct {
+		name      string
+		steps     []statefile.StepRecord
+		done, cut []apply.StepID
+		failed    bool
+	}{
+		{"cut in stage 2", []statefile.StepRecord{rec(0, 0, ok, false), rec(1, 0, run, false)}, []apply.StepID{id(0, 0)}, []apply.StepID{id(1, 0)}, false},
+		{"resumed, cut again in the redo's undo", []statefile.StepRecord{rec(0, 0, ok, false), rec(1, 0, can, false), rec(1, 0, run, true)},
+			[]apply.StepID{id(0, 0)}, []apply.StepID{id(1, 0)}, false},
+		{"resumed, redone, cut later", []statefile.StepRecord{rec(0, 0, ok, false), rec(1, 0, can, false), rec(1, 0, ok, true), rec(1, 0, ok, false), rec(2, 0, run, false)},
+			[]apply.StepID{id(0, 0), id(1, 0)}, []apply.StepID{id(2, 0)}, false},
+		{"died rolling back", []statefile.StepRecord{rec(0, 0, ok, false), rec(1, 0, bad, false), rec(0, 0, run, true)},
+			[]apply.StepID{id(0, 0)}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done, cut, failed := cutOffRun(tc.steps)
+			if failed != tc.failed || len(done) != len(tc.done) || len(cut) != len(tc.cut) {
+				t.Fatalf("done %v cut %v failed %v", done, cut, failed)
+			}
+			for _, k := range tc.done {
+				if !done[k] {
+					t.Errorf("%v not done", k)
+				}
+			}
+			for _, k := range tc.cut {
+				if !cut[k] {
+					t.Errorf("%v not cut", k)
+				}
+			}
+		})
+	}
+}
