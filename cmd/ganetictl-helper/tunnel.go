@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"net"
@@ -34,12 +35,9 @@ func tunnelRecv(ctx context.Context, args []string) error {
 	if *listen == "" || *to == "" || c.port == 0 {
 		return errors.New("tunnel-recv needs --listen, --port and --to-unix")
 	}
-	cfg, err := c.tls(true)
+	cfg, err := c.tunnelTLS(true)
 	if err != nil {
 		return err
-	}
-	if cfg == nil {
-		return errors.New("a tunnel is always encrypted: give --identity and --peer-fp")
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort(*listen, strconv.Itoa(c.port)))
 	if err != nil {
@@ -76,12 +74,9 @@ func tunnelSend(ctx context.Context, args []string) error {
 	if *listen == "" || *connect == "" || c.port == 0 {
 		return errors.New("tunnel-send needs --listen-unix, --connect and --port")
 	}
-	cfg, err := c.tls(false)
+	cfg, err := c.tunnelTLS(false)
 	if err != nil {
 		return err
-	}
-	if cfg == nil {
-		return errors.New("a tunnel is always encrypted: give --identity and --peer-fp")
 	}
 	os.Remove(*listen) // a leftover of an earlier attempt
 	l, err := net.Listen("unix", *listen)
@@ -116,4 +111,13 @@ func tunnelSend(ctx context.Context, args []string) error {
 	n, err := transfer.Splice(ctx, in, out)
 	emit(os.Stdout, map[string]any{"event": "done", "bytes": n})
 	return err
+}
+
+// tunnelTLS is common.tls for a tunnel end, which is never plain TCP.
+func (c *common) tunnelTLS(server bool) (*tls.Config, error) {
+	cfg, err := c.tls(server)
+	if err == nil && cfg == nil {
+		err = errors.New("a tunnel is always encrypted: give --identity and --peer-fp")
+	}
+	return cfg, err
 }

@@ -62,15 +62,11 @@ type JobInfoCmd struct {
 }
 
 func (c *JobInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, j, err := g.openJournal()
+	a, _, job, err := g.openJob(ctx, c.ID)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	job, err := j.Get(ctx, c.ID)
-	if err != nil {
-		return invalid("job %d: %v", c.ID, err)
-	}
 	if g.JSON {
 		return view.JSON(s.Out, job)
 	}
@@ -156,15 +152,11 @@ type JobCancelCmd struct {
 }
 
 func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, j, err := g.openJournal()
+	a, j, job, err := g.openJob(ctx, c.ID)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	job, err := j.Get(ctx, c.ID)
-	if err != nil {
-		return invalid("job %d: %v", c.ID, err)
-	}
 	if !job.Status.Active() {
 		return invalid("job %d is %s: only queued, waiting or running jobs can be cancelled", c.ID, job.Status)
 	}
@@ -451,4 +443,18 @@ func cutOffRun(steps []statefile.StepRecord) (done, cut map[apply.StepID]bool, f
 		}
 	}
 	return done, cut, failed || len(rolling) > 0
+}
+
+// openJob is openJournal and job id from it.
+func (g *Globals) openJob(ctx context.Context, id int64) (*app, *statefile.Journal, *statefile.Job, error) {
+	a, j, err := g.openJournal()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	job, err := j.Get(ctx, id)
+	if err != nil {
+		a.close()
+		return nil, nil, nil, invalid("job %d: %v", id, err)
+	}
+	return a, j, job, nil
 }
