@@ -77,6 +77,20 @@ func parseRate(s string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
+// instanceCopy uploads (or checks) the copy helpers on instance name's
+// primary and on target, and gives the copy options of f with them.
+func (a *app) instanceCopy(ctx context.Context, st *statefile.State, name, target string, f copyFlags) (playbooks.CopyOptions, error) {
+	inst, ok := st.Instances[name]
+	if !ok {
+		return playbooks.CopyOptions{}, &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", name)}
+	}
+	helpers, err := a.ensureHelpers(ctx, []string{inst.PrimaryNode, target})
+	if err != nil {
+		return playbooks.CopyOptions{}, err
+	}
+	return f.options(helpers)
+}
+
 // InstanceMoveCmd is gnt-instance move.
 type InstanceMoveCmd struct {
 	Force           bool          `short:"f" name:"force"`
@@ -92,15 +106,7 @@ func (c *InstanceMoveCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	inst, ok := st.Instances[c.Name]
-	if !ok {
-		return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", c.Name)}
-	}
-	helpers, err := a.ensureHelpers(ctx, []string{inst.PrimaryNode, c.Target})
-	if err != nil {
-		return err
-	}
-	copts, err := c.options(helpers)
+	copts, err := a.instanceCopy(ctx, st, c.Name, c.Target, c.copyFlags)
 	if err != nil {
 		return err
 	}
@@ -368,15 +374,7 @@ func (c *BackupExportCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	inst, ok := st.Instances[c.Name]
-	if !ok {
-		return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", c.Name)}
-	}
-	helpers, err := a.ensureHelpers(ctx, []string{inst.PrimaryNode, c.Target})
-	if err != nil {
-		return err
-	}
-	copts, err := c.options(helpers)
+	copts, err := a.instanceCopy(ctx, st, c.Name, c.Target, c.copyFlags)
 	if err != nil {
 		return err
 	}
