@@ -498,10 +498,8 @@ func (c *ClusterRenameCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if !g.DryRun {
-		if err := a.confirm(fmt.Sprintf("This will rename the cluster to '%s'. Continue?", c.Name)); err != nil {
-			return err
-		}
+	if err := a.confirm(fmt.Sprintf("This will rename the cluster to '%s'. Continue?", c.Name)); err != nil {
+		return err
 	}
 	return a.mutate(ctx, "cluster rename "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.ClusterRename(env, c.Name)

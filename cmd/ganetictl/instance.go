@@ -252,7 +252,7 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if !g.DryRun && !c.Force {
+	if !c.Force {
 		if err := a.confirm(fmt.Sprintf("This will remove the volumes of the instance %s (including mirrors), thus removing all the data of the instance. Continue?", c.Name)); err != nil {
 			return err
 		}
@@ -414,7 +414,7 @@ func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if !g.DryRun && !c.Force {
+	if !c.Force {
 		if err := a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Name)); err != nil {
 			return err
 		}

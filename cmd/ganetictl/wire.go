@@ -425,10 +425,10 @@ func (h *progressHooks) StepFinished(r apply.StepResult) {
 
 func (h *progressHooks) Undoing(s *plan.Step) { h.p.Printf("  undo on %s: %s", s.Node, s.Desc) }
 
-// confirm asks a yes/no question on stderr unless --yes; a non-terminal
+// confirm asks a yes/no question on stderr unless --yes or --dry-run; a non-terminal
 // stdin without --yes is a refusal, so CI never hangs on a prompt.
 func (a *app) confirm(question string) error {
-	if a.g.Yes {
+	if a.g.Yes || a.g.DryRun { // a dry run changes nothing to confirm
 		return nil
 	}
 	fmt.Fprintf(a.s.Err, "%s\ny/[n]: ", question)
