@@ -219,6 +219,13 @@ func (c *cluster) settle(resume bool) int {
 		if resume {
 			verb = "resume"
 		}
+		// A dry run shows what it would do and leaves the job as it is.
+		if r := c.run("--dry-run", "job", verb, strconv.FormatInt(id, 10)); r.code != 0 && !strings.Contains(r.stderr, "has no plan recorded") && !strings.Contains(r.stderr, "cannot be") {
+			c.t.Fatalf("--dry-run job %s %d (%s): %s", verb, id, j.Operation, r)
+		}
+		if after := c.jobList()[id]; after.Status != "crashed" {
+			c.t.Fatalf("--dry-run job %s %d changed the job to %q", verb, id, after.Status)
+		}
 		r := c.run("job", verb, strconv.FormatInt(id, 10))
 		if r.code != 0 && !strings.Contains(r.stderr, "has no plan recorded") {
 			c.t.Fatalf("job %s %d (%s): %s", verb, id, j.Operation, r)

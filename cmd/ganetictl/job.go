@@ -163,6 +163,10 @@ func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if host, _ := os.Hostname(); job.Host != host {
 		return invalid("job %d runs on %s, not here: cancel it there", c.ID, job.Host)
 	}
+	if g.DryRun {
+		fmt.Fprintf(s.Out, "Would cancel job %d (SIGINT to pid %d on %s)\n", c.ID, job.PID, job.Host)
+		return nil
+	}
 	job.CancelRequested = true
 	if err := j.Update(ctx, job); err != nil {
 		return err
@@ -202,6 +206,10 @@ func (c *JobArchiveCmd) Run(ctx context.Context, g *Globals, s view.Streams) err
 	}
 	if len(ids) == 0 {
 		return invalid("name the jobs to archive, or give --all")
+	}
+	if g.DryRun {
+		fmt.Fprintf(s.Out, "Would archive %d job(s): %v\n", len(ids), ids)
+		return nil
 	}
 	n := 0
 	for _, id := range ids {
@@ -286,6 +294,25 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 	if err := json.Unmarshal(job.Plan, p); err != nil {
 		return fmt.Errorf("job %d: its plan is unreadable: %w", id, err)
 	}
+	// Decide what is left before touching anything: a refusal leaves the
+	// job as it was.
+	done, cut, failed := cutOffRun(job.Steps)
+	name, migration := strings.CutPrefix(strings.TrimSuffix(p.Operation, ")"), "INSTANCE_MIGRATE(")
+	if !migration && job.Commit != statefile.CommitDone {
+		if resume && failed {
+			return invalid("job %d was already failing and rolling back when it was cut off: it cannot be resumed; roll it back with `ganetictl job abort %d`", id, id)
+		}
+		if why := irreversible(p, done, cut); !resume && why != "" {
+			return invalid("job %d cannot be rolled back: %s; finish it with `ganetictl job resume %d`", id, why, id)
+		}
+	}
+	if a.g.DryRun && (!migration || job.Commit == statefile.CommitDone) { // else migrate --cleanup's dry run
+		left := leftToDo(p, done, cut, resume || job.Commit == statefile.CommitDone)
+		if job.Commit == statefile.CommitDone {
+			left.Changes = nil // committed: only the replication is left
+		}
+		return a.renderPlan(left)
+	}
 	ol, _, err := a.lockObjects(ctx, fmt.Sprintf("job %s %d", verb, id), job.Locks, id)
 	if err != nil {
 		return err
@@ -301,14 +328,15 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 	}
 	p.SetSecrets(secrets)
 
-	job.PID, job.Status = os.Getpid(), statefile.JobRunning
-	jr := newRecorder(a, j, job, p)
-	if err := ol.SetJob(id); err != nil {
-		return err
+	var jr *jobRecorder
+	if !a.g.DryRun {
+		job.PID, job.Status = os.Getpid(), statefile.JobRunning
+		jr = newRecorder(a, j, job, p)
+		if err := ol.SetJob(id); err != nil {
+			return err
+		}
+		jr.logf("%s by %s pid %d: %d step(s) done, %d cut off, commit %q", verb, job.Who, os.Getpid(), len(done), len(cut), job.Commit)
 	}
-	done, cut, failed := cutOffRun(job.Steps)
-	jr.logf("%s by %s pid %d: %d step(s) done, %d cut off, commit %q", verb, job.Who, os.Getpid(), len(done), len(cut), job.Commit)
-
 	if job.Commit == statefile.CommitDone || job.Commit == statefile.CommitStarted && p.AppliedTo(st) {
 		// Committed: nothing to roll back, only the replication was left.
 		if !resume {
@@ -318,31 +346,70 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 		jr.finish(err)
 		return err
 	}
-	if kind, name, ok := opSubject(p.Operation); ok && kind == plan.KindInstance && strings.HasPrefix(p.Operation, "INSTANCE_MIGRATE(") {
+	if migration {
 		a.held = ol
 		err := a.settleMigration(ctx, name, migrationSource(p), resume)
-		jr.finishAs(err, map[bool]statefile.JobStatus{true: statefile.JobSuccess, false: statefile.JobCanceled}[resume])
+		if jr != nil {
+			jr.finishAs(err, map[bool]statefile.JobStatus{true: statefile.JobSuccess, false: statefile.JobCanceled}[resume])
+		}
 		return err
-	}
-	if resume && failed {
-		return invalid("job %d was already failing and rolling back when it was cut off: it cannot be resumed; roll it back with `ganetictl job abort %d`", id, id)
 	}
 	hooks := a.hooks(p, jr)
 	if !resume {
-		if why := irreversible(p, done, cut); why != "" {
-			return invalid("job %d cannot be rolled back: %s; finish it with `ganetictl job resume %d`", id, why, id)
-		}
 		err := apply.Undo(ctx, p, a.pool, done, cut, apply.Options{Parallel: a.parallel(), Hooks: hooks})
 		if err != nil {
 			err = fmt.Errorf("job %d: rollback incomplete: %w; `ganetictl cluster verify` lists what is left", id, err)
 		}
 		jr.finishAs(err, statefile.JobCanceled)
+		if err == nil && a.g.JSON {
+			return view.JSON(a.s.Out, map[string]any{"job_id": id, "aborted": true})
+		}
 		return err
 	}
 	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: hooks, Done: done, Redo: cut})
 	err = a.finishRun(ctx, p, res, err)
 	jr.finish(err)
 	return err
+}
+
+// leftToDo is what resuming (the steps not done, a cut-off one after its
+// undo) or aborting (the undos of the done and cut-off steps, newest
+// first) a cut-off run of p would run, as a plan to show.
+func leftToDo(p *plan.Plan, done, cut map[apply.StepID]bool, resume bool) *plan.Plan {
+	out := plan.New(p.Operation, p.StateLineage, p.StateSerial)
+	if !resume {
+		var undos []plan.Step
+		for si := len(p.Stages) - 1; si >= 0; si-- {
+			for i := len(p.Stages[si].Steps) - 1; i >= 0; i-- {
+				id := apply.StepID{Stage: si, Index: i}
+				if u := p.Stages[si].Steps[i].Undo; u != nil && (done[id] || cut[id]) {
+					undos = append(undos, *u)
+				}
+			}
+		}
+		if len(undos) > 0 {
+			out.Add("roll back", plan.Continue, undos...)
+		}
+		return out
+	}
+	for si, st := range p.Stages {
+		var steps []plan.Step
+		for i, s := range st.Steps {
+			id := apply.StepID{Stage: si, Index: i}
+			if done[id] {
+				continue
+			}
+			if cut[id] && s.Undo != nil {
+				steps = append(steps, *s.Undo)
+			}
+			steps = append(steps, s)
+		}
+		if len(steps) > 0 {
+			out.Add(st.Name, st.OnError, steps...)
+		}
+	}
+	out.Changes, out.Replicate = p.Changes, p.Replicate
+	return out
 }
 
 // settleMigration finishes or undoes a cut-off migration from what the

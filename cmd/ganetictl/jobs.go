@@ -337,6 +337,9 @@ func (r *jobRecorder) commitPhase(phase string, serial int64) {
 }
 
 func (r *jobRecorder) logf(format string, args ...any) {
+	if r == nil { // a dry run records nothing
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.job.Log = append(r.job.Log, time.Now().UTC().Format(time.RFC3339)+" "+fmt.Sprintf(format, args...))
@@ -350,6 +353,9 @@ func (r *jobRecorder) finish(err error) {
 // finishAs ends the job with status ok, or error (canceled when err is a
 // cancellation).
 func (r *jobRecorder) finishAs(err error, ok statefile.JobStatus) {
+	if r == nil { // a dry run records nothing
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.job.Status, r.job.Ended = ok, time.Now()

@@ -132,3 +132,27 @@ func TestCutOffRun(t *testing.T) {
 		})
 	}
 }
+
+func TestLeftToDo(t *testing.T) {
+	u := func(d string) *plan.Step { return &plan.Step{Node: "n1", Action: plan.Remove, Desc: "undo " + d} }
+	p := plan.New("X", "l", 1)
+	p.Add("a", plan.Abort, plan.Step{Node: "n1", Desc: "a", Undo: u("a")})
+	p.Add("b", plan.Abort, plan.Step{Node: "n1", Desc: "b", Undo: u("b")}, plan.Step{Node: "n2", Desc: "b2"})
+	p.Add("c", plan.Abort, plan.Step{Node: "n1", Desc: "c"})
+	done := map[apply.StepID]bool{{Stage: 0, Index: 0}: true, {Stage: 1, Index: 1}: true}
+	cut := map[apply.StepID]bool{{Stage: 1, Index: 0}: true}
+	descs := func(p *plan.Plan) (out []string) {
+		for _, st := range p.Stages {
+			for _, s := range st.Steps {
+				out = append(out, s.Desc)
+			}
+		}
+		return out
+	}
+	if got := descs(leftToDo(p, done, cut, true)); !slices.Equal(got, []string{"undo b", "b", "c"}) {
+		t.Errorf("resume: %v", got)
+	}
+	if got := descs(leftToDo(p, done, cut, false)); !slices.Equal(got, []string{"undo b", "undo a"}) {
+		t.Errorf("abort: %v", got)
+	}
+}

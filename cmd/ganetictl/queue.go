@@ -71,6 +71,10 @@ func (c *ClusterQueueDrainCmd) Run(g *Globals) error {
 		return err
 	}
 	defer a.close()
+	if g.DryRun {
+		fmt.Fprintln(g.streams.Out, "Would set the drain flag: no new jobs would start")
+		return nil
+	}
 	info := statefile.NewLockInfo("", "")
 	b, _ := json.Marshal(drainInfo{Who: info.Who, Host: info.Host, Time: time.Now().UTC()})
 	return os.WriteFile(filepath.Join(a.store.Dir, drainFile), b, 0o600)
@@ -85,6 +89,10 @@ func (c *ClusterQueueUndrainCmd) Run(g *Globals) error {
 		return err
 	}
 	defer a.close()
+	if g.DryRun {
+		fmt.Fprintln(g.streams.Out, "Would unset the drain flag")
+		return nil
+	}
 	if err := os.Remove(filepath.Join(a.store.Dir, drainFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

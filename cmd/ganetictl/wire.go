@@ -274,10 +274,7 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, ol
 		return a.savePlan(p)
 	}
 	if a.g.DryRun {
-		if a.g.JSON {
-			return view.PlanJSON(a.s.Out, p)
-		}
-		return view.RenderPlan(a.s.Out, p)
+		return a.renderPlan(p)
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(a.s.Err, "WARNING: %s\n", w)
@@ -292,6 +289,14 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, ol
 	err = a.finishRun(ctx, p, res, err)
 	jr.finish(err)
 	return err
+}
+
+// renderPlan prints p (--dry-run), as text or JSON.
+func (a *app) renderPlan(p *plan.Plan) error {
+	if a.g.JSON {
+		return view.PlanJSON(a.s.Out, p)
+	}
+	return view.RenderPlan(a.s.Out, p)
 }
 
 // hooks are the display hooks (text progress, or the JSON event stream)
