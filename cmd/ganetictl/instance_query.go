@@ -5,13 +5,14 @@ import (
 
 	"encoding/json"
 	"fmt"
-	"golang.org/x/term"
 	"io"
 	"net"
 	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"

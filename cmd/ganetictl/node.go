@@ -4,9 +4,10 @@ import (
 	"context"
 
 	"fmt"
-	"github.com/alecthomas/kong"
 	"sort"
 	"strings"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -400,35 +399,6 @@ func onlineNodes(st *statefile.State, names []string) ([]string, error) {
 	}
 	return names, nil
 }
-
-// eventHooks send apply's progress to the JSON event stream.
-type eventHooks struct{ *view.Events }
-
-// progressHooks print apply progress to stderr.
-type progressHooks struct {
-	apply.NoHooks
-	p       *view.Progress
-	verbose bool
-}
-
-func (h *progressHooks) StageStarted(st *plan.Stage) {
-	if len(st.Steps) > 0 {
-		h.p.Printf("* %s", st.Name)
-	}
-}
-
-func (h *progressHooks) StepFinished(r apply.StepResult) {
-	what := r.Step.Desc
-	if h.verbose || what == "" {
-		what = strings.Join(r.Step.Argv, " ")
-		if len(r.Step.Argv) > 2 && r.Step.Argv[0] == "sh" && r.Step.Argv[1] == "-c" {
-			what = r.Step.Desc
-		}
-	}
-	h.p.Done(r.Step.Node, what, r.Duration, r.Err)
-}
-
-func (h *progressHooks) Undoing(s *plan.Step) { h.p.Printf("  undo on %s: %s", s.Node, s.Desc) }
 
 // confirm asks a yes/no question on stderr unless --yes or --dry-run; a non-terminal
 // stdin without --yes is a refusal, so CI never hangs on a prompt.

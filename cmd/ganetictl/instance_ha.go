@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/ganetictl/ganetictl/internal/view"
-	"github.com/ganetictl/ganetictl/playbooks/hv"
-
 	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
 	"github.com/ganetictl/ganetictl/transfer"
@@ -145,136 +142,6 @@ func (c *InstanceReplaceDisksCmd) Run(ctx context.Context, g *Globals) error {
 	return a.mutate(ctx, "instance replace-disks "+c.Name, f, func(env playbooks.Env) (*plan.Plan, error) {
 		return playbooks.ReplaceDisks(env, args)
 	})
-}
-
-// NodeMigrateCmd is gnt-node migrate: every primary instance of the node
-// moves to its secondary, live when it runs (a failover when it does not).
-type NodeMigrateCmd struct {
-	Force   bool   `short:"f" name:"force"`
-	NonLive bool   `name:"non-live"`
-	Node    string `arg:""`
-}
-
-func (c *NodeMigrateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	return evacuate(ctx, g, s, c.Node, true, false, "", c.NonLive)
-}
-
-// NodeEvacuateCmd is gnt-node evacuate.
-type NodeEvacuateCmd struct {
-	Force     bool   `short:"f" name:"force"`
-	Primary   bool   `short:"p" name:"primary-only" help:"Only move primary instances (to their secondaries)."`
-	Secondary bool   `short:"s" name:"secondary-only" help:"Only move secondary mirrors (to -n or a chosen node)."`
-	NewNode   string `short:"n" name:"new-secondary" help:"Node for the moved mirrors."`
-	IAlloc    string `short:"I" name:"iallocator" help:"Accepted for compatibility; ganetictl picks the node with the most free space."`
-	Node      string `arg:""`
-}
-
-func (c *NodeEvacuateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	both := !c.Primary && !c.Secondary
-	return evacuate(ctx, g, s, c.Node, c.Primary || both, c.Secondary || both, c.NewNode, false)
-}
-
-// evacuate moves a node's instances away, one job per instance (as Ganeti
-// submits one job per instance): primaries to their secondaries, then
-// secondary mirrors to newNode (or the node with the most free VG space).
-func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, primaries, secondaries bool, newNode string, nonLive bool) error {
-	a, st, err := g.openState(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	if _, ok := st.Nodes[nodeName]; !ok {
-		return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", nodeName)}
-	}
-	pri, sec := playbooks.InstancesOn(st, nodeName)
-	var failed []string
-	run := func(what, inst string, f *factsOn, mk func(env playbooks.Env) (*plan.Plan, error)) {
-		fmt.Fprintf(s.Err, "* %s %s\n", what, inst)
-		if err := a.mutate(ctx, what+" "+inst, f, mk); err != nil {
-			fmt.Fprintf(s.Err, "  %s %s failed: %v\n", what, inst, err)
-			failed = append(failed, inst)
-		}
-	}
-	if primaries {
-		for _, i := range pri {
-			name := i.Name
-			facts, err := a.gatherFor(ctx, moveFacts(name, ""))
-			if err != nil {
-				return err
-			}
-			if f := facts[i.PrimaryNode]; f != nil && f.Running != nil {
-				if _, running := f.Running[name]; running && !g.DryRun {
-					run("instance migrate", name, moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
-						return playbooks.Migrate(env, playbooks.MigrateArgs{Name: name, NonLive: nonLive})
-					})
-					continue
-				}
-			}
-			run("instance failover", name, moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
-				return playbooks.Failover(env, playbooks.FailoverArgs{Name: name, ShutdownTimeout: 2 * time.Minute})
-			})
-		}
-	}
-	if secondaries {
-		// Re-read: the migrations above made this node a secondary.
-		if st, err = a.readState(ctx); err != nil {
-			return err
-		}
-		_, sec = playbooks.InstancesOn(st, nodeName)
-		for _, i := range sec {
-			name := i.Name
-			target := newNode
-			if target == "" {
-				if target, err = a.pickSecondary(ctx, st, i, nodeName); err != nil {
-					fmt.Fprintf(s.Err, "  %s: %v\n", name, err)
-					failed = append(failed, name)
-					continue
-				}
-			}
-			f := moveFacts(name, target)
-			f.parts = append(f.parts, playbooks.PartVGs)
-			run("instance replace-disks -n "+target, name, f, func(env playbooks.Env) (*plan.Plan, error) {
-				return playbooks.ReplaceDisks(env, playbooks.ReplaceDisksArgs{Name: name, Mode: "new", NewNode: target, Timestamp: time.Now().Unix()})
-			})
-		}
-	}
-	if len(failed) > 0 {
-		return &partialError{fmt.Errorf("could not move %d instance(s): %s", len(failed), strings.Join(failed, ", "))}
-	}
-	return nil
-}
-
-// gatherFor gathers the facts a factsOn asks for, outside of a mutation.
-func (a *app) gatherFor(ctx context.Context, f *factsOn) (map[string]*playbooks.NodeFacts, error) {
-	st, err := a.readState(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return a.gather(ctx, st, f.nodes(st), f.parts...), nil
-}
-
-// pickSecondary chooses a new secondary for inst: the vm-capable online
-// node with the most free VG space that is neither its primary nor leaving.
-func (a *app) pickSecondary(ctx context.Context, st *statefile.State, inst *statefile.Instance, leaving string) (string, error) {
-	var cands []string
-	for _, n := range st.NodeNames() {
-		node := st.Nodes[n]
-		if n == leaving || n == inst.PrimaryNode || node.Offline || node.Drained || !node.VMCapable {
-			continue
-		}
-		cands = append(cands, n)
-	}
-	facts := a.gather(ctx, st, cands, playbooks.PartVGs)
-	best, free := "", -1.0
-	for _, n := range cands {
-		if f := facts[n]; f != nil && f.Reachable && f.VG != nil && f.VG.Free > free {
-			best, free = n, f.VG.Free
-		}
-	}
-	if best == "" {
-		return "", fmt.Errorf("no node can take the mirror of %s (pass -n NODE)", inst.Name)
-	}
-	return best, nil
 }
 
 // migrationStatuses asks the hypervisors of the instance's primary and of
