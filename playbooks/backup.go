@@ -104,7 +104,7 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 		return nil, prereq(ErrWrongState, "Cannot export running instance %s consistently with --noshutdown: %s; export without --noshutdown (the instance is shut down for the copy and restarted after)", a.Name, why)
 	}
 	dir := path.Join(ExportDir, inst.Name)
-	p := plan.New(fmt.Sprintf("BACKUP_EXPORT(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpBackupExport, a.Name), st.Lineage, st.Serial)
 	if running {
 		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
 		if err != nil {

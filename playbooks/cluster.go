@@ -39,7 +39,7 @@ func ClusterInit(env Env, a InitArgs) (*plan.Plan, error) {
 	if err := nodePrereqs(a.Master, f, a.EnabledDiskTemplates, a.EnabledHypervisors, a.VolumeGroup); err != nil {
 		return nil, err
 	}
-	p := plan.New(fmt.Sprintf("CLUSTER_INIT(%s)", a.Name), env.State.Lineage, env.State.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterInit, a.Name), env.State.Lineage, env.State.Serial)
 	p.Add("prepare the master node", plan.Abort, prepareNode(a.Master, a.FileStorageDir, a.SharedFileStorageDir, a.EnabledDiskTemplates)...)
 
 	cl := statefile.Cluster{
@@ -185,7 +185,7 @@ func ClusterModify(env Env, a ModifyArgs) (*plan.Plan, error) {
 	if a.MasterNetdev != "" {
 		cl.MasterNetdev = a.MasterNetdev
 	}
-	p := plan.New("CLUSTER_SET_PARAMS", st.Lineage, st.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterSetParams), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl); err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func ClusterRename(env Env, name string) (*plan.Plan, error) {
 	}
 	cl := cloneCluster(&st.Cluster)
 	cl.Name = name
-	p := plan.New(fmt.Sprintf("CLUSTER_RENAME(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterRename, name), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindCluster, name, &st.Cluster, cl); err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func ClusterDestroy(env Env) (*plan.Plan, error) {
 	if len(others) > 0 {
 		return nil, prereq(ErrWrongState, "There are still %d node(s) besides the master in the cluster (%v); remove them first", len(others), others)
 	}
-	p := plan.New("CLUSTER_DESTROY", st.Lineage, st.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterDestroy), st.Lineage, st.Serial)
 	p.Add("remove the state copy", plan.Continue, plan.Step{Node: st.Cluster.MasterNode, Action: plan.Remove,
 		Desc: "remove ganetictl's state copy", Argv: []string{"rm", "-rf", "/var/lib/ganeti/ganetictl"}})
 	return p, nil
@@ -252,9 +252,9 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 		sort.Strings(out)
 		return out, nil
 	}
-	op := "TAGS_SET"
+	op := OpTagsSet
 	if len(remove) > 0 {
-		op = "TAGS_DEL"
+		op = OpTagsDel
 	}
 	switch kind {
 	case plan.KindCluster:
@@ -264,7 +264,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 			return nil, err
 		}
 		cl.Tags = tags
-		p := plan.New(fmt.Sprintf("%s(cluster)", op), st.Lineage, st.Serial)
+		p := plan.New(plan.ClusterOp(op, "cluster"), st.Lineage, st.Serial)
 		p.Replicate = masterCandidates(st)
 		return p, p.Set(kind, cl.Name, &st.Cluster, cl)
 	case plan.KindNode:
@@ -276,7 +276,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 		if c.Tags, err = change(n.Tags); err != nil {
 			return nil, err
 		}
-		p := plan.New(fmt.Sprintf("%s(node %s)", op, n.Name), st.Lineage, st.Serial)
+		p := plan.New(plan.Op{ID: op, Kind: plan.KindNode, Name: n.Name, Args: []string{"node " + n.Name}}, st.Lineage, st.Serial)
 		p.Replicate = masterCandidates(st)
 		return p, p.Set(kind, n.Name, n, c)
 	case plan.KindInstance:
@@ -290,7 +290,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 			return nil, err
 		}
 		c.Tags = tags
-		p := plan.New(fmt.Sprintf("%s(instance %s)", op, i.Name), st.Lineage, st.Serial)
+		p := plan.New(plan.Op{ID: op, Kind: plan.KindInstance, Name: i.Name, Args: []string{"instance " + i.Name}}, st.Lineage, st.Serial)
 		p.Replicate = masterCandidates(st)
 		return p, p.Set(kind, i.Name, i, &c)
 	}

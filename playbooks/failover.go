@@ -1,7 +1,6 @@
 package playbooks
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -50,7 +49,7 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 			return nil, err
 		}
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_FAILOVER(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceFailover, a.Name), st.Lineage, st.Serial)
 	if !primaryDown {
 		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
 		if err != nil {

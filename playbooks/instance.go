@@ -251,7 +251,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		inst.AdminState = "down"
 	}
 	_ = hvp
-	p := plan.New(fmt.Sprintf("INSTANCE_CREATE(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceCreate, a.Name), st.Lineage, st.Serial)
 	var create [][]plan.Step
 	for i, d := range disks {
 		for _, n := range d.Nodes {

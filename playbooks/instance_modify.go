@@ -1,7 +1,6 @@
 package playbooks
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -50,7 +49,7 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	c := cloneInstance(inst)
 	f := env.Facts[inst.PrimaryNode]
 	running := f != nil && f.Running != nil && func() bool { _, ok := f.Running[a.Name]; return ok }()
-	p := plan.New(fmt.Sprintf("INSTANCE_SET_PARAMS(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceSetParams, a.Name), st.Lineage, st.Serial)
 	if len(a.BEParams) > 0 {
 		if err := checkBE(a.BEParams); err != nil {
 			return nil, err

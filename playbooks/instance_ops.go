@@ -1,7 +1,7 @@
 package playbooks
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/ganetictl/ganetictl/playbooks/hv"
@@ -20,7 +20,7 @@ func InstanceRemove(env Env, name string, timeout time.Duration, ignoreFailures 
 		return nil, err
 	}
 	pn := st.Nodes[inst.PrimaryNode]
-	p := plan.New(fmt.Sprintf("INSTANCE_REMOVE(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceRemove, name), st.Lineage, st.Serial)
 	policy := plan.Abort
 	if ignoreFailures {
 		policy = plan.Continue
@@ -67,7 +67,7 @@ func InstanceStartup(env Env, name string) (*plan.Plan, error) {
 	if f == nil || !f.Reachable {
 		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_STARTUP(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceStartup, name), st.Lineage, st.Serial)
 	c := cloneInstance(inst)
 	c.AdminState, c.DisksActive = "up", true
 	if _, running := f.Running[name]; !running {
@@ -95,7 +95,7 @@ func InstanceShutdown(env Env, name string, timeout time.Duration, noRemember bo
 	if st.Nodes[inst.PrimaryNode].Offline {
 		return nil, prereq(ErrWrongState, "Primary node %s of instance %s is offline", inst.PrimaryNode, name)
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_SHUTDOWN(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceShutdown, name), st.Lineage, st.Serial)
 	stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
@@ -128,7 +128,7 @@ func InstanceReboot(env Env, name, kind string, timeout time.Duration) (*plan.Pl
 	if f == nil || !f.Reachable {
 		return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", inst.PrimaryNode, factsErr(f))
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_REBOOT(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceReboot, name), st.Lineage, st.Serial)
 	_, running := f.Running[name]
 	switch {
 	case running && kind == "soft":
@@ -179,7 +179,7 @@ func ActivateDisks(env Env, name string) (*plan.Plan, error) {
 	if len(inst.Disks) == 0 {
 		return nil, prereq(ErrWrongInput, "Instance '%s' has no disks", name)
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_ACTIVATE_DISKS(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceActivateDisks, name), st.Lineage, st.Serial)
 	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func DeactivateDisks(env Env, name string, force bool) (*plan.Plan, error) {
 	if on := runningOn(env, name); len(on) > 0 && !force {
 		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first (or use --force)", name, on)
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_DEACTIVATE_DISKS(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceDeactivateDisks, name), st.Lineage, st.Serial)
 	if err := stage(p, "deactivate disks", plan.Abort, shutdownDisks, inst); err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan
 	if err := checkSpace(inst.PrimaryNode, f, inst.DiskTemplate, inst.Disks, map[int]int64{idx: delta}); err != nil {
 		return nil, err
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_GROW_DISK(%s, %d)", name, idx), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceGrowDisk, name, strconv.Itoa(idx)), st.Lineage, st.Serial)
 	var seqs [][]plan.Step
 	for _, n := range d.Nodes {
 		if n != inst.PrimaryNode {
@@ -294,7 +294,7 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 			d.Nodes = []string{n.Name}
 		}
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_RECREATE_DISKS(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceRecreateDisks, name), st.Lineage, st.Serial)
 	create, err := perNode(c, func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) { return storage.Create(d, n, name) })
 	if err != nil {
 		return nil, err
@@ -326,7 +326,7 @@ func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	c.OS = joinOS(def.Name, variant)
-	p := plan.New(fmt.Sprintf("INSTANCE_REINSTALL(%s)", name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceReinstall, name), st.Lineage, st.Serial)
 	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	c.Name = newName
-	p := plan.New(fmt.Sprintf("INSTANCE_RENAME(%s, %s)", name, newName), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceRename, name, newName), st.Lineage, st.Serial)
 	rename, disks, err := storage.Rename(inst.Disks, inst.PrimaryNode, name, newName)
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)

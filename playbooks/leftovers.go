@@ -68,7 +68,7 @@ func verifyLeftovers(st *statefile.State, in VerifyInput) []Finding {
 // RemoveLeftovers plans removing what Stale found (`cluster verify
 // --fix`). It changes no state.
 func RemoveLeftovers(st *statefile.State, stale map[string][]Leftover) (*plan.Plan, error) {
-	p := plan.New("CLUSTER_VERIFY_FIX", st.Lineage, st.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterVerifyFix), st.Lineage, st.Serial)
 	var steps []plan.Step
 	for _, n := range sortedNodes(st) {
 		for _, l := range stale[n] {

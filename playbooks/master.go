@@ -132,7 +132,7 @@ func MasterFailover(env Env, a MasterFailoverArgs) (*plan.Plan, error) {
 	cl := cloneCluster(&st.Cluster)
 	old := cl.MasterNode
 	cl.MasterNode = n.Name
-	p := plan.New(fmt.Sprintf("CLUSTER_MASTER_FAILOVER(%s)", n.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterMasterFailover, n.Name), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl); err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_MIGRATE(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceMigrate, a.Name), st.Lineage, st.Serial)
 	// The target must have room for the instance's current memory; Ganeti
 	// balloons it down toward minmem when allowed (§11.3 step 1).
 	if mem := running.MemMiB; mem > tf.MemFree {
@@ -221,7 +221,7 @@ func migrateCleanup(env Env, inst *statefile.Instance, a MigrateArgs) (*plan.Pla
 	if err != nil {
 		return nil, prereq(ErrWrongState, "Cannot clean up the migration of %s (source %s: %s, target %s: %s): %v", inst.Name, inst.PrimaryNode, a.SourceStatus, target, a.TargetStatus, err)
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_MIGRATE_CLEANUP(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceMigrateCleanup, a.Name), st.Lineage, st.Serial)
 	p.Warnings = append(p.Warnings, dec.Reason)
 	if len(steps) > 0 {
 		p.Add("remove the leftover", plan.Continue, steps...)

@@ -202,7 +202,7 @@ func Move(env Env, a MoveArgs) (*plan.Plan, error) {
 	if err := checkSpace(target, env.Facts[target], inst.DiskTemplate, inst.Disks, nil); err != nil {
 		return nil, err
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_MOVE(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceMove, a.Name), st.Lineage, st.Serial)
 	moved := cloneInstance(inst)
 	moved.PrimaryNode = target
 	for _, d := range moved.Disks {

@@ -56,11 +56,11 @@ func NodeAdd(env Env, a NodeAddArgs) (*plan.Plan, error) {
 	if err := nodePrereqs(a.Name, env.Facts[a.Name], st.Cluster.EnabledDiskTemplates, st.Cluster.EnabledHypervisors, st.Cluster.VolumeGroup); err != nil {
 		return nil, err
 	}
-	op := "NODE_ADD"
+	op := OpNodeAdd
 	if a.Readd {
-		op = "NODE_READD"
+		op = OpNodeReadd
 	}
-	p := plan.New(fmt.Sprintf("%s(%s)", op, a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.NodeOp(op, a.Name), st.Lineage, st.Serial)
 	p.Add("prepare the node", plan.Abort, prepareNode(a.Name, st.Cluster.FileStorageDir, st.Cluster.SharedFileStorageDir, st.Cluster.EnabledDiskTemplates)...)
 
 	n := &statefile.Node{Meta: statefile.Meta{UUID: env.NewID()}, Name: a.Name, PrimaryIP: a.PrimaryIP, SecondaryIP: a.SecondaryIP,
@@ -109,7 +109,7 @@ func NodeRemove(env Env, name string) (*plan.Plan, error) {
 		return nil, prereq(ErrWrongState, "Instance(s) %s still use node %s; migrate or evacuate them first (node migrate / node evacuate)",
 			strings.Join(append(pri, sec...), ", "), n.Name)
 	}
-	p := plan.New(fmt.Sprintf("NODE_REMOVE(%s)", n.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.NodeOp(OpNodeRemove, n.Name), st.Lineage, st.Serial)
 	if !n.Offline {
 		p.Add("deconfigure the node", plan.Continue, plan.Step{Node: n.Name, Action: plan.Remove,
 			Desc: "remove ganetictl's files", Argv: []string{"rm", "-rf", "/var/lib/ganeti/ganetictl"}})
@@ -226,7 +226,7 @@ func NodeModify(env Env, a NodeModifyArgs) (*plan.Plan, []string, error) {
 			warnings = append(warnings, fmt.Sprintf("Node %s is marked offline while instances use it (%s): they cannot run there until it is back; fail them over first if it is really gone", n.Name, strings.Join(append(pri, sec...), ", ")))
 		}
 	}
-	p := plan.New(fmt.Sprintf("NODE_SET_PARAMS(%s)", n.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.NodeOp(OpNodeSetParams, n.Name), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindNode, n.Name, n, c); err != nil {
 		return nil, nil, err
 	}

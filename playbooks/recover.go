@@ -286,7 +286,7 @@ func (r *Recovered) note(kind, object, format string, a ...any) {
 
 // statePlan describes the difference between two states as plan changes.
 func statePlan(base, st *statefile.State) (*plan.Plan, error) {
-	p := plan.New("CLUSTER_RECOVER", base.Lineage, base.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterRecover), base.Lineage, base.Serial)
 	var before any
 	if base.Cluster.Name != "" {
 		before = &base.Cluster

@@ -48,7 +48,7 @@ func ReplaceDisks(env Env, a ReplaceDisksArgs) (*plan.Plan, error) {
 	if mode == "auto" {
 		mode, idx = autoReplace(env, inst)
 		if mode == "" {
-			p := plan.New(fmt.Sprintf("INSTANCE_REPLACE_DISKS(%s)", a.Name), st.Lineage, st.Serial)
+			p := plan.New(plan.InstanceOp(OpInstanceReplaceDisks, a.Name), st.Lineage, st.Serial)
 			p.Warnings = append(p.Warnings, "no faulty disks found: nothing to replace")
 			return p, nil
 		}
@@ -58,7 +58,7 @@ func ReplaceDisks(env Env, a ReplaceDisksArgs) (*plan.Plan, error) {
 			return nil, prereq(ErrEnvironment, "Node %s is not reachable: %s", n, factsErr(f))
 		}
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_REPLACE_DISKS(%s)", a.Name), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceReplaceDisks, a.Name), st.Lineage, st.Serial)
 	registerSecrets(p, inst.Disks)
 	de := drbdEnv(env)
 	switch mode {
@@ -235,7 +235,7 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := plan.New(fmt.Sprintf("INSTANCE_SET_PARAMS(%s, disk_template=%s)", a.Name, a.Template), st.Lineage, st.Serial)
+	p := plan.New(plan.InstanceOp(OpInstanceSetParams, a.Name, "disk_template="+a.Template), st.Lineage, st.Serial)
 	de := drbdEnv(env)
 	c := cloneInstance(inst)
 	switch {

@@ -91,7 +91,7 @@ func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts) VerifyDisksRe
 // the INFO lines to show.
 func RepairDiskSizes(env Env, only []string) (*plan.Plan, []string, error) {
 	st := env.State
-	p := plan.New("CLUSTER_REPAIR_DISK_SIZES", st.Lineage, st.Serial)
+	p := plan.New(plan.ClusterOp(OpClusterRepairDiskSize), st.Lineage, st.Serial)
 	var notes []string
 	names := only
 	if len(names) == 0 {

@@ -386,7 +386,7 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 		steps[i] = plan.Step{Node: n, Action: plan.Exec, Argv: argv}
 	}
 	if g.DryRun {
-		p := plan.New("CLUSTER_COMMAND", st.Lineage, st.Serial)
+		p := plan.New(plan.ClusterOp(playbooks.OpClusterCommand), st.Lineage, st.Serial)
 		p.Add("run the command", plan.Continue, steps...)
 		return a.execute(ctx, p, st, nil)
 	}
@@ -474,7 +474,7 @@ func (c *ClusterCopyfileCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return nil, err
 		}
-		p := plan.New("CLUSTER_COPYFILE("+path+")", env.State.Lineage, env.State.Serial)
+		p := plan.New(plan.ClusterOp(playbooks.OpClusterCopyfile, path), env.State.Lineage, env.State.Serial)
 		steps := make([]plan.Step, len(nodes))
 		for i, n := range nodes {
 			steps[i] = plan.Step{Node: n, Action: plan.Upload, Desc: "copy " + path, Path: path, Mode: uint32(fi.Mode().Perm()), Content: data}
@@ -577,7 +577,7 @@ func (c *ClusterRedistConfCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	sort.Strings(nodes)
 	if g.DryRun {
-		p := plan.New("CLUSTER_REDIST_CONF", st.Lineage, st.Serial)
+		p := plan.New(plan.ClusterOp(playbooks.OpClusterRedistConf), st.Lineage, st.Serial)
 		steps := make([]plan.Step, len(nodes))
 		for i, n := range nodes {
 			steps[i] = plan.Step{Node: n, Action: plan.Upload, Desc: "copy the state", Path: playbooks.StateReplicaPath, Mode: 0o600}

@@ -7,10 +7,10 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/apply"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 
@@ -297,7 +297,7 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 	// Decide what is left before touching anything: a refusal leaves the
 	// job as it was.
 	done, cut, failed := cutOffRun(job.Steps)
-	name, migration := strings.CutPrefix(strings.TrimSuffix(p.Operation, ")"), "INSTANCE_MIGRATE(")
+	name, migration := p.Op.Name, p.Op.ID == playbooks.OpInstanceMigrate
 	if !migration && job.Commit != statefile.CommitDone {
 		if resume && failed {
 			return invalid("job %d was already failing and rolling back when it was cut off: it cannot be resumed; roll it back with `ganetictl job abort %d`", id, id)
@@ -376,7 +376,8 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 // undo) or aborting (the undos of the done and cut-off steps, newest
 // first) a cut-off run of p would run, as a plan to show.
 func leftToDo(p *plan.Plan, done, cut map[apply.StepID]bool, resume bool) *plan.Plan {
-	out := plan.New(p.Operation, p.StateLineage, p.StateSerial)
+	out := plan.New(p.Op, p.StateLineage, p.StateSerial)
+	out.Operation = p.Operation
 	if !resume {
 		var undos []plan.Step
 		for si := len(p.Stages) - 1; si >= 0; si-- {

@@ -34,8 +34,8 @@ func planLocks(p *plan.Plan) []statefile.LockReq {
 	narrow := false
 	// An instance operation locks its instance even when it changes
 	// nothing of it in the state (reboot, migrate --cleanup, ...).
-	if kind, name, ok := opSubject(p.Operation); ok && kind == plan.KindInstance {
-		reqs = append(reqs, statefile.LockReq{Level: statefile.LevelInstance, Name: name, Exclusive: true})
+	if p.Op.Kind == plan.KindInstance && p.Op.Name != "" {
+		reqs = append(reqs, statefile.LockReq{Level: statefile.LevelInstance, Name: p.Op.Name, Exclusive: true})
 		narrow = true
 	}
 	for _, c := range p.Changes {
@@ -67,22 +67,6 @@ func planLocks(p *plan.Plan) []statefile.LockReq {
 		reqs[0].Exclusive = true
 	}
 	return statefile.NormalizeLocks(reqs)
-}
-
-// opSubject parses the object of an opcode name like INSTANCE_REBOOT(web1).
-func opSubject(op string) (kind, name string, ok bool) {
-	code, rest, found := strings.Cut(op, "(")
-	name, closed := strings.CutSuffix(rest, ")")
-	if !found || !closed || name == "" || strings.ContainsAny(name, "(), ") {
-		return "", "", false
-	}
-	switch {
-	case strings.HasPrefix(code, "INSTANCE_"):
-		return plan.KindInstance, name, true
-	case strings.HasPrefix(code, "NODE_"):
-		return plan.KindNode, name, true
-	}
-	return "", "", false
 }
 
 func covered(held, need []statefile.LockReq) bool {

@@ -27,29 +27,29 @@ func TestPlanLocks(t *testing.T) {
 		want []statefile.LockReq
 	}{
 		{"instance create: its nodes' resources exclusively", func(p *plan.Plan) {
-			p.Operation = "INSTANCE_CREATE(web1)"
+			p.Op = plan.InstanceOp("INSTANCE_CREATE", "web1")
 			p.Add("disks", plan.Abort, plan.Step{Node: "node1", Action: plan.Create}, plan.Step{Node: "node2", Action: plan.Create})
 			p.Set(plan.KindInstance, "web1", nil, &statefile.Instance{Name: "web1"})
 		}, []statefile.LockReq{cl, inst("web1"), node("node1", false), node("node2", false), res("node1", true), res("node2", true)}},
 		{"reboot changes nothing in the state but locks its instance", func(p *plan.Plan) {
-			p.Operation = "INSTANCE_REBOOT(web1)"
+			p.Op = plan.InstanceOp("INSTANCE_REBOOT", "web1")
 			p.Add("stop", plan.Abort, plan.Step{Node: "node1", Action: plan.Remove}, plan.Step{Node: "node1", Action: plan.Create})
 		}, []statefile.LockReq{cl, inst("web1"), node("node1", false), res("node1", true)}},
 		{"shutdown shares the node's resources", func(p *plan.Plan) {
-			p.Operation = "INSTANCE_SHUTDOWN(web1)"
+			p.Op = plan.InstanceOp("INSTANCE_SHUTDOWN", "web1")
 			p.Add("stop", plan.Abort, plan.Step{Node: "node1", Action: plan.Remove})
 		}, []statefile.LockReq{cl, inst("web1"), node("node1", false), res("node1", false)}},
 		{"node modify locks the node exclusively", func(p *plan.Plan) {
-			p.Operation = "NODE_MODIFY(node3)"
+			p.Op = plan.NodeOp("NODE_MODIFY", "node3")
 			p.Set(plan.KindNode, "node3", &statefile.Node{Name: "node3"}, &statefile.Node{Name: "node3", Drained: true})
 		}, []statefile.LockReq{cl, node("node3", true)}},
 		{"a cluster change takes the cluster exclusively", func(p *plan.Plan) {
-			p.Operation = "CLUSTER_MODIFY"
+			p.Op = plan.ClusterOp("CLUSTER_MODIFY")
 			p.Set(plan.KindCluster, "c", &statefile.Cluster{Name: "c"}, &statefile.Cluster{Name: "c", Tags: []string{"x"}})
 		}, []statefile.LockReq{clX}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := plan.New("", "l", 1)
+			p := plan.New(plan.Op{ID: ""}, "l", 1)
 			tc.mk(p)
 			if got := planLocks(p); !slices.Equal(got, tc.want) {
 				t.Errorf("got  %v\nwant %v", got, tc.want)
@@ -58,25 +58,10 @@ func TestPlanLocks(t *testing.T) {
 	}
 }
 
-func TestOpSubject(t *testing.T) {
-	for op, want := range map[string][2]string{
-		"INSTANCE_MIGRATE(web1.example.com)": {plan.KindInstance, "web1.example.com"},
-		"NODE_ADD(node2)":                    {plan.KindNode, "node2"},
-		"CLUSTER_VERIFY":                     {},
-		"INSTANCE_CREATE(a, b)":              {},
-		"INSTANCE_X()":                       {},
-	} {
-		k, n, ok := opSubject(op)
-		if ok != (want[0] != "") || k != want[0] || n != want[1] {
-			t.Errorf("opSubject(%q) = %q %q %v, want %v", op, k, n, ok, want)
-		}
-	}
-}
-
 func TestIrreversible(t *testing.T) {
 	rm := func(d string) plan.Step { return plan.Step{Node: "n1", Action: plan.Remove, Desc: d} }
 	mk := plan.Step{Node: "n2", Action: plan.Create, Desc: "create", Undo: &plan.Step{Node: "n2", Action: plan.Remove}}
-	p := plan.New("INSTANCE_MOVE(x)", "l", 1)
+	p := plan.New(plan.InstanceOp("INSTANCE_MOVE", "x"), "l", 1)
 	p.Add("leftovers", plan.Continue, rm("remove leftovers"))
 	p.Add("create", plan.Abort, mk)
 	p.Add("remove source", plan.Continue, rm("remove the source disk"))
@@ -87,7 +72,7 @@ func TestIrreversible(t *testing.T) {
 	if why := irreversible(p, map[apply.StepID]bool{id(0, 0): true, id(1, 0): true}, map[apply.StepID]bool{id(2, 0): true}); why == "" {
 		t.Error("once the source removal started, abort must refuse")
 	}
-	only := plan.New("INSTANCE_REMOVE(x)", "l", 1)
+	only := plan.New(plan.InstanceOp("INSTANCE_REMOVE", "x"), "l", 1)
 	only.Add("remove", plan.Abort, rm("remove the disk"))
 	if why := irreversible(only, map[apply.StepID]bool{id(0, 0): true}, nil); why == "" {
 		t.Error("a plan that only removes cannot be rolled back")
@@ -135,7 +120,7 @@ func TestCutOffRun(t *testing.T) {
 
 func TestLeftToDo(t *testing.T) {
 	u := func(d string) *plan.Step { return &plan.Step{Node: "n1", Action: plan.Remove, Desc: "undo " + d} }
-	p := plan.New("X", "l", 1)
+	p := plan.New(plan.Op{ID: "X"}, "l", 1)
 	p.Add("a", plan.Abort, plan.Step{Node: "n1", Desc: "a", Undo: u("a")})
 	p.Add("b", plan.Abort, plan.Step{Node: "n1", Desc: "b", Undo: u("b")}, plan.Step{Node: "n2", Desc: "b2"})
 	p.Add("c", plan.Abort, plan.Step{Node: "n1", Desc: "c"})

@@ -176,7 +176,7 @@ func (c *NodeModifyStorageCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	return a0(ctx, g, "node modify-storage "+c.Node, "NODE_MODIFY_STORAGE("+c.Node+")", "modify storage", step)
+	return a0(ctx, g, "node modify-storage "+c.Node, plan.NodeOp(playbooks.OpNodeModifyStorage, c.Node), "modify storage", step)
 }
 
 // NodeRepairStorageCmd is gnt-node repair-storage.
@@ -191,12 +191,12 @@ func (c *NodeRepairStorageCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	return a0(ctx, g, "node repair-storage "+c.Node, "NODE_REPAIR_STORAGE("+c.Node+")", "repair storage", step)
+	return a0(ctx, g, "node repair-storage "+c.Node, plan.NodeOp(playbooks.OpNodeRepairStorage, c.Node), "repair storage", step)
 }
 
 // a0 runs a one-step node operation with no state change through the usual
 // plan path (dry-run, journal, progress).
-func a0(ctx context.Context, g *Globals, op, opcode, stage string, step plan.Step) error {
+func a0(ctx context.Context, g *Globals, op string, opcode plan.Op, stage string, step plan.Step) error {
 	return g.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
 		if _, err := onlineNodes(env.State, []string{step.Node}); err != nil {
 			return nil, err

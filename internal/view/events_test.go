@@ -17,7 +17,7 @@ func TestEventsGolden(t *testing.T) {
 	var b bytes.Buffer
 	clock := func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) }
 	e := NewEvents(&b, clock)
-	p := plan.New("INSTANCE_STARTUP(web1)", "lin-1", 7)
+	p := plan.New(plan.InstanceOp("INSTANCE_STARTUP", "web1"), "lin-1", 7)
 	st := p.Add("start the instance", plan.Abort, plan.Step{Node: "node1", Action: plan.Exec, Desc: "start web1", Argv: []string{"kvm", plan.SecretRef("x")}})
 	p.Changes = []plan.Change{{Action: plan.Modify, Kind: plan.KindInstance, Name: "web1"}}
 	e.Plan(p)

@@ -10,7 +10,7 @@ import (
 )
 
 func recoveryFixture(t *testing.T) Recovery {
-	p := plan.New("CLUSTER_RECOVER", "L", 4)
+	p := plan.New(plan.ClusterOp("CLUSTER_RECOVER"), "L", 4)
 	inst := &statefile.Instance{Name: "db", DiskTemplate: "drbd", Disks: []*statefile.Disk{{DevType: "drbd",
 		LogicalID: []any{"n1", "n2", 11000, 0, 1, "topsecret"}}}}
 	if err := p.Set(plan.KindInstance, "db", nil, inst); err != nil {

@@ -54,7 +54,7 @@ func state(t *testing.T) *statefile.State {
 func TestRunCommitsAfterStages(t *testing.T) {
 	rs := newFakes("node1", "node2")
 	st := state(t)
-	p := plan.New("TEST", st.Lineage, st.Serial)
+	p := plan.New(plan.Op{ID: "TEST"}, st.Lineage, st.Serial)
 	p.Add("one", plan.Abort, plan.Step{Node: "node1", Action: plan.Create, Argv: []string{"touch", "/a"}},
 		plan.Step{Node: "node2", Action: plan.Create, Argv: []string{"touch", "/b"}})
 	p.Add("two", plan.Abort, plan.Step{Node: "node2", Action: plan.Upload, Path: "/etc/x", Mode: 0o600, Content: []byte("hi")})
@@ -85,7 +85,7 @@ func TestAbortUndoesNewestFirst(t *testing.T) {
 	rs := newFakes("node1", "node2")
 	rs["node2"].Handle(remotetest.Exact("lvcreate", "disk1"), remotetest.Fail(5, "  Insufficient free space"))
 	st := state(t)
-	p := plan.New("TEST", st.Lineage, st.Serial)
+	p := plan.New(plan.Op{ID: "TEST"}, st.Lineage, st.Serial)
 	undo := func(node, what string) *plan.Step {
 		return &plan.Step{Node: node, Action: plan.Remove, Desc: "undo " + what, Argv: []string{"lvremove", what}}
 	}
@@ -117,7 +117,7 @@ func TestAbortUndoesNewestFirst(t *testing.T) {
 func TestContinueRunsAll(t *testing.T) {
 	rs := newFakes("node1", "node2")
 	rs["node1"].Handle(remotetest.Prefix("false"), remotetest.Fail(1, ""))
-	p := plan.New("CMD", "", 0)
+	p := plan.New(plan.Op{ID: "CMD"}, "", 0)
 	p.Add("cmd", plan.Continue, plan.Step{Node: "node1", Argv: []string{"false"}}, plan.Step{Node: "node2", Argv: []string{"true"}},
 		plan.Step{Node: "node3", Argv: []string{"true"}})
 	res, err := Run(t.Context(), p, rs, nil, Options{})
@@ -134,7 +134,7 @@ func TestContinueRunsAll(t *testing.T) {
 
 func TestResumeAndUndoCutOffRun(t *testing.T) {
 	rs := newFakes("node1")
-	p := plan.New("TEST", "", 0)
+	p := plan.New(plan.Op{ID: "TEST"}, "", 0)
 	undo := func(what string) *plan.Step {
 		return &plan.Step{Node: "node1", Action: plan.Remove, Argv: []string{"lvremove", what}}
 	}
@@ -162,7 +162,7 @@ func TestResumeAndUndoCutOffRun(t *testing.T) {
 func TestSecretsResolvedButNeverReported(t *testing.T) {
 	rs := newFakes("node1")
 	rs["node1"].Handle(remotetest.Prefix("drbdsetup"), remotetest.Fail(10, "bad"))
-	p := plan.New("X", "", 0)
+	p := plan.New(plan.Op{ID: "X"}, "", 0)
 	secret := p.Secret("disk0", "s3cr3t")
 	p.Add("net", plan.Abort, plan.Step{Node: "node1", Argv: []string{"drbdsetup", secret, "net"}})
 	_, err := Run(t.Context(), p, rs, nil, Options{})

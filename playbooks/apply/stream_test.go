@@ -37,7 +37,7 @@ func TestStepStderrStreams(t *testing.T) {
 	rs["node1"].Handle(remotetest.Exact("copy"), remotetest.Fail(0, "progress 50%\n"))
 	rs["node1"].Handle(remotetest.Exact("other"), remotetest.Fail(0, "quiet\n"))
 	st := state(t)
-	p := plan.New("TEST", st.Lineage, st.Serial)
+	p := plan.New(plan.Op{ID: "TEST"}, st.Lineage, st.Serial)
 	p.Add("one", plan.Abort, plan.Step{Node: "node1", Action: plan.Exec, Desc: "copy", Argv: []string{"copy"}},
 		plan.Step{Node: "node1", Action: plan.Exec, Desc: "other", Argv: []string{"other"}})
 	h := &streamHooks{}

@@ -14,7 +14,7 @@ func TestApplyChangesOnTopOfOthers(t *testing.T) {
 	st.Instances["a"] = &statefile.Instance{Name: "a", PrimaryNode: "node1"}
 	st.Instances["b"] = &statefile.Instance{Name: "b", PrimaryNode: "node1"}
 
-	p := New("INSTANCE_MIGRATE(a)", "l", 0)
+	p := New(InstanceOp("INSTANCE_MIGRATE", "a"), "l", 0)
 	after := *st.Instances["a"]
 	after.PrimaryNode = "node2"
 	if err := p.Set(KindInstance, "a", st.Instances["a"], &after); err != nil {

@@ -74,8 +74,11 @@ const (
 
 // Plan is one operation (a Ganeti opcode) as data.
 type Plan struct {
-	FormatVersion int    `json:"format_version"`
-	Operation     string `json:"operation"` // e.g. NODE_ADD(node2)
+	FormatVersion int `json:"format_version"`
+	// Op is the opcode and its subject; Operation is Op as people read it
+	// (NODE_ADD(node2)), for display only.
+	Op        Op     `json:"op"`
+	Operation string `json:"operation"`
 	// StateLineage and StateSerial name the state the plan was made from;
 	// applying it to any other state is refused (StaleError).
 	StateLineage string   `json:"state_lineage"`
@@ -93,8 +96,8 @@ type Plan struct {
 }
 
 // New starts a plan for op made from a state with the given lineage and serial.
-func New(op, lineage string, serial int64) *Plan {
-	return &Plan{FormatVersion: FormatVersion, Operation: op, StateLineage: lineage, StateSerial: serial}
+func New(op Op, lineage string, serial int64) *Plan {
+	return &Plan{FormatVersion: FormatVersion, Op: op, Operation: op.String(), StateLineage: lineage, StateSerial: serial}
 }
 
 // Stage is a barrier: its steps run concurrently (at most one per node at a

@@ -1,0 +1,46 @@
+package playbooks
+
+import "github.com/ganetictl/ganetictl/playbooks/plan"
+
+// The opcodes ganetictl plans, named as Ganeti names them (without OP_).
+const (
+	OpClusterInit           plan.OpID = "CLUSTER_INIT"
+	OpClusterSetParams      plan.OpID = "CLUSTER_SET_PARAMS"
+	OpClusterRename         plan.OpID = "CLUSTER_RENAME"
+	OpClusterDestroy        plan.OpID = "CLUSTER_DESTROY"
+	OpClusterVerifyFix      plan.OpID = "CLUSTER_VERIFY_FIX"
+	OpClusterRepairDiskSize plan.OpID = "CLUSTER_REPAIR_DISK_SIZES"
+	OpClusterMasterFailover plan.OpID = "CLUSTER_MASTER_FAILOVER"
+	OpClusterRecover        plan.OpID = "CLUSTER_RECOVER"
+	OpClusterCommand        plan.OpID = "CLUSTER_COMMAND"
+	OpClusterCopyfile       plan.OpID = "CLUSTER_COPYFILE"
+	OpClusterRedistConf     plan.OpID = "CLUSTER_REDIST_CONF"
+	OpTagsSet               plan.OpID = "TAGS_SET"
+	OpTagsDel               plan.OpID = "TAGS_DEL"
+
+	OpNodeAdd           plan.OpID = "NODE_ADD"
+	OpNodeReadd         plan.OpID = "NODE_READD"
+	OpNodeRemove        plan.OpID = "NODE_REMOVE"
+	OpNodeSetParams     plan.OpID = "NODE_SET_PARAMS"
+	OpNodeModifyStorage plan.OpID = "NODE_MODIFY_STORAGE"
+	OpNodeRepairStorage plan.OpID = "NODE_REPAIR_STORAGE"
+
+	OpInstanceCreate          plan.OpID = "INSTANCE_CREATE"
+	OpInstanceRemove          plan.OpID = "INSTANCE_REMOVE"
+	OpInstanceStartup         plan.OpID = "INSTANCE_STARTUP"
+	OpInstanceShutdown        plan.OpID = "INSTANCE_SHUTDOWN"
+	OpInstanceReboot          plan.OpID = "INSTANCE_REBOOT"
+	OpInstanceActivateDisks   plan.OpID = "INSTANCE_ACTIVATE_DISKS"
+	OpInstanceDeactivateDisks plan.OpID = "INSTANCE_DEACTIVATE_DISKS"
+	OpInstanceGrowDisk        plan.OpID = "INSTANCE_GROW_DISK"
+	OpInstanceRecreateDisks   plan.OpID = "INSTANCE_RECREATE_DISKS"
+	OpInstanceReinstall       plan.OpID = "INSTANCE_REINSTALL"
+	OpInstanceRename          plan.OpID = "INSTANCE_RENAME"
+	OpInstanceSetParams       plan.OpID = "INSTANCE_SET_PARAMS"
+	OpInstanceFailover        plan.OpID = "INSTANCE_FAILOVER"
+	OpInstanceMigrate         plan.OpID = "INSTANCE_MIGRATE"
+	OpInstanceMigrateCleanup  plan.OpID = "INSTANCE_MIGRATE_CLEANUP"
+	OpInstanceReplaceDisks    plan.OpID = "INSTANCE_REPLACE_DISKS"
+	OpInstanceMove            plan.OpID = "INSTANCE_MOVE"
+	OpBackupExport            plan.OpID = "BACKUP_EXPORT"
+)
