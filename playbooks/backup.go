@@ -168,8 +168,8 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Stages = append(p.Stages, rm.Stages...)
-		p.Changes, p.Replicate = rm.Changes, rm.Replicate
+		p.AddStages(rm.Stages...)
+		p.Changes = rm.Changes // rm.Stages hold its state copy
 		return p, nil
 	}
 	if running {

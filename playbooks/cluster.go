@@ -73,7 +73,7 @@ func ClusterInit(env Env, a InitArgs) (*plan.Plan, error) {
 	if err := p.Set(plan.KindNode, n.Name, nil, n); err != nil {
 		return nil, err
 	}
-	p.Replicate = []string{a.Master}
+	ReplicateTo(p, a.Master)
 	return p, nil
 }
 
@@ -189,7 +189,7 @@ func ClusterModify(env Env, a ModifyArgs) (*plan.Plan, error) {
 	if err := p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl); err != nil {
 		return nil, err
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }
 
@@ -205,7 +205,7 @@ func ClusterRename(env Env, name string) (*plan.Plan, error) {
 	if err := p.Set(plan.KindCluster, name, &st.Cluster, cl); err != nil {
 		return nil, err
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }
 
@@ -265,7 +265,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 		}
 		cl.Tags = tags
 		p := plan.New(plan.ClusterOp(op, "cluster"), st.Lineage, st.Serial)
-		p.Replicate = masterCandidates(st)
+		ReplicateTo(p, masterCandidates(st)...)
 		return p, p.Set(kind, cl.Name, &st.Cluster, cl)
 	case plan.KindNode:
 		n, err := node(st, name)
@@ -277,7 +277,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 			return nil, err
 		}
 		p := plan.New(plan.Op{ID: op, Kind: plan.KindNode, Name: n.Name, Args: []string{"node " + n.Name}}, st.Lineage, st.Serial)
-		p.Replicate = masterCandidates(st)
+		ReplicateTo(p, masterCandidates(st)...)
 		return p, p.Set(kind, n.Name, n, c)
 	case plan.KindInstance:
 		i, ok := st.Instances[name]
@@ -291,7 +291,7 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 		}
 		c.Tags = tags
 		p := plan.New(plan.Op{ID: op, Kind: plan.KindInstance, Name: i.Name, Args: []string{"instance " + i.Name}}, st.Lineage, st.Serial)
-		p.Replicate = masterCandidates(st)
+		ReplicateTo(p, masterCandidates(st)...)
 		return p, p.Set(kind, i.Name, i, &c)
 	}
 	return nil, fmt.Errorf("tags: unknown kind %q", kind)

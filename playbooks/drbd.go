@@ -123,7 +123,7 @@ func drbdOpenDual(env Env, p *plan.Plan, inst *statefile.Instance, target string
 		if err != nil {
 			return err
 		}
-		p.Stages = append(p.Stages, storage.Stages(name, plan.Abort, seqs...)...)
+		p.AddStages(storage.Stages(name, plan.Abort, seqs...)...)
 		return nil
 	}
 	if err := add("disconnect disks", func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) { return storage.DisconnectNet(d, n, de) }); err != nil {
@@ -143,7 +143,7 @@ func drbdOpenDual(env Env, p *plan.Plan, inst *statefile.Instance, target string
 	if err != nil {
 		return err
 	}
-	p.Stages = append(p.Stages, storage.Stages("open disks on "+target, plan.Abort, seqs...)...)
+	p.AddStages(storage.Stages("open disks on "+target, plan.Abort, seqs...)...)
 	return nil
 }
 
@@ -158,7 +158,7 @@ func drbdCloseSource(env Env, p *plan.Plan, inst *statefile.Instance, target str
 		if err != nil {
 			return err
 		}
-		p.Stages = append(p.Stages, storage.Stages(name, plan.Abort, stripUndo(seqs)...)...)
+		p.AddStages(storage.Stages(name, plan.Abort, stripUndo(seqs)...)...)
 		return nil
 	}
 	if err := add("close disks on "+source, func(d *statefile.Disk, n string, idx int) ([]plan.Step, error) {

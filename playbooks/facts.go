@@ -75,8 +75,6 @@ if want volumes; then sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool";
 echo @@end
 `
 
-// StateReplicaPath is where a master candidate keeps its copy of the state.
-const StateReplicaPath = "/var/lib/ganeti/ganetictl/state.json"
 
 // FactsArgs are the node-independent inputs of the facts script.
 type FactsArgs struct {

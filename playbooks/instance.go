@@ -267,7 +267,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 			create = append(create, steps)
 		}
 	}
-	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
+	p.AddStages(storage.Stages("create disks", plan.Abort, create...)...)
 	if err := activate(env, p, "activate disks", inst, true); err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Stages = append(p.Stages, storage.Stages("wait for the disks to sync", plan.Abort, seqs...)...)
+		p.AddStages(storage.Stages("wait for the disks to sync", plan.Abort, seqs...)...)
 	}
 	// As in Ganeti, a diskless instance has nothing to install onto.
 	if !a.NoInstall && a.Template != "diskless" {
@@ -494,7 +494,7 @@ func activate(env Env, p *plan.Plan, name string, inst *statefile.Instance, forc
 	if err != nil {
 		return err
 	}
-	p.Stages = append(p.Stages, storage.Stages(name, plan.Abort, seqs...)...)
+	p.AddStages(storage.Stages(name, plan.Abort, seqs...)...)
 	return nil
 }
 
@@ -512,7 +512,7 @@ func deactivate(env Env, p *plan.Plan, name string, onErr plan.OnError, inst *st
 		}
 		live = append(live, seq)
 	}
-	p.Stages = append(p.Stages, storage.Stages(name, onErr, live...)...)
+	p.AddStages(storage.Stages(name, onErr, live...)...)
 	return nil
 }
 
@@ -551,7 +551,7 @@ func stage(p *plan.Plan, name string, onErr plan.OnError, mk func(*statefile.Ins
 	if err != nil {
 		return err
 	}
-	p.Stages = append(p.Stages, storage.Stages(name, onErr, seqs...)...)
+	p.AddStages(storage.Stages(name, onErr, seqs...)...)
 	return nil
 }
 
@@ -680,6 +680,6 @@ func setInstance(p *plan.Plan, st *statefile.State, name string, before, after *
 	if err := p.Set(plan.KindInstance, name, before, after); err != nil {
 		return nil, err
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }

@@ -118,7 +118,7 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	if len(p.Changes) == 0 && len(p.Stages) == 0 {
 		return nil, prereq(ErrWrongInput, "No changes submitted")
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }
 
@@ -194,8 +194,8 @@ func modifyDisks(env Env, p *plan.Plan, inst, c *statefile.Instance, mods []Disk
 			return prereq(ErrWrongInput, "Unknown disk operation '%s'", m.Op)
 		}
 	}
-	p.Stages = append(p.Stages, storage.Stages("create new disks", plan.Abort, create...)...)
-	p.Stages = append(p.Stages, storage.Stages("activate new disks", plan.Abort, assemble...)...)
+	p.AddStages(storage.Stages("create new disks", plan.Abort, create...)...)
+	p.AddStages(storage.Stages("activate new disks", plan.Abort, assemble...)...)
 	if len(removed) > 0 {
 		for _, d := range removed {
 			i := slices.Index(inst.Disks, findDisk(inst, d.UUID))
@@ -209,7 +209,7 @@ func modifyDisks(env Env, p *plan.Plan, inst, c *statefile.Instance, mods []Disk
 			}
 			rm = append(rm, append(down, gone...))
 		}
-		p.Stages = append(p.Stages, storage.Stages("remove disks", plan.Abort, rm...)...)
+		p.AddStages(storage.Stages("remove disks", plan.Abort, rm...)...)
 	}
 	return nil
 }

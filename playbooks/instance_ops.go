@@ -45,7 +45,7 @@ func InstanceRemove(env Env, name string, timeout time.Duration, ignoreFailures 
 	if err := p.Delete(plan.KindInstance, name, inst); err != nil {
 		return nil, err
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }
 
@@ -251,7 +251,7 @@ func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan
 		}
 		seqs = append(seqs, steps)
 	}
-	p.Stages = append(p.Stages, storage.Stages("grow the disk", plan.Abort, seqs...)...)
+	p.AddStages(storage.Stages("grow the disk", plan.Abort, seqs...)...)
 	if isDRBD(inst) {
 		steps, err := storage.ResizeDRBD(d, inst.PrimaryNode, delta)
 		if err != nil {
@@ -299,7 +299,7 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Stages = append(p.Stages, storage.Stages("create disks", plan.Abort, create...)...)
+	p.AddStages(storage.Stages("create disks", plan.Abort, create...)...)
 	c.DisksActive = false
 	return setInstance(p, st, name, inst, c)
 }

@@ -49,7 +49,7 @@ func TestInstanceAddPlan(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Join(names, ","); got != "create disks,activate disks,install the OS,start the instance" {
+	if got := strings.Join(names, ","); got != "create disks,activate disks,install the OS,start the instance,copy the state to the master candidates" {
 		t.Errorf("stages: %s", got)
 	}
 	st := env.State
@@ -67,7 +67,7 @@ func TestInstanceAddStartMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := p.Stages[len(p.Stages)-1].Steps[0]
+	start := p.Stages[len(p.Stages)-2].Steps[0] // the last is the state's copy
 	if !strings.Contains(strings.Join(start.Argv, " "), "-m 256") {
 		t.Errorf("qemu should get -m maxmem: %v", start.Argv)
 	}
@@ -142,7 +142,7 @@ func TestInstanceOpsNeedState(t *testing.T) {
 	}
 	// Startup of a running instance changes only the admin state.
 	p, err = InstanceStartup(env, "web1")
-	if err != nil || len(p.Stages) != 0 {
+	if err != nil || len(p.Stages) != 1 || !p.Stages[0].AfterCommit {
 		t.Errorf("startup of a running instance: %v, %d stages", err, len(p.Stages))
 	}
 	// Shutdown stops, then deactivates disks; the admin state goes down.

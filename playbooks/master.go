@@ -141,7 +141,7 @@ func MasterFailover(env Env, a MasterFailoverArgs) (*plan.Plan, error) {
 	}
 	for _, c := range cands {
 		if _, down := a.Unreachable[c]; !down {
-			p.Replicate = append(p.Replicate, c)
+			ReplicateTo(p, c)
 		}
 	}
 	return p, nil

@@ -245,6 +245,6 @@ func migrateCleanup(env Env, inst *statefile.Instance, a MigrateArgs) (*plan.Pla
 			return nil, err
 		}
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }

@@ -254,7 +254,7 @@ func Move(env Env, a MoveArgs) (*plan.Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Stages = append(p.Stages, storage.Stages("activate disks on "+target, plan.Continue, act...)...)
+		p.AddStages(storage.Stages("activate disks on "+target, plan.Continue, act...)...)
 		steps, err := startSteps(env, moved, env.Facts[target])
 		if err != nil {
 			return nil, err

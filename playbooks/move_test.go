@@ -37,7 +37,7 @@ func TestMovePlan(t *testing.T) {
 			copyStage = &mp.Stages[i]
 		}
 	}
-	want := "remove leftovers of an interrupted move from node2,create disks on node2,copy disks node1 → node2,activate disks on node2,start the instance on node2,deactivate disks on node1,remove disks from node1"
+	want := "remove leftovers of an interrupted move from node2,create disks on node2,copy disks node1 → node2,activate disks on node2,start the instance on node2,deactivate disks on node1,remove disks from node1,copy the state to the master candidates"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("stages:\n%s\nwant\n%s", got, want)
 	}

@@ -87,9 +87,9 @@ func NodeAdd(env Env, a NodeAddArgs) (*plan.Plan, error) {
 	if err := p.Set(plan.KindNode, n.Name, before, n); err != nil {
 		return nil, err
 	}
-	p.Replicate = masterCandidates(st)
-	if n.MasterCandidate && !contains(p.Replicate, n.Name) {
-		p.Replicate = append(p.Replicate, n.Name)
+	ReplicateTo(p, masterCandidates(st)...)
+	if n.MasterCandidate {
+		ReplicateTo(p, n.Name)
 	}
 	return p, nil
 }
@@ -117,7 +117,7 @@ func NodeRemove(env Env, name string) (*plan.Plan, error) {
 	if err := p.Delete(plan.KindNode, n.Name, n); err != nil {
 		return nil, err
 	}
-	p.Replicate = without(masterCandidates(st), n.Name)
+	ReplicateTo(p, without(masterCandidates(st), n.Name)...)
 	if n.MasterCandidate {
 		if err := promoteReplacement(env, p, n.Name); err != nil {
 			return nil, err
@@ -231,10 +231,10 @@ func NodeModify(env Env, a NodeModifyArgs) (*plan.Plan, []string, error) {
 		return nil, nil, err
 	}
 	p.Warnings = warnings
-	p.Replicate = without(masterCandidates(st), n.Name)
+	ReplicateTo(p, without(masterCandidates(st), n.Name)...)
 	switch {
 	case c.MasterCandidate && !c.Offline:
-		p.Replicate = append(p.Replicate, n.Name)
+		ReplicateTo(p, n.Name)
 	case n.MasterCandidate && !n.Offline && !c.Offline:
 		p.Add("demote from master candidate", plan.Continue, dropReplica(n.Name))
 	}
@@ -266,7 +266,7 @@ func promoteReplacement(env Env, p *plan.Plan, leaving string) error {
 		}
 		c := cloneNode(o)
 		c.MasterCandidate = true
-		p.Replicate = append(p.Replicate, name)
+		ReplicateTo(p, name)
 		return p.Set(plan.KindNode, name, o, c)
 	}
 	return nil // nobody to promote: verify will say the pool is short

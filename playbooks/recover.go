@@ -275,7 +275,7 @@ func Recover(in RecoverInput) (*Recovered, error) {
 			p.Warnings = append(p.Warnings, n.Object+": "+n.Message)
 		}
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	r.Plan = p
 	return r, nil
 }

@@ -93,10 +93,10 @@ func ReplaceDisks(env Env, a ReplaceDisksArgs) (*plan.Plan, error) {
 		if err := checkSpace(node, f, "drbd", pick2(inst.Disks, idx), nil); err != nil {
 			return nil, err
 		}
-		p.Stages = append(p.Stages, storage.Stages("create new volumes on "+node, plan.Abort, create...)...)
-		p.Stages = append(p.Stages, storage.Stages("swap in the new volumes on "+node, plan.Abort, swap...)...)
-		p.Stages = append(p.Stages, storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)...)
-		p.Stages = append(p.Stages, storage.Stages("remove the old volumes on "+node, plan.Continue, remove...)...)
+		p.AddStages(storage.Stages("create new volumes on "+node, plan.Abort, create...)...)
+		p.AddStages(storage.Stages("swap in the new volumes on "+node, plan.Abort, swap...)...)
+		p.AddStages(storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)...)
+		p.AddStages(storage.Stages("remove the old volumes on "+node, plan.Continue, remove...)...)
 		return p, nil // the state does not change: same names, same nodes
 	case "new":
 		return replaceSecondary(env, p, inst, a.NewNode)
@@ -207,12 +207,12 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 		wait = append(wait, w)
 	}
 	registerSecrets(p, moved.Disks)
-	p.Stages = append(p.Stages, storage.Stages("create volumes on "+target, plan.Abort, create...)...)
-	p.Stages = append(p.Stages, storage.Stages("stop the old secondary "+old, plan.Continue, downOld...)...)
-	p.Stages = append(p.Stages, storage.Stages("disconnect the primary", plan.Abort, disc...)...)
-	p.Stages = append(p.Stages, storage.Stages("connect the primary to "+target, plan.Abort, attach...)...)
-	p.Stages = append(p.Stages, storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)...)
-	p.Stages = append(p.Stages, storage.Stages("remove the old secondary's volumes", plan.Continue, remove...)...)
+	p.AddStages(storage.Stages("create volumes on "+target, plan.Abort, create...)...)
+	p.AddStages(storage.Stages("stop the old secondary "+old, plan.Continue, downOld...)...)
+	p.AddStages(storage.Stages("disconnect the primary", plan.Abort, disc...)...)
+	p.AddStages(storage.Stages("connect the primary to "+target, plan.Abort, attach...)...)
+	p.AddStages(storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)...)
+	p.AddStages(storage.Stages("remove the old secondary's volumes", plan.Continue, remove...)...)
 	if oldDown {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("old secondary %s is down: its volumes stay until it is back (cluster verify will show them as orphans)", old))
 	}
@@ -289,8 +289,8 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 			c.Disks[i] = nd
 		}
 		registerSecrets(p, c.Disks)
-		p.Stages = append(p.Stages, storage.Stages("convert disks to drbd", plan.Abort, append(onP, onS...)...)...)
-		p.Stages = append(p.Stages, storage.Stages("wait for the mirror to sync", plan.Abort, stripUndo(wait)...)...)
+		p.AddStages(storage.Stages("convert disks to drbd", plan.Abort, append(onP, onS...)...)...)
+		p.AddStages(storage.Stages("wait for the mirror to sync", plan.Abort, stripUndo(wait)...)...)
 		// The disks stay up only while the instance's disks are active.
 		c.DiskTemplate = "drbd"
 		if err := deactivate(env, p, "deactivate disks", plan.Continue, c); err != nil {
@@ -309,8 +309,8 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 			onP, onS = append(onP, ps), append(onS, ss)
 			c.Disks[i] = plain
 		}
-		p.Stages = append(p.Stages, storage.Stages("convert disks to plain", plan.Abort, onP...)...)
-		p.Stages = append(p.Stages, storage.Stages("remove the mirror", plan.Continue, onS...)...)
+		p.AddStages(storage.Stages("convert disks to plain", plan.Abort, onP...)...)
+		p.AddStages(storage.Stages("remove the mirror", plan.Continue, onS...)...)
 		c.DiskTemplate = "plain"
 	case inst.DiskTemplate == a.Template:
 		return nil, prereq(ErrWrongInput, "Instance '%s' already has disk template %s", a.Name, a.Template)

@@ -124,7 +124,7 @@ func RepairDiskSizes(env Env, only []string) (*plan.Plan, []string, error) {
 			return nil, nil, err
 		}
 	}
-	p.Replicate = masterCandidates(st)
+	ReplicateTo(p, masterCandidates(st)...)
 	return p, notes, nil
 }
 

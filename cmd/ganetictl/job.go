@@ -342,7 +342,10 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 		if !resume {
 			fmt.Fprintf(a.s.Err, "Job %d had already committed its changes: it cannot be rolled back, only finished; finishing it\n", id)
 		}
-		err := a.finishRun(ctx, p, &apply.Result{Committed: true, Serial: st.Serial}, nil)
+		opt := a.runOptions(p, jr)
+		opt.Committed, opt.Done = true, done
+		res, err := apply.Run(ctx, p, a.pool, nil, opt)
+		err = a.finishRun(ctx, p, res, err)
 		jr.finish(err)
 		return err
 	}
@@ -366,7 +369,9 @@ func (a *app) recoverJob(ctx context.Context, id int64, resume bool) error {
 		}
 		return err
 	}
-	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: hooks, Done: done, Redo: cut})
+	opt := a.runOptions(p, jr)
+	opt.Hooks, opt.Done, opt.Redo = hooks, done, cut
+	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), opt)
 	err = a.finishRun(ctx, p, res, err)
 	jr.finish(err)
 	return err
@@ -409,7 +414,7 @@ func leftToDo(p *plan.Plan, done, cut map[apply.StepID]bool, resume bool) *plan.
 			out.Add(st.Name, st.OnError, steps...)
 		}
 	}
-	out.Changes, out.Replicate = p.Changes, p.Replicate
+	out.Changes = p.Changes
 	return out
 }
 

@@ -171,7 +171,7 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 		return err
 	}
 	var repl []string
-	for _, n := range res.Plan.Replicate {
+	for _, n := range playbooks.Replicas(res.Plan) {
 		if f := facts[n]; f != nil && f.Reachable {
 			repl = append(repl, n)
 		}

@@ -282,7 +282,7 @@ func (a *app) execute(ctx context.Context, p *plan.Plan, st *statefile.State, ol
 	if err != nil {
 		return err
 	}
-	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), apply.Options{Parallel: a.parallel(), Hooks: a.hooks(p, jr)})
+	res, err := apply.Run(ctx, p, a.pool, a.commitFunc(jr), a.runOptions(p, jr))
 	// The job ends after the replication: cut off before that, it is
 	// resumed to replicate.
 	err = a.finishRun(ctx, p, res, err)
@@ -308,6 +308,25 @@ func (a *app) hooks(p *plan.Plan, jr *jobRecorder) apply.Hooks {
 	return teeHooks{&progressHooks{p: view.NewProgress(a.s.Err, time.Now), verbose: a.g.Verbose}, jr}
 }
 
+// runOptions are apply's options for running p as job jr.
+func (a *app) runOptions(p *plan.Plan, jr *jobRecorder) apply.Options {
+	return apply.Options{Parallel: a.parallel(), Hooks: a.hooks(p, jr), Content: a.content}
+}
+
+// content gives upload steps their named content: the committed state,
+// or a helper binary.
+func (a *app) content(ctx context.Context, source string) ([]byte, error) {
+	if source == plan.SourceState {
+		return a.stateBytes()
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		if source == plan.HelperSource(arch) {
+			return helperBinary(ctx, arch)
+		}
+	}
+	return nil, fmt.Errorf("unknown upload source %q", source)
+}
+
 // finishRun replicates the state after a run and reports its result.
 func (a *app) finishRun(ctx context.Context, p *plan.Plan, res *apply.Result, err error) error {
 	if err != nil {
@@ -316,12 +335,8 @@ func (a *app) finishRun(ctx context.Context, p *plan.Plan, res *apply.Result, er
 		}
 		return err
 	}
-	// Replicate after any successful run, not only after a commit: a re-added
-	// node needs its copy even though the state did not change.
-	if len(p.Replicate) > 0 {
-		if err := a.replicate(ctx, p.Replicate); err != nil {
-			fmt.Fprintf(a.s.Err, "WARNING: %v\n", err)
-		}
+	for _, err := range res.Late {
+		fmt.Fprintf(a.s.Err, "WARNING: %v\n", err)
 	}
 	if a.events != nil {
 		a.events.Result(p.Operation, res.Committed, res.Serial, res.Failed)

@@ -29,7 +29,10 @@ func RenderPlan(w io.Writer, p *plan.Plan) error {
 			continue
 		}
 		fmt.Fprintf(&b, "\nStage %d: %s", i+1, st.Name)
-		if st.OnError == plan.Continue {
+		switch {
+		case st.AfterCommit:
+			b.WriteString(" (after the commit)")
+		case st.OnError == plan.Continue:
 			b.WriteString(" (continue on error)")
 		}
 		b.WriteString("\n")
@@ -48,9 +51,6 @@ func RenderPlan(w io.Writer, p *plan.Plan) error {
 				fmt.Fprintf(&b, "      %s\n", line)
 			}
 		}
-	}
-	if len(p.Replicate) > 0 {
-		fmt.Fprintf(&b, "\nThe state is then copied to: %s\n", strings.Join(p.Replicate, ", "))
 	}
 	b.WriteString("\n" + PlanSummary(p) + "\n")
 	_, err := io.WriteString(w, b.String())
@@ -74,6 +74,8 @@ func writeStep(b *strings.Builder, indent string, s *plan.Step) {
 		}
 	case len(s.Argv) > 0:
 		what = quoteMasked(s.Argv)
+	case s.Source != "":
+		what = fmt.Sprintf("upload %s from <%s> (mode %04o)", s.Path, s.Source, s.Mode)
 	default:
 		what = fmt.Sprintf("upload %s (%d bytes, mode %04o)", s.Path, len(s.Content), s.Mode)
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -72,6 +73,10 @@ type Options struct {
 	Now      func() time.Time
 	// Done and Redo resume a cut-off run (see Run).
 	Done, Redo map[StepID]bool
+	// Committed skips the commit of a resumed run that had committed.
+	Committed bool
+	// Content gives the content of upload steps that name a Source.
+	Content func(ctx context.Context, source string) ([]byte, error)
 }
 
 func (o *Options) defaults() {
@@ -93,6 +98,9 @@ type Result struct {
 	Serial     int64 // state serial after commit
 	Failed     int   // failed steps
 	RolledBack bool
+	// Late are the failures of after-commit steps (a state copy not made):
+	// reported, not undone; verify names what they left.
+	Late []error
 }
 
 // Commit saves the plan's changes to the state as it is at commit time
@@ -104,9 +112,12 @@ type Commit func(ctx context.Context, p *plan.Plan) (int64, error)
 type StepID struct{ Stage, Index int }
 
 // Run carries out p. When every abort stage succeeded it calls commit
-// (skipped when the plan changes nothing). On an abort stage's failure it
-// runs the Undo steps of all steps done so far, newest first, and returns
-// the failure. Freshness of the plan is the caller's concern.
+// (skipped when the plan changes nothing, or opt.Committed), then runs the
+// after-commit stages (the state's copies), whose failures are reported in
+// Result.Late without failing the run: the commit stands. On an abort
+// stage's failure it runs the Undo steps of all steps done so far, newest
+// first, and returns the failure. Freshness of the plan is the caller's
+// concern.
 //
 // opt.Done and opt.Redo resume a run that was cut off: Done steps are not
 // run again (they count as done for undo), Redo steps were cut off mid-run:
@@ -118,28 +129,10 @@ func Run(ctx context.Context, p *plan.Plan, rs Runners, commit Commit, opt Optio
 	var failures []error
 	for si := range p.Stages {
 		stage := &p.Stages[si]
-		results := make([]StepResult, 0, len(stage.Steps))
-		var todo []int
-		for i := range stage.Steps {
-			id := StepID{si, i}
-			if opt.Done[id] {
-				results = append(results, StepResult{Stage: si, Index: i, Step: &stage.Steps[i]})
-				continue
-			}
-			if opt.Redo[id] && stage.Steps[i].Undo != nil {
-				u := stage.Steps[i].Undo
-				opt.Hooks.Undoing(u)
-				r := runStep(ctx, p, u, rs, nil)
-				r.Stage, r.Index = si, i
-				opt.Hooks.StepFinished(r)
-			}
-			todo = append(todo, i)
+		if stage.AfterCommit {
+			continue
 		}
-		if len(todo) > 0 {
-			opt.Hooks.StageStarted(stage)
-			results = append(results, runSteps(ctx, p, si, todo, rs, opt)...)
-			sort.Slice(results, func(a, b int) bool { return results[a].Index < results[b].Index })
-		}
+		results := runStage(ctx, p, si, rs, opt)
 		res.Steps = append(res.Steps, results...)
 		var stageErrs []error
 		for _, r := range results {
@@ -170,7 +163,7 @@ func Run(ctx context.Context, p *plan.Plan, rs Runners, commit Commit, opt Optio
 		}
 		return res, err
 	}
-	if len(p.Changes) > 0 && commit != nil {
+	if len(p.Changes) > 0 && commit != nil && !opt.Committed {
 		// The nodes are changed: commit even if ctx was cancelled meanwhile.
 		serial, err := commit(context.WithoutCancel(ctx), p)
 		if err != nil {
@@ -182,7 +175,49 @@ func Run(ctx context.Context, p *plan.Plan, rs Runners, commit Commit, opt Optio
 	if len(failures) > 0 {
 		return res, fmt.Errorf("%s: %d step(s) failed: %w", p.Operation, len(failures), errors.Join(failures...))
 	}
+	for si := range p.Stages {
+		if !p.Stages[si].AfterCommit {
+			continue
+		}
+		results := runStage(ctx, p, si, rs, opt)
+		res.Steps = append(res.Steps, results...)
+		for _, r := range results {
+			if r.Err != nil {
+				res.Late = append(res.Late, r.Err)
+			}
+		}
+	}
 	return res, nil
+}
+
+// runStage runs the steps of stage si that opt.Done does not count as
+// done, after the undo of those opt.Redo names, and returns the results of
+// all its steps in plan order.
+func runStage(ctx context.Context, p *plan.Plan, si int, rs Runners, opt Options) []StepResult {
+	stage := &p.Stages[si]
+	results := make([]StepResult, 0, len(stage.Steps))
+	var todo []int
+	for i := range stage.Steps {
+		id := StepID{si, i}
+		if opt.Done[id] {
+			results = append(results, StepResult{Stage: si, Index: i, Step: &stage.Steps[i]})
+			continue
+		}
+		if opt.Redo[id] && stage.Steps[i].Undo != nil {
+			u := stage.Steps[i].Undo
+			opt.Hooks.Undoing(u)
+			r := runStep(ctx, p, u, rs, nil, opt.Content)
+			r.Stage, r.Index = si, i
+			opt.Hooks.StepFinished(r)
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) > 0 {
+		opt.Hooks.StageStarted(stage)
+		results = append(results, runSteps(ctx, p, si, todo, rs, opt)...)
+		sort.Slice(results, func(a, b int) bool { return results[a].Index < results[b].Index })
+	}
+	return results
 }
 
 // Undo rolls back a run that was cut off: the undo steps of the done steps,
@@ -201,7 +236,7 @@ func Undo(ctx context.Context, p *plan.Plan, rs Runners, done, cutOff map[StepID
 				continue
 			}
 			opt.Hooks.Undoing(u)
-			r := runStep(ctx, p, u, rs, nil)
+			r := runStep(ctx, p, u, rs, nil, opt.Content)
 			r.Stage, r.Index = si, i
 			opt.Hooks.StepFinished(r)
 			if r.Err != nil && done[id] {
@@ -235,7 +270,7 @@ func runSteps(ctx context.Context, p *plan.Plan, si int, idx []int, rs Runners, 
 			if sh, ok := opt.Hooks.(StderrHooks); ok {
 				live = sh.StepStderr(step)
 			}
-			r := runStep(ctx, p, step, rs, live)
+			r := runStep(ctx, p, step, rs, live, opt.Content)
 			r.Stage, r.Index = si, i
 			opt.Hooks.StepFinished(r)
 			return r
@@ -248,7 +283,7 @@ func runSteps(ctx context.Context, p *plan.Plan, si int, idx []int, rs Runners, 
 }
 
 // runStep runs one step; live, when not nil, also receives its stderr as it arrives.
-func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners, live io.Writer) (r StepResult) {
+func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners, live io.Writer, content func(context.Context, string) ([]byte, error)) (r StepResult) {
 	start := time.Now()
 	r.Step = step
 	defer func() { r.Duration = time.Since(start) }() // r is the named result: the deferred write is returned
@@ -262,9 +297,8 @@ func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners, liv
 			r.Err = fmt.Errorf("%s: plan step %q has neither a command nor a path", step.Node, step.Desc)
 			return r
 		}
-		err := remote.Upload(ctx, runner, step.Path, fs.FileMode(step.Mode), bytes.NewReader(step.Content))
-		if err != nil {
-			r.Err = fmt.Errorf("%s: upload %s: %w", step.Node, step.Path, err)
+		if r.Err = upload(ctx, runner, step, content); r.Err != nil {
+			r.Err = fmt.Errorf("%s: upload %s: %w", step.Node, step.Path, r.Err)
 		}
 		return r
 	}
@@ -305,6 +339,30 @@ func runStep(ctx context.Context, p *plan.Plan, step *plan.Step, rs Runners, liv
 	return r
 }
 
+// upload writes an upload step's content, creating its directory first
+// when the step says how and it is missing (tried only after a failed
+// upload: a session costs more than the upload).
+func upload(ctx context.Context, r remote.Runner, step *plan.Step, content func(context.Context, string) ([]byte, error)) error {
+	data := step.Content
+	if step.Source != "" {
+		if content == nil {
+			return fmt.Errorf("no content for %q", step.Source)
+		}
+		var err error
+		if data, err = content(ctx, step.Source); err != nil {
+			return err
+		}
+	}
+	err := remote.Upload(ctx, r, step.Path, fs.FileMode(step.Mode), bytes.NewReader(data))
+	if err != nil && step.DirMode != 0 {
+		mkdir := remote.Command{Argv: []string{"mkdir", "-p", "-m", fmt.Sprintf("%04o", step.DirMode), path.Dir(step.Path)}}
+		if _, merr := r.Run(ctx, mkdir); merr == nil {
+			err = remote.Upload(ctx, r, step.Path, fs.FileMode(step.Mode), bytes.NewReader(data))
+		}
+	}
+	return err
+}
+
 func hasUndo(done []StepResult) bool {
 	for _, r := range done {
 		if r.Step.Undo != nil {
@@ -325,7 +383,7 @@ func undo(ctx context.Context, p *plan.Plan, done []StepResult, rs Runners, opt 
 			continue
 		}
 		opt.Hooks.Undoing(u)
-		r := runStep(ctx, p, u, rs, nil)
+		r := runStep(ctx, p, u, rs, nil, opt.Content)
 		opt.Hooks.StepFinished(r)
 		if r.Err != nil {
 			errs = append(errs, r.Err)

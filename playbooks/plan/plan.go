@@ -8,6 +8,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -86,9 +87,6 @@ type Plan struct {
 	Stages       []Stage  `json:"stages"`
 	Changes      []Change `json:"changes"`            // committed to the state after the last stage
 	Warnings     []string `json:"warnings,omitempty"` // shown before confirmation
-	// Replicate lists the nodes that receive a copy of the state after commit
-	// (the master candidates of the resulting state).
-	Replicate []string `json:"replicate,omitempty"`
 
 	// secrets maps placeholder names (see Secret) to values. Never marshalled:
 	// plans are printed and saved without them, and apply resolves them.
@@ -106,7 +104,12 @@ func New(op Op, lineage string, serial int64) *Plan {
 type Stage struct {
 	Name    string  `json:"name"`
 	OnError OnError `json:"on_error"`
-	Steps   []Step  `json:"steps"`
+	// AfterCommit stages run once the state is committed (or would have
+	// been: a plan may change nothing), such as the state's copy to the
+	// master candidates. They have no undo; their failures are reported
+	// without undoing the commit. Add keeps them last.
+	AfterCommit bool   `json:"after_commit,omitempty"`
+	Steps       []Step `json:"steps"`
 }
 
 // Step is one node command or file upload.
@@ -119,6 +122,12 @@ type Step struct {
 	Path    string `json:"path,omitempty"`
 	Mode    uint32 `json:"mode,omitempty"`
 	Content []byte `json:"content,omitempty"`
+	// Source names content only the runner has, instead of Content: the
+	// committed state (SourceState) or a helper binary (HelperSource), too
+	// big or too new to be part of the plan.
+	Source string `json:"source,omitempty"`
+	// DirMode, when set, creates Path's directory with this mode if missing.
+	DirMode uint32 `json:"dir_mode,omitempty"`
 	// Stdin is fed to the command: how secrets (keys) reach a node without
 	// showing in its process list. It may be a secret placeholder (Secret).
 	Stdin string `json:"stdin,omitempty"`
@@ -129,11 +138,47 @@ type Step struct {
 	Undo *Step `json:"undo,omitempty"`
 }
 
-// Add appends a stage and returns a pointer to it for adding steps.
+// Add appends a stage, before the after-commit ones, and returns a pointer
+// to it for adding steps.
 func (p *Plan) Add(name string, onErr OnError, steps ...Step) *Stage {
-	p.Stages = append(p.Stages, Stage{Name: name, OnError: onErr, Steps: steps})
+	at := len(p.Stages)
+	for at > 0 && p.Stages[at-1].AfterCommit {
+		at--
+	}
+	p.Stages = slices.Insert(p.Stages, at, Stage{Name: name, OnError: onErr, Steps: steps})
+	return &p.Stages[at]
+}
+
+// AddStages appends stages before the after-commit ones; those among
+// them that run after the commit go last.
+func (p *Plan) AddStages(stages ...Stage) {
+	for _, st := range stages {
+		if st.AfterCommit {
+			p.AddAfterCommit(st.Name, st.Steps...)
+		} else {
+			p.Add(st.Name, st.OnError, st.Steps...)
+		}
+	}
+}
+
+// AddAfterCommit appends a stage that runs after the commit (see
+// Stage.AfterCommit), or extends the after-commit stage of that name.
+func (p *Plan) AddAfterCommit(name string, steps ...Step) *Stage {
+	for i := range p.Stages {
+		if st := &p.Stages[i]; st.AfterCommit && st.Name == name {
+			st.Steps = append(st.Steps, steps...)
+			return st
+		}
+	}
+	p.Stages = append(p.Stages, Stage{Name: name, OnError: Continue, AfterCommit: true, Steps: steps})
 	return &p.Stages[len(p.Stages)-1]
 }
+
+// Sources of Step.Source.
+const SourceState = "state"
+
+// HelperSource is the Step.Source of the copy helper for linux/arch.
+func HelperSource(arch string) string { return "helper-linux-" + arch }
 
 // Secret registers a secret value under name and returns the placeholder
 // to put in a Step's Argv in its place.
@@ -215,10 +260,11 @@ func (p *Plan) Counts() (steps map[Action]int, changes map[Action]int) {
 	return steps, changes
 }
 
-// Empty reports whether the plan does nothing at all.
+// Empty reports whether the plan does nothing at all: no node command
+// but after the commit (the state's copy) and no state change.
 func (p *Plan) Empty() bool {
 	for _, st := range p.Stages {
-		if len(st.Steps) > 0 {
+		if len(st.Steps) > 0 && !st.AfterCommit {
 			return false
 		}
 	}
