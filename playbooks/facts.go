@@ -75,7 +75,6 @@ if want volumes; then sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool";
 echo @@end
 `
 
-
 // FactsArgs are the node-independent inputs of the facts script.
 type FactsArgs struct {
 	VG, FileDir, SharedFileDir, DRBDStatus, RBDPool string
