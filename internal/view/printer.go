@@ -1,0 +1,53 @@
+package view
+
+import (
+	"fmt"
+	"io"
+)
+
+// Result is a command's output as one value: Text renders it for people;
+// its JSON form is the value itself (json.Marshal), so both show the same
+// data. Commands build a Result and hand it to Printer.Result instead of
+// choosing between text and JSON themselves.
+type Result interface {
+	Text(w io.Writer) error
+}
+
+// Printer is how a command writes: its result on Out (JSON with --json),
+// notes and warnings on Err. It is built once from the global flags.
+type Printer struct {
+	Streams
+	JSON bool
+}
+
+// Result writes r to Out, as JSON or as text.
+func (p Printer) Result(r Result) error {
+	if p.JSON {
+		return JSON(p.Out, r)
+	}
+	return r.Text(p.Out)
+}
+
+// Warning writes "WARNING: msg" to Err, as Ganeti's tools do.
+func (p Printer) Warning(format string, a ...any) {
+	fmt.Fprintf(p.Err, "WARNING: "+format+"\n", a...)
+}
+
+// Note writes an informational line to Err (never to Out, which scripts
+// read).
+func (p Printer) Note(format string, a ...any) {
+	fmt.Fprintf(p.Err, format+"\n", a...)
+}
+
+// Lines is a Result of plain lines (text) and a list (JSON).
+type Lines []string
+
+// Text writes one line each.
+func (l Lines) Text(w io.Writer) error {
+	for _, s := range l {
+		if _, err := fmt.Fprintln(w, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
