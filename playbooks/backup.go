@@ -65,6 +65,25 @@ const prepExportScript = `rm -rf -- "$1.new" && mkdir -p -m 0750 -- "$1.new"`
 // of the instance with the new one (Ganeti's finalize_export).
 const finalizeExportScript = `rm -rf -- "$1" && mv -T -- "$1.new" "$1"`
 
+// Export and import: every fact of the nodes involved; an export looks at
+// every online node, since older exports of the instance are removed.
+var (
+	ExportOp = define(&Opcode[ExportArgs]{
+		ID: OpBackupExport, Command: "backup export",
+		Subject: func(a ExportArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a ExportArgs) Needs { return Needs{Nodes: allOnline(st)} },
+		Plan:    Export,
+	})
+	ImportOp = define(&Opcode[ImportArgs]{
+		ID: OpInstanceCreate, Command: "backup import",
+		Subject: func(a ImportArgs) string { return a.Add.Name },
+		Needs: func(st *statefile.State, a ImportArgs) Needs {
+			return Needs{Nodes: onlineOf(st, a.Add.Primary, a.SrcNode, a.Add.Secondary)}
+		},
+		Plan: Import,
+	})
+)
+
 // Export plans OpBackupExport in local mode (reference §9.4): shut the
 // instance down if it runs, copy each disk from the primary through the
 // helper into <ExportDir>/<inst>.new/<disk uuid> on the target (a sparse

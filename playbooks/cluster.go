@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -27,6 +28,81 @@ type InitArgs struct {
 	CandidatePoolSize           int
 	BEParams, NICParams         statefile.Params
 	HVParams                    map[string]statefile.Params
+}
+
+// The cluster's own opcodes.
+var (
+	// ClusterInitOp plans against a new, empty state of a new lineage: it
+	// makes the state.
+	ClusterInitOp = define(&Opcode[InitArgs]{
+		ID: OpClusterInit, Command: "cluster init", Init: true,
+		Subject: func(a InitArgs) string { return a.Name },
+		Needs:   func(_ *statefile.State, a InitArgs) Needs { return Needs{Nodes: []string{a.Master}} },
+		Plan:    ClusterInit,
+	})
+	ClusterModifyOp  = define(&Opcode[ModifyArgs]{ID: OpClusterSetParams, Command: "cluster modify", Plan: ClusterModify})
+	ClusterRenameOp  = define(&Opcode[string]{ID: OpClusterRename, Command: "cluster rename", Subject: itself, Plan: ClusterRename})
+	ClusterDestroyOp = define(&Opcode[struct{}]{ID: OpClusterDestroy, Command: "cluster destroy", Undo: Irreversible,
+		Plan: func(env Env, _ struct{}) (*plan.Plan, error) { return ClusterDestroy(env) }})
+	// TagsSetOp and TagsDelOp are the add-tags and remove-tags of every
+	// noun.
+	TagsSetOp = define(&Opcode[TagsArgs]{ID: OpTagsSet, Command: "add-tags", Subject: TagsArgs.subject,
+		Plan: func(env Env, a TagsArgs) (*plan.Plan, error) { return Tags(env, a.Kind, a.Name, a.Tags, nil) }})
+	TagsDelOp = define(&Opcode[TagsArgs]{ID: OpTagsDel, Command: "remove-tags", Subject: TagsArgs.subject,
+		Plan: func(env Env, a TagsArgs) (*plan.Plan, error) { return Tags(env, a.Kind, a.Name, nil, a.Tags) }})
+	// CopyfileOp is gnt-cluster copyfile: the file goes in the plan.
+	CopyfileOp = define(&Opcode[CopyfileArgs]{ID: OpClusterCopyfile, Command: "cluster copyfile",
+		Subject: func(a CopyfileArgs) string { return a.Path }, Plan: Copyfile})
+	// RedistConfOp copies the state to every master candidate again.
+	RedistConfOp = define(&Opcode[struct{}]{ID: OpClusterRedistConf, Command: "cluster redist-conf", Plan: RedistConf})
+)
+
+// TagsArgs name the tagged object (Kind plan.KindCluster, KindNode or
+// KindInstance; Name empty for the cluster) and the tags.
+type TagsArgs struct {
+	Kind, Name string
+	Tags       []string
+}
+
+func (a TagsArgs) subject() string {
+	return strings.TrimSpace(a.Kind + " " + a.Name + " " + strings.Join(a.Tags, " "))
+}
+
+// CopyfileArgs are a file to copy to the same path on Nodes (none: every
+// online node).
+type CopyfileArgs struct {
+	Path    string
+	Mode    uint32
+	Content []byte
+	Nodes   []string
+}
+
+// Copyfile plans copying a file to the nodes, each at once.
+func Copyfile(env Env, a CopyfileArgs) (*plan.Plan, error) {
+	st := env.State
+	nodes := a.Nodes
+	if len(nodes) == 0 {
+		nodes = allOnline(st)
+	}
+	var steps []plan.Step
+	for _, n := range nodes {
+		if _, err := node(st, n); err != nil {
+			return nil, err
+		}
+		steps = append(steps, plan.Step{Node: n, Action: plan.Upload, Desc: "copy " + a.Path, Path: a.Path, Mode: a.Mode, Content: a.Content})
+	}
+	p := plan.New(plan.ClusterOp(OpClusterCopyfile, a.Path), st.Lineage, st.Serial)
+	p.Add("copy the file", plan.Continue, steps...)
+	return p, nil
+}
+
+// RedistConf plans the state's copy to the master candidates, and nothing
+// else (gnt-cluster redist-conf).
+func RedistConf(env Env, _ struct{}) (*plan.Plan, error) {
+	st := env.State
+	p := plan.New(plan.ClusterOp(OpClusterRedistConf), st.Lineage, st.Serial)
+	ReplicateTo(p, masterCandidates(st)...)
+	return p, nil
 }
 
 // ClusterInit plans a new cluster with one node, the master. env.State must

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // factsScript gathers everything ganetictl needs to know about a node in one
@@ -67,6 +69,10 @@ if want leftovers; then
   done
   [ -d /srv/ganeti/export ] && find /srv/ganeti/export -mindepth 1 -maxdepth 1 -type d -name '*.new' -mmin +10 2>/dev/null | sed 's/^/export-new /'
 fi
+echo @@helpers
+if want helpers; then
+  for h in /var/lib/ganetictl/helper-*; do [ -f "$h" ] && sha256sum "$h"; done
+fi
 echo @@links
 ls /run/ganeti/instance-disks 2>/dev/null
 echo @@running
@@ -98,6 +104,8 @@ const (
 	// PartLeftovers: copy helpers on the node and what interrupted copies
 	// left (partial files and unfinished exports untouched for 10 minutes).
 	PartLeftovers = "leftovers"
+	// PartHelpers: the copy helpers present, with their SHA-256.
+	PartHelpers = "helpers"
 )
 
 // HelperDir is where nodes keep the copy helper, by content:
@@ -127,24 +135,26 @@ type NodeFacts struct {
 	Reachable bool   `json:"reachable"`
 	Err       string `json:"error,omitempty"`
 
-	Hostname     string            `json:"hostname"`
-	Time         time.Time         `json:"time"`
-	Uname        string            `json:"uname"`
-	MemTotal     int64             `json:"mem_total_mib"` // MiB
-	MemFree      int64             `json:"mem_free_mib"`  // MiB, free + buffers + cache
-	CPUs         int               `json:"cpus"`
-	Tools        map[string]string `json:"tools"`    // name -> path
-	Versions     map[string]string `json:"versions"` // lvm, qemu
-	VG           *VGFacts          `json:"vg,omitempty"`
-	VGError      string            `json:"vg_error,omitempty"`
-	Dirs         map[string]bool   `json:"dirs"`                     // path -> usable
-	Bridges      map[string]bool   `json:"bridges"`                  // name -> exists
-	DiskTotal    int64             `json:"disk_total_mib,omitempty"` // of the file storage dir
-	DiskFree     int64             `json:"disk_free_mib,omitempty"`
-	DRBD         string            `json:"drbd,omitempty"` // first line of the DRBD status
-	DRBDStatus   []byte            `json:"-"`              // the whole DRBD status, with PartDRBD
-	StateSum     string            `json:"state_sha256,omitempty"`
-	Leftovers    []Leftover        `json:"leftovers,omitempty"` // with PartLeftovers
+	Hostname   string            `json:"hostname"`
+	Time       time.Time         `json:"time"`
+	Uname      string            `json:"uname"`
+	MemTotal   int64             `json:"mem_total_mib"` // MiB
+	MemFree    int64             `json:"mem_free_mib"`  // MiB, free + buffers + cache
+	CPUs       int               `json:"cpus"`
+	Tools      map[string]string `json:"tools"`    // name -> path
+	Versions   map[string]string `json:"versions"` // lvm, qemu
+	VG         *VGFacts          `json:"vg,omitempty"`
+	VGError    string            `json:"vg_error,omitempty"`
+	Dirs       map[string]bool   `json:"dirs"`                     // path -> usable
+	Bridges    map[string]bool   `json:"bridges"`                  // name -> exists
+	DiskTotal  int64             `json:"disk_total_mib,omitempty"` // of the file storage dir
+	DiskFree   int64             `json:"disk_free_mib,omitempty"`
+	DRBD       string            `json:"drbd,omitempty"` // first line of the DRBD status
+	DRBDStatus []byte            `json:"-"`              // the whole DRBD status, with PartDRBD
+	StateSum   string            `json:"state_sha256,omitempty"`
+	Leftovers  []Leftover        `json:"leftovers,omitempty"` // with PartLeftovers
+	// Helpers maps the helper paths present to their SHA-256 (PartHelpers).
+	Helpers      map[string]string `json:"helpers,omitempty"`
 	StateSerial  int64             `json:"state_serial,omitempty"`
 	StateLineage string            `json:"state_lineage,omitempty"`
 	// Window is when the controller sent the request and got the answer:
@@ -284,6 +294,14 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 			f.Leftovers = append(f.Leftovers, Leftover{Kind: kind, Path: path})
 		}
 	}
+	for _, l := range sections["helpers"] {
+		if sum, path, ok := strings.Cut(l, "  "); ok && path != "" {
+			if f.Helpers == nil {
+				f.Helpers = map[string]string{}
+			}
+			f.Helpers[path] = sum
+		}
+	}
 	running, err := hv.ParseList([]byte(strings.Join(sections["running"], "\n")))
 	if err != nil {
 		return nil, fmt.Errorf("%s: facts: running instances: %w", name, err)
@@ -312,4 +330,23 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 		}
 	}
 	return f, nil
+}
+
+// FactsArgsFor is the facts script's settings for a state: the
+// inventory's defaults (def), overridden by what the state records; a new
+// or empty state (before cluster init) keeps the defaults.
+func FactsArgsFor(def FactsArgs, st *statefile.State) FactsArgs {
+	fa := def
+	if st == nil || st.Cluster.Name == "" {
+		return fa
+	}
+	fa.VG, fa.FileDir, fa.SharedFileDir = st.Cluster.VolumeGroup, st.Cluster.FileStorageDir, st.Cluster.SharedFileStorageDir
+	fa.RBDPool = ""
+	if slices.Contains(st.Cluster.EnabledDiskTemplates, storage.RBD) {
+		fa.RBDPool = st.Cluster.RBDPool
+	}
+	if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
+		fa.Bridges = []string{link}
+	}
+	return fa
 }

@@ -20,6 +20,20 @@ type FailoverArgs struct {
 	ShutdownTimeout   time.Duration
 }
 
+// InstanceFailoverOp is gnt-instance failover.
+var InstanceFailoverOp = define(&Opcode[FailoverArgs]{
+	ID: OpInstanceFailover, Command: "instance failover",
+	Subject: func(a FailoverArgs) string { return a.Name },
+	Needs:   func(st *statefile.State, a FailoverArgs) Needs { return moveNeeds(st, a.Name, a.Target) },
+	Plan:    Failover,
+})
+
+// moveNeeds are the facts of an instance's nodes and of a target for a
+// move between them: what runs there and the DRBD status.
+func moveNeeds(st *statefile.State, name, target string) Needs {
+	return Needs{Nodes: InstanceNodes(st, name, target), Parts: []string{PartRunning, PartDRBD}}
+}
+
 // Failover plans moving an instance to another node by stopping it on the
 // primary and starting it on the target (reference §11.2). With the primary
 // unreachable (dead), the stop is skipped, which needs IgnoreConsistency.

@@ -122,6 +122,25 @@ type InstanceAddArgs struct {
 	NoInstall  bool
 }
 
+// InstanceAddOp is gnt-instance add: the facts of its nodes, with the OS
+// definitions, the volume group for LVM templates, and the volumes when a
+// disk adopts one.
+var InstanceAddOp = define(&Opcode[InstanceAddArgs]{
+	ID: OpInstanceCreate, Command: "instance add",
+	Subject: func(a InstanceAddArgs) string { return a.Name },
+	Needs: func(st *statefile.State, a InstanceAddArgs) Needs {
+		parts := []string{PartOS}
+		if a.Template == storage.Plain || a.Template == storage.DRBD {
+			parts = append(parts, PartVGs)
+		}
+		if slices.ContainsFunc(a.Disks, func(d storage.Spec) bool { return d.Adopt != "" }) {
+			parts = append(parts, PartVolumes)
+		}
+		return Needs{Nodes: onlineOf(st, a.Primary, a.Secondary), Parts: parts}
+	},
+	Plan: InstanceAdd,
+})
+
 // InstanceAdd plans creating an instance: disks (each undone if a later
 // step fails), OS installation, and start. Every check that can be made
 // before touching a node is made first.

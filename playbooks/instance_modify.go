@@ -37,6 +37,16 @@ type ModifyInstanceArgs struct {
 	Offline       *bool // --offline (true) / --online (false)
 }
 
+// InstanceModifyOp is gnt-instance modify (but -t: InstanceConvertOp).
+var InstanceModifyOp = define(&Opcode[ModifyInstanceArgs]{
+	ID: OpInstanceSetParams, Command: "instance modify",
+	Subject: func(a ModifyInstanceArgs) string { return a.Name },
+	Needs: func(st *statefile.State, a ModifyInstanceArgs) Needs {
+		return instanceNeeds(st, a.Name, PartOS, PartVGs)
+	},
+	Plan: InstanceModify,
+})
+
 // InstanceModify plans parameter and device changes. Like Ganeti without
 // hotplug, NIC and parameter changes take effect at the next start; disk
 // removal needs a stopped instance, and runtime memory needs a running one.

@@ -10,6 +10,118 @@ import (
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
+// The opcodes of an instance's power and disk operations.
+var (
+	InstanceRemoveOp = define(&Opcode[RemoveArgs]{
+		ID: OpInstanceRemove, Command: "instance remove", Undo: Irreversible,
+		Subject: func(a RemoveArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a RemoveArgs) Needs { return instanceNeeds(st, a.Name) },
+		Plan: func(env Env, a RemoveArgs) (*plan.Plan, error) {
+			return InstanceRemove(env, a.Name, a.ShutdownTimeout, a.IgnoreFailures)
+		},
+	})
+	InstanceStartupOp = define(&Opcode[string]{
+		ID: OpInstanceStartup, Command: "instance startup", Subject: itself,
+		Needs: func(st *statefile.State, name string) Needs { return instanceNeeds(st, name) },
+		Plan:  InstanceStartup,
+	})
+	InstanceShutdownOp = define(&Opcode[ShutdownArgs]{
+		ID: OpInstanceShutdown, Command: "instance shutdown",
+		Subject: func(a ShutdownArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a ShutdownArgs) Needs { return instanceNeeds(st, a.Name) },
+		Plan: func(env Env, a ShutdownArgs) (*plan.Plan, error) {
+			return InstanceShutdown(env, a.Name, a.Timeout, a.NoRemember)
+		},
+	})
+	InstanceRebootOp = define(&Opcode[RebootArgs]{
+		ID: OpInstanceReboot, Command: "instance reboot",
+		Subject: func(a RebootArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a RebootArgs) Needs { return instanceNeeds(st, a.Name) },
+		Plan: func(env Env, a RebootArgs) (*plan.Plan, error) {
+			return InstanceReboot(env, a.Name, a.Type, a.ShutdownTimeout)
+		},
+	})
+	ActivateDisksOp = define(&Opcode[string]{
+		ID: OpInstanceActivateDisks, Command: "instance activate-disks", Subject: itself,
+		Needs: func(st *statefile.State, name string) Needs { return instanceNeeds(st, name) },
+		Plan:  ActivateDisks,
+	})
+	DeactivateDisksOp = define(&Opcode[DeactivateArgs]{
+		ID: OpInstanceDeactivateDisks, Command: "instance deactivate-disks",
+		Subject: func(a DeactivateArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a DeactivateArgs) Needs { return instanceNeeds(st, a.Name) },
+		Plan:    func(env Env, a DeactivateArgs) (*plan.Plan, error) { return DeactivateDisks(env, a.Name, a.Force) },
+	})
+	GrowDiskOp = define(&Opcode[GrowDiskArgs]{
+		ID: OpInstanceGrowDisk, Command: "instance grow-disk",
+		Subject: func(a GrowDiskArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a GrowDiskArgs) Needs { return instanceNeeds(st, a.Name, PartVGs) },
+		Plan: func(env Env, a GrowDiskArgs) (*plan.Plan, error) {
+			return GrowDisk(env, a.Name, a.Disk, a.Amount, a.Absolute)
+		},
+	})
+	RecreateDisksOp = define(&Opcode[RecreateArgs]{
+		ID: OpInstanceRecreateDisks, Command: "instance recreate-disks",
+		Subject: func(a RecreateArgs) string { return a.Name },
+		Needs: func(st *statefile.State, a RecreateArgs) Needs {
+			return Needs{Nodes: InstanceNodes(st, a.Name, a.Node), Parts: []string{PartRunning}}
+		},
+		Plan: func(env Env, a RecreateArgs) (*plan.Plan, error) { return RecreateDisks(env, a.Name, a.Node) },
+	})
+	ReinstallOp = define(&Opcode[ReinstallArgs]{
+		ID: OpInstanceReinstall, Command: "instance reinstall",
+		Subject: func(a ReinstallArgs) string { return a.Name },
+		Needs:   func(st *statefile.State, a ReinstallArgs) Needs { return instanceNeeds(st, a.Name, PartOS) },
+		Plan:    func(env Env, a ReinstallArgs) (*plan.Plan, error) { return Reinstall(env, a.Name, a.OS) },
+	})
+	RenameOp = define(&Opcode[RenameArgs]{
+		ID: OpInstanceRename, Command: "instance rename",
+		Subject: func(a RenameArgs) string { return a.Name + " " + a.NewName },
+		Needs:   func(st *statefile.State, a RenameArgs) Needs { return instanceNeeds(st, a.Name, PartOS) },
+		Plan:    func(env Env, a RenameArgs) (*plan.Plan, error) { return Rename(env, a.Name, a.NewName) },
+	})
+)
+
+// Arguments of the instance operations above.
+type (
+	RemoveArgs struct {
+		Name            string
+		ShutdownTimeout time.Duration
+		IgnoreFailures  bool // leave disks that cannot be removed
+	}
+	ShutdownArgs struct {
+		Name       string
+		Timeout    time.Duration
+		NoRemember bool // keep the admin state up
+	}
+	RebootArgs struct {
+		Name, Type      string // soft, hard or full
+		ShutdownTimeout time.Duration
+	}
+	DeactivateArgs struct {
+		Name  string
+		Force bool
+	}
+	GrowDiskArgs struct {
+		Name     string
+		Disk     int
+		Amount   int64 // MiB
+		Absolute bool  // Amount is the new size
+	}
+	RecreateArgs  struct{ Name, Node string } // Node: a new primary
+	ReinstallArgs struct{ Name, OS string }   // OS: a new one, or ""
+	RenameArgs    struct{ Name, NewName string }
+)
+
+// instanceNeeds are the facts of an instance's nodes: what runs there,
+// and the parts given.
+func instanceNeeds(st *statefile.State, name string, parts ...string) Needs {
+	return Needs{Nodes: InstanceNodes(st, name), Parts: append([]string{PartRunning}, parts...)}
+}
+
+// itself is the Subject of opcodes whose argument is the subject's name.
+func itself(name string) string { return name }
+
 // InstanceRemove plans stopping an instance, removing its disks and
 // forgetting it. With ignoreFailures, disks that cannot be removed are left
 // behind (and reported) instead of stopping the removal.

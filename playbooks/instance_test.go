@@ -23,12 +23,12 @@ func instanceEnv(t *testing.T) Env {
 		facts[n] = f
 	}
 	seq := byte(0)
-	return Env{State: st, Facts: facts, NewID: ids(), Random: func(n int) []byte {
+	return withHelper(Env{State: st, Facts: facts, NewID: ids(), Random: func(n int) []byte {
 		seq++
 		b := make([]byte, n)
 		copy(b, []byte{0x10, 0x20, seq})
 		return b
-	}}
+	}})
 }
 
 func TestInstanceAddPlan(t *testing.T) {

@@ -65,6 +65,12 @@ func verifyLeftovers(st *statefile.State, in VerifyInput) []Finding {
 	return fs
 }
 
+// VerifyFixOp is `cluster verify --fix`: the leftovers verify found.
+var VerifyFixOp = define(&Opcode[map[string][]Leftover]{ID: OpClusterVerifyFix, Command: "cluster verify --fix",
+	Plan: func(env Env, stale map[string][]Leftover) (*plan.Plan, error) {
+		return RemoveLeftovers(env.State, stale)
+	}})
+
 // RemoveLeftovers plans removing what Stale found (`cluster verify
 // --fix`). It changes no state.
 func RemoveLeftovers(st *statefile.State, stale map[string][]Leftover) (*plan.Plan, error) {

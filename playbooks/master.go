@@ -61,6 +61,52 @@ func (e *OlderStateError) Error() string {
 // ErrorType makes OlderStateError a wrong_state prerequisite failure.
 func (e *OlderStateError) ErrorType() string { return ErrWrongState }
 
+// MasterFailoverOp is gnt-cluster master-failover: it reads every master
+// candidate's copy of the state (the recovery probe) before planning.
+var MasterFailoverOp = define(&Opcode[MasterFailoverArgs]{
+	ID: OpClusterMasterFailover, Command: "cluster master-failover",
+	Subject: func(a MasterFailoverArgs) string { return a.Target },
+	Needs: func(st *statefile.State, a MasterFailoverArgs) Needs {
+		var n Needs
+		for _, c := range masterCandidates(st) {
+			n.Probes = append(n.Probes, RecoverProbeStep(c))
+		}
+		return n
+	},
+	Plan: func(env Env, a MasterFailoverArgs) (*plan.Plan, error) {
+		a.Copies, a.Unreachable = readCopies(env.Probes)
+		return MasterFailover(env, a)
+	},
+})
+
+// readCopies are the state copies among recovery probes, and the nodes
+// that did not answer or whose copy is unreadable (node -> why).
+func readCopies(probes []Probe) ([]StateCopy, map[string]string) {
+	var copies []StateCopy
+	bad := map[string]string{}
+	for _, pr := range probes {
+		if pr.Err != nil {
+			bad[pr.Node] = pr.Err.Error()
+			continue
+		}
+		np, err := ParseProbe(pr.Node, pr.Stdout)
+		if err != nil {
+			bad[pr.Node] = err.Error()
+			continue
+		}
+		if np.Copy == nil {
+			continue
+		}
+		c, err := ParseCopy(pr.Node, np.Copy)
+		if err != nil {
+			bad[pr.Node] = err.Error()
+			continue
+		}
+		copies = append(copies, c)
+	}
+	return copies, bad
+}
+
 // MasterFailover plans making a.Target the master (gnt-cluster
 // master-failover). With no daemon, the master is the state's role; the
 // checks are Ganeti's: the target must be a master candidate, its copy of

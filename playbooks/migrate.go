@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -27,6 +28,99 @@ type MigrateArgs struct {
 	Copy CopyOptions
 }
 
+// InstanceMigrateOp is gnt-instance migrate. A migration cut off midway is
+// settled from what the hypervisors say (as --cleanup); resuming it then
+// migrates again if the guest is still on its source.
+var InstanceMigrateOp = define(&Opcode[MigrateArgs]{
+	ID: OpInstanceMigrate, Command: "instance migrate", Undo: Settle,
+	Subject: func(a MigrateArgs) string { return a.Name },
+	Needs:   migrateNeeds,
+	Plan:    Migrate,
+})
+
+func init() {
+	info := opcodes[OpInstanceMigrate]
+	info.Settle = func(p *plan.Plan) Request {
+		return InstanceMigrateOp.With(MigrateArgs{Name: p.Op.Name, Target: migrationTarget(p), Cleanup: true})
+	}
+	info.Finish = func(p *plan.Plan, st *statefile.State) (Request, bool) {
+		i, ok := st.Instances[p.Op.Name]
+		if !ok || i.PrimaryNode != migrationSource(p) {
+			return Request{}, false // it got there
+		}
+		return InstanceMigrateOp.With(MigrateArgs{Name: p.Op.Name, Target: migrationTarget(p)}), true
+	}
+}
+
+// migrateNeeds are the facts of the instance's nodes (and -n) with their
+// running instances and DRBD status; the helpers for an encrypted
+// migration; for --cleanup, each hypervisor's view of the instance.
+func migrateNeeds(st *statefile.State, a MigrateArgs) Needs {
+	n := moveNeeds(st, a.Name, a.Target)
+	if enc, _ := EncryptedMigration(st, a.Name, a.Target); enc && !a.Cleanup {
+		n.Parts = append(n.Parts, PartHelpers)
+	}
+	inst, ok := st.Instances[a.Name]
+	if !a.Cleanup || !ok {
+		return n
+	}
+	other := a.Target
+	if sec := inst.SecondaryNodes(); other == "" && len(sec) == 1 {
+		other = sec[0]
+	}
+	if other == "" {
+		return n // the planner says to name it
+	}
+	for _, node := range []string{inst.PrimaryNode, other} {
+		if s, err := hv.MigrationStatusStep(inst.Hypervisor, node, a.Name); err == nil {
+			n.Probes = append(n.Probes, s)
+		}
+	}
+	return n
+}
+
+// migrationStatuses reads the two hypervisors' words of migrateNeeds'
+// probes: the instance's primary, then the other node. A node that did
+// not answer is StatusUnreachable.
+func migrationStatuses(probes []Probe) (src, dst string, err error) {
+	if len(probes) != 2 {
+		return "", "", prereq(ErrEnvironment, "cannot ask the hypervisors about the migration")
+	}
+	words := make([]string, 2)
+	for i, pr := range probes {
+		if pr.Err != nil {
+			words[i] = hv.StatusUnreachable
+			continue
+		}
+		if words[i], err = hv.ParseMigrationStatus(pr.Stdout); err != nil {
+			return "", "", fmt.Errorf("%s: %w", pr.Node, err)
+		}
+	}
+	return words[0], words[1], nil
+}
+
+// migrationSource and migrationTarget are the primary a migration plan
+// moves away from and the node it moves to, from its instance change.
+func migrationSource(p *plan.Plan) string {
+	before, _ := migrationChange(p)
+	return before
+}
+
+func migrationTarget(p *plan.Plan) string {
+	_, after := migrationChange(p)
+	return after
+}
+
+func migrationChange(p *plan.Plan) (before, after string) {
+	for _, c := range p.Changes {
+		var b, a statefile.Instance
+		if c.Kind == plan.KindInstance && json.Unmarshal(c.Before, &b) == nil && json.Unmarshal(c.After, &a) == nil {
+			return b.PrimaryNode, a.PrimaryNode
+		}
+	}
+	return "", ""
+}
+
 // EncryptedMigration reports whether instance name's migrations go
 // through the copy helpers (KVM hvparam migration_encrypt), and between
 // which nodes: the CLI uploads the helpers to those before planning.
@@ -47,17 +141,23 @@ func EncryptedMigration(st *statefile.State, name, target string) (bool, []strin
 }
 
 // tunnel makes the per-migration identities of an encrypted migration.
-func tunnel(p *plan.Plan, o CopyOptions, source, target string) (*hv.Tunnel, error) {
-	hs, ok := o.Helpers[source]
-	ht, ok2 := o.Helpers[target]
-	if !ok || !ok2 || o.NewIdentity == nil {
-		return nil, prereq(ErrEnvironment, "encrypted migration (migration_encrypt) needs the copy helper on %s and %s", source, target)
-	}
-	si, err := o.NewIdentity()
+func tunnel(env Env, p *plan.Plan, source, target string) (*hv.Tunnel, error) {
+	hs, err := helperFor(env, p, source)
 	if err != nil {
 		return nil, err
 	}
-	ti, err := o.NewIdentity()
+	ht, err := helperFor(env, p, target)
+	if err != nil {
+		return nil, err
+	}
+	if env.NewIdentity == nil {
+		return nil, prereq(ErrEnvironment, "encrypted migration (migration_encrypt) needs TLS identities for the copy helpers")
+	}
+	si, err := env.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	ti, err := env.NewIdentity()
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +237,7 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 		HVParams: hvp, Live: hv.DefaultLive(hvp) && !a.NonLive, Links: links(inst), NICLinks: nicLinks(inst),
 		MaxMem: intParam(be, "maxmem"), VCPUs: int(intParam(be, "vcpus")), Timeout: a.Timeout}
 	if hvp["migration_encrypt"] == true {
-		if ma.Tunnel, err = tunnel(p, a.Copy, inst.PrimaryNode, target); err != nil {
+		if ma.Tunnel, err = tunnel(env, p, inst.PrimaryNode, target); err != nil {
 			return nil, err
 		}
 	}
@@ -204,6 +304,12 @@ func migrateCleanup(env Env, inst *statefile.Instance, a MigrateArgs) (*plan.Pla
 	}
 	if target == "" {
 		return nil, prereq(ErrWrongInput, "Name the other node of the interrupted migration: -n NODE")
+	}
+	if a.SourceStatus == "" && a.TargetStatus == "" {
+		var err error
+		if a.SourceStatus, a.TargetStatus, err = migrationStatuses(env.Probes); err != nil {
+			return nil, err
+		}
 	}
 	cl := &st.Cluster
 	be := EffectiveBE(cl, inst.BEParams)

@@ -22,12 +22,6 @@ type Helper struct {
 
 // CopyOptions are the transfer settings of a planner that copies disks.
 type CopyOptions struct {
-	// Helpers gives the helper of each node taking part (the CLI uploads
-	// them before planning; the plan only checks and runs them).
-	Helpers map[string]Helper
-	// NewIdentity makes one ephemeral TLS identity per transfer end
-	// (transfer.NewIdentity); the private keys become plan secrets.
-	NewIdentity       func() (*transfer.Identity, error)
 	Compress          string // "none" or "zstd"
 	InsecureTransport bool
 	// IdleTimeout ends a copy that moves no byte for this long (a cut
@@ -81,10 +75,13 @@ func addressOf(st *statefile.State, node string) string {
 // the receiver on the destination and the sender on the source. Each end's
 // private key is a plan secret; each end gets the other's fingerprint.
 func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, error) {
-	hs, ok := o.Helpers[c.srcNode]
-	hd, ok2 := o.Helpers[c.dstNode]
-	if !ok || !ok2 {
-		return nil, prereq(ErrEnvironment, "no copy helper for node %s or %s", c.srcNode, c.dstNode)
+	hs, err := helperFor(env, p, c.srcNode)
+	if err != nil {
+		return nil, err
+	}
+	hd, err := helperFor(env, p, c.dstNode)
+	if err != nil {
+		return nil, err
 	}
 	compress := o.Compress
 	if compress == "" {
@@ -111,14 +108,14 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 		recvAuth = []string{"--insecure-transport"}
 		sendAuth = recvAuth
 	} else {
-		if o.NewIdentity == nil {
+		if env.NewIdentity == nil {
 			return nil, fmt.Errorf("copy: no identity source")
 		}
-		ri, err := o.NewIdentity()
+		ri, err := env.NewIdentity()
 		if err != nil {
 			return nil, err
 		}
-		si, err := o.NewIdentity()
+		si, err := env.NewIdentity()
 		if err != nil {
 			return nil, err
 		}
@@ -143,14 +140,8 @@ func copySteps(env Env, p *plan.Plan, o CopyOptions, c copySpec) ([]plan.Step, e
 		Argv: []string{"rm", "-f", "--", c.dst + transfer.PartialSuffix}}
 	return []plan.Step{
 		{Node: c.dstNode, Action: plan.Exec, Desc: fmt.Sprintf("receive %s from %s into %s", c.what, c.srcNode, c.dst), Argv: recv, Stdin: recvKey, Undo: &dropPartial},
-		{Node: c.srcNode, Action: plan.Exec, Desc: fmt.Sprintf("send %s %s to %s", c.what, c.src, c.dstNode), Argv: send, Stdin: sendKey},
+		{Node: c.srcNode, Action: plan.Exec, Desc: fmt.Sprintf("send %s %s to %s", c.what, c.src, c.dstNode), Argv: send, Stdin: sendKey, Progress: true},
 	}, nil
-}
-
-// IsCopySend tells the progress view which steps stream a copy's
-// progress: the sending helper's JSON lines on stderr.
-func IsCopySend(s *plan.Step) bool {
-	return len(s.Argv) > 3 && s.Argv[0] == "sh" && s.Argv[3] == "ganetictl-copy-send"
 }
 
 // MoveArgs are `instance move`'s inputs.
@@ -160,6 +151,15 @@ type MoveArgs struct {
 	ShutdownTimeout time.Duration
 	Copy            CopyOptions
 }
+
+// InstanceMoveOp is gnt-instance move: every fact of the instance's node
+// and the target (free space, the helper).
+var InstanceMoveOp = define(&Opcode[MoveArgs]{
+	ID: OpInstanceMove, Command: "instance move",
+	Subject: func(a MoveArgs) string { return a.Name },
+	Needs:   func(st *statefile.State, a MoveArgs) Needs { return Needs{Nodes: InstanceNodes(st, a.Name, a.Target)} },
+	Plan:    Move,
+})
 
 // Move plans OpInstanceMove (reference §9.3) for plain and file instances:
 // stop it if running, clear what an interrupted move left on the target,

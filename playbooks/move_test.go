@@ -10,11 +10,39 @@ import (
 	"github.com/ganetictl/ganetictl/transfer"
 )
 
-func copyOpts() CopyOptions {
-	return CopyOptions{Helpers: map[string]Helper{
-		"node1": {Path: "/var/lib/ganetictl/helper-aaaa", SHA256: strings.Repeat("a", 64)},
-		"node2": {Path: "/var/lib/ganetictl/helper-aaaa", SHA256: strings.Repeat("a", 64)},
-	}, NewIdentity: transfer.NewIdentity, Compress: "zstd"}
+func copyOpts() CopyOptions { return CopyOptions{Compress: "zstd"} }
+
+// testHelper is the copy helper goodFacts show present on every node.
+var testHelper = Helper{Path: "/var/lib/ganetictl/helper-aaaa", SHA256: strings.Repeat("a", 64)}
+
+// withHelper gives env this ganetictl's helper (testHelper) and TLS
+// identities, as the CLI does.
+func withHelper(env Env) Env {
+	env.Helper = func(arch string) (Helper, error) { return testHelper, nil }
+	env.NewIdentity = transfer.NewIdentity
+	return env
+}
+
+func TestHelperUploadedWhereMissing(t *testing.T) {
+	env := instanceEnv(t)
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "web1", Template: "file", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	env.Facts["node2"].Helpers = map[string]string{testHelper.Path: strings.Repeat("b", 64)} // altered
+	mp, err := Move(env, MoveArgs{Name: "web1", Target: "node2", Copy: copyOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := mp.Stages[0]
+	if first.Name != helperStage || len(first.Steps) != 1 {
+		t.Fatalf("first stage %q with %d steps, want the helper's upload to node2 only", first.Name, len(first.Steps))
+	}
+	if s := first.Steps[0]; s.Node != "node2" || s.Action != plan.Upload || s.Source != plan.HelperSource("amd64") || s.Path != testHelper.Path {
+		t.Errorf("upload step %+v", s)
+	}
 }
 
 func TestMovePlan(t *testing.T) {

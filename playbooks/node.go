@@ -18,6 +18,60 @@ type NodeAddArgs struct {
 	MasterCapable, VMCapable *bool
 }
 
+// The node opcodes.
+var (
+	// NodeAddOp asks every fact of the new node (not in the state yet).
+	NodeAddOp = define(&Opcode[NodeAddArgs]{
+		ID: OpNodeAdd, Command: "node add",
+		Subject: func(a NodeAddArgs) string { return a.Name },
+		Needs:   func(_ *statefile.State, a NodeAddArgs) Needs { return Needs{Nodes: []string{a.Name}} },
+		Plan: func(env Env, a NodeAddArgs) (*plan.Plan, error) {
+			if n, ok := env.State.Nodes[a.Name]; ok && a.Readd && a.PrimaryIP == "" {
+				a.PrimaryIP, a.SecondaryIP = n.PrimaryIP, n.SecondaryIP
+			}
+			return NodeAdd(env, a)
+		},
+	})
+	NodeRemoveOp = define(&Opcode[string]{ID: OpNodeRemove, Command: "node remove", Subject: itself, Plan: NodeRemove})
+	NodeModifyOp = define(&Opcode[NodeModifyArgs]{
+		ID: OpNodeSetParams, Command: "node modify",
+		Subject: func(a NodeModifyArgs) string { return a.Name },
+		Plan: func(env Env, a NodeModifyArgs) (*plan.Plan, error) {
+			p, _, err := NodeModify(env, a)
+			return p, err
+		},
+	})
+	// NodeStorageOp runs one storage command on a node
+	// (modify-storage, repair-storage): the step is made from the flags.
+	NodeModifyStorageOp = define(&Opcode[NodeStorageArgs]{ID: OpNodeModifyStorage, Command: "node modify-storage",
+		Subject: NodeStorageArgs.subject, Plan: nodeStorage(OpNodeModifyStorage, "modify storage")})
+	NodeRepairStorageOp = define(&Opcode[NodeStorageArgs]{ID: OpNodeRepairStorage, Command: "node repair-storage",
+		Subject: NodeStorageArgs.subject, Plan: nodeStorage(OpNodeRepairStorage, "repair storage")})
+)
+
+// NodeStorageArgs are a node storage command's node and step.
+type NodeStorageArgs struct {
+	Node string
+	Step plan.Step
+}
+
+func (a NodeStorageArgs) subject() string { return a.Node }
+
+func nodeStorage(id plan.OpID, stage string) func(Env, NodeStorageArgs) (*plan.Plan, error) {
+	return func(env Env, a NodeStorageArgs) (*plan.Plan, error) {
+		n, err := node(env.State, a.Node)
+		if err != nil {
+			return nil, err
+		}
+		if n.Offline {
+			return nil, prereq(ErrWrongState, "Node %s is offline", n.Name)
+		}
+		p := plan.New(plan.NodeOp(id, n.Name), env.State.Lineage, env.State.Serial)
+		p.Add(stage, plan.Abort, a.Step)
+		return p, nil
+	}
+}
+
 // NodeAdd plans adding a node (or re-adding one with Readd). Like Ganeti, the
 // node becomes a master candidate while the pool is short of
 // candidate_pool_size.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
+	"github.com/ganetictl/ganetictl/transfer"
 )
 
 // Env is what every planner gets besides its own arguments.
@@ -24,6 +25,14 @@ type Env struct {
 	// DRBDStatusFile is where nodes show DRBD status (the inventory's
 	// drbd_status_file); "" means /proc/drbd.
 	DRBDStatusFile string
+	// Probes are the results of the request's Needs.Probes, in order.
+	Probes []Probe
+	// Helper gives this ganetictl's copy helper for a node architecture
+	// (amd64, arm64): where it goes on a node and its SHA-256.
+	Helper func(arch string) (Helper, error)
+	// NewIdentity makes one ephemeral TLS identity per transfer end
+	// (transfer.NewIdentity); the private keys become plan secrets.
+	NewIdentity func() (*transfer.Identity, error)
 }
 
 // PrereqError is an operation refused before anything was done: Ganeti's

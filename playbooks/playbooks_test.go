@@ -25,7 +25,8 @@ func ids() func() string {
 }
 
 func goodFacts(name string) *NodeFacts {
-	return &NodeFacts{Name: name, Reachable: true, Hostname: name, MemTotal: 24000, MemFree: 23000, CPUs: 2,
+	return &NodeFacts{Name: name, Reachable: true, Hostname: name, Uname: "Linux 6.1.0 x86_64", MemTotal: 24000, MemFree: 23000, CPUs: 2,
+		Helpers: map[string]string{testHelper.Path: testHelper.SHA256},
 		Tools: map[string]string{"lvm": "/usr/sbin/lvm", "drbdsetup": "/usr/local/sbin/drbdsetup", "qemu-system-x86_64": "/usr/bin/qemu-system-x86_64",
 			"qemu-img": "/usr/bin/qemu-img", "socat": "/usr/bin/socat", "ip": "/usr/sbin/ip"},
 		VG: &VGFacts{Name: "xenvg", Size: 32768, Free: 32768, Attr: "wz--n-"}, DRBD: "version: 8.4.11 (api:1/proto:86-101)",

@@ -18,6 +18,18 @@ type ReplaceDisksArgs struct {
 	Timestamp int64  // names the replaced LVs (<lv>_replaced-<ts>)
 }
 
+// InstanceReplaceDisksOp is gnt-instance replace-disks.
+var InstanceReplaceDisksOp = define(&Opcode[ReplaceDisksArgs]{
+	ID: OpInstanceReplaceDisks, Command: "instance replace-disks",
+	Subject: func(a ReplaceDisksArgs) string { return a.Name },
+	Needs: func(st *statefile.State, a ReplaceDisksArgs) Needs {
+		n := moveNeeds(st, a.Name, a.NewNode)
+		n.Parts = append(n.Parts, PartVGs)
+		return n
+	},
+	Plan: ReplaceDisks,
+})
+
 // ReplaceDisks plans replacing a drbd instance's disks: new LVs on the
 // primary or the secondary, resynced from the other side (§11.4), or a
 // whole new secondary node (§11.5). -a picks the side whose disks are
@@ -225,6 +237,19 @@ type ConvertArgs struct {
 	Template  string // "drbd" or "plain"
 	Secondary string // for drbd
 }
+
+// InstanceConvertOp is gnt-instance modify -t: a disk template change,
+// Ganeti's INSTANCE_SET_PARAMS with disk_template.
+var InstanceConvertOp = define(&Opcode[ConvertArgs]{
+	ID: OpInstanceSetParams, Command: "instance modify -t",
+	Subject: func(a ConvertArgs) string { return a.Template + " " + a.Name },
+	Needs: func(st *statefile.State, a ConvertArgs) Needs {
+		n := moveNeeds(st, a.Name, a.Secondary)
+		n.Parts = append(n.Parts, PartVGs)
+		return n
+	},
+	Plan: Convert,
+})
 
 // Convert plans a disk template conversion of a stopped instance, data
 // kept (§11.6): plain -> drbd adds a mirror on the secondary; drbd -> plain

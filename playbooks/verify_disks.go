@@ -86,6 +86,22 @@ func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts) VerifyDisksRe
 	return res
 }
 
+// RepairDiskSizesOp is gnt-cluster repair-disk-sizes, on the instances
+// named (all when none): the volumes of every online node.
+var RepairDiskSizesOp = define(&Opcode[[]string]{
+	ID: OpClusterRepairDiskSize, Command: "cluster repair-disk-sizes",
+	Needs: func(st *statefile.State, _ []string) Needs {
+		return Needs{Nodes: allOnline(st), Parts: []string{PartVolumes}}
+	},
+	Plan: func(env Env, only []string) (*plan.Plan, error) {
+		p, notes, err := RepairDiskSizes(env, only)
+		if p != nil {
+			p.Notes = notes
+		}
+		return p, err
+	},
+})
+
 // RepairDiskSizes plans correcting recorded disk sizes to what the nodes
 // really hold (Ganeti: sizes are needed for DRBD and growth). It returns
 // the INFO lines to show.

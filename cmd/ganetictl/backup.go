@@ -14,7 +14,6 @@ import (
 	"github.com/ganetictl/ganetictl/playbooks/apply"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/remote"
-	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // arch -> []byte
@@ -38,31 +37,18 @@ type BackupExportCmd struct {
 }
 
 func (c *BackupExportCmd) Run(ctx context.Context, g *Globals) error {
-	a, st, err := g.openState(ctx)
+	copts, err := c.options()
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	copts, err := a.instanceCopy(ctx, st, c.Name, c.Target, c.copyFlags)
-	if err != nil {
-		return err
-	}
-	// Every online node: older exports of the instance elsewhere are removed.
-	facts := &factsOn{nodes: func(st *statefile.State) []string {
-		var out []string
-		for _, n := range st.NodeNames() {
-			if !st.Nodes[n].Offline {
-				out = append(out, n)
-			}
-		}
-		return out
-	}}
-	now := time.Now().Unix()
 	end := a.streamEvents()
-	return end(a.mutate(ctx, "backup export "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.Export(env, playbooks.ExportArgs{Name: c.Name, Target: c.Target, NoShutdown: c.NoShutdown,
-			RemoveInstance: c.RemoveInstance, ShutdownTimeout: c.ShutdownTimeout, Timestamp: now, Copy: copts})
-	}))
+	return end(a.run(ctx, playbooks.ExportOp.With(playbooks.ExportArgs{Name: c.Name, Target: c.Target, NoShutdown: c.NoShutdown,
+		RemoveInstance: c.RemoveInstance, ShutdownTimeout: c.ShutdownTimeout, Timestamp: time.Now().Unix(), Copy: copts})))
 }
 
 // BackupImportCmd is gnt-backup import: instance add from an export.
@@ -129,23 +115,12 @@ func (c *BackupImportCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	helpers, err := a.ensureHelpers(ctx, []string{c.SrcNode, args.Primary})
+	copts, err := c.options()
 	if err != nil {
 		return err
-	}
-	copts, err := c.options(helpers)
-	if err != nil {
-		return err
-	}
-	nodes := []string{args.Primary, c.SrcNode}
-	if args.Secondary != "" {
-		nodes = append(nodes, args.Secondary)
 	}
 	end := a.streamEvents()
-	return end(a.mutate(ctx, "backup import "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }},
-		func(env playbooks.Env) (*plan.Plan, error) {
-			return playbooks.Import(env, playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: copts})
-		}))
+	return end(a.run(ctx, playbooks.ImportOp.With(playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: copts})))
 }
 
 // listExportsScript: $1 the export directory. Prints the exports (the

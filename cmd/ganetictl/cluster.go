@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/playbooks/apply"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -70,29 +68,7 @@ func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-
-	var ol *statefile.ObjectLocks
-	if !g.DryRun {
-		if ol, _, err = a.lockObjects(ctx, "cluster init", []statefile.LockReq{{Level: statefile.LevelCluster, Exclusive: true}}, 0); err != nil {
-			return err
-		}
-		defer ol.Unlock()
-	}
-	st, err := a.store.Read(ctx)
-	switch {
-	case err == nil:
-		return &playbooks.PrereqError{Type: playbooks.ErrExists, Msg: fmt.Sprintf("Cluster is already initialised as %s (state in %s); destroy it first, or use another --state-dir", st.Cluster.Name, a.store)}
-	case !errors.Is(err, statefile.ErrNoState):
-		return err
-	}
-	st = statefile.New(statefile.NewLineage())
-	env := playbooks.Env{State: st, NewID: statefile.NewUUID, Facts: a.gather(ctx, nil, []string{args.Master})}
-	// gather used the inventory's storage settings; init may override them.
-	p, err := playbooks.ClusterInit(env, args)
-	if err != nil {
-		return err
-	}
-	return a.execute(ctx, p, st, ol)
+	return a.run(ctx, playbooks.ClusterInitOp.With(args))
 }
 
 // initArgs are cluster init's arguments: the flags over the inventory's
@@ -276,14 +252,14 @@ func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 	}
 	defer a.close()
 	nodes, _ := onlineNodes(st, nil)
-	in := playbooks.VerifyInput{State: st, Facts: a.gather(ctx, st, nodes), StateSum: a.stateSum(), MinVGSize: 20480}
+	in := playbooks.VerifyInput{State: st, Facts: a.gather(ctx, st, nodes), StateSum: a.stateSum(ctx), MinVGSize: 20480}
 	in.CurrentHelpers = a.currentHelpers(ctx, in.Facts)
 	if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
 		in.Bridges = []string{link}
 	}
 	report := playbooks.Verify(in)
 	if len(report.Sections) > 0 {
-		report.Sections[0].Findings = append(report.Sections[0].Findings, a.crashedJobFindings(ctx, st.Cluster.Name)...)
+		report.Sections[0].Findings = append(report.Sections[0].Findings, a.eng.CrashedFindings(ctx, st.Cluster.Name)...)
 	}
 	v := view.NewVerify(s.Out, view.VerifyOpts{ErrorCodes: c.ErrorCodes, JSON: g.JSON})
 	for _, sec := range report.Sections {
@@ -303,9 +279,7 @@ func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 		return err
 	}
 	if stale := playbooks.Stale(in.Facts, in.CurrentHelpers); c.Fix && len(stale) > 0 {
-		if err := a.mutate(ctx, "cluster verify --fix", nil, func(env playbooks.Env) (*plan.Plan, error) {
-			return playbooks.RemoveLeftovers(env.State, stale)
-		}); err != nil {
+		if err := a.run(ctx, playbooks.VerifyFixOp.With(stale)); err != nil {
 			return err
 		}
 	}
@@ -388,9 +362,9 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	if g.DryRun {
 		p := plan.New(plan.ClusterOp(playbooks.OpClusterCommand), st.Lineage, st.Serial)
 		p.Add("run the command", plan.Continue, steps...)
-		return a.execute(ctx, p, st, nil)
+		return a.pr.Result(view.PlanView{Plan: p})
 	}
-	results := apply.Gather(ctx, steps, a.pool, apply.Options{Parallel: a.parallel()})
+	results := a.readOnly(ctx, steps)
 	failed := 0
 	type out struct {
 		Node     string `json:"node"`
@@ -469,19 +443,7 @@ func (c *ClusterCopyfileCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return a.mutate(ctx, "cluster copyfile "+path, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		nodes, err := onlineNodes(env.State, splitList(c.Nodes))
-		if err != nil {
-			return nil, err
-		}
-		p := plan.New(plan.ClusterOp(playbooks.OpClusterCopyfile, path), env.State.Lineage, env.State.Serial)
-		steps := make([]plan.Step, len(nodes))
-		for i, n := range nodes {
-			steps[i] = plan.Step{Node: n, Action: plan.Upload, Desc: "copy " + path, Path: path, Mode: uint32(fi.Mode().Perm()), Content: data}
-		}
-		p.Add("copy the file", plan.Continue, steps...)
-		return p, nil
-	})
+	return a.run(ctx, playbooks.CopyfileOp.With(playbooks.CopyfileArgs{Path: path, Mode: uint32(fi.Mode().Perm()), Content: data, Nodes: splitList(c.Nodes)}))
 }
 
 // ClusterRenameCmd is gnt-cluster rename.
@@ -501,9 +463,7 @@ func (c *ClusterRenameCmd) Run(ctx context.Context, g *Globals) error {
 	if err := a.confirm(fmt.Sprintf("This will rename the cluster to '%s'. Continue?", c.Name)); err != nil {
 		return err
 	}
-	return a.mutate(ctx, "cluster rename "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.ClusterRename(env, c.Name)
-	})
+	return a.run(ctx, playbooks.ClusterRenameOp.With(c.Name))
 }
 
 // ClusterModifyCmd is gnt-cluster modify.
@@ -532,9 +492,7 @@ func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
 	if args.HVParams, err = parseHV(c.HypervisorParameters); err != nil {
 		return err
 	}
-	return g.mutate(ctx, "cluster modify", nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.ClusterModify(env, args)
-	})
+	return g.run(ctx, playbooks.ClusterModifyOp.With(args))
 }
 
 // ClusterDestroyCmd is gnt-cluster destroy.
@@ -551,39 +509,16 @@ func (c *ClusterDestroyCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	err = a.mutate(ctx, "cluster destroy", nil, playbooks.ClusterDestroy)
-	if err != nil || g.DryRun {
+	if err := a.run(ctx, playbooks.ClusterDestroyOp.With(struct{}{})); err != nil || g.DryRun || g.PlanOut != "" {
 		return err
 	}
 	// The state itself goes last, kept beside its history for the record.
-	st := filepath.Join(a.store.Dir, "state.json")
-	return os.Rename(st, st+".destroyed-"+time.Now().UTC().Format("20060102T150405Z"))
+	return a.store.Retire(time.Now())
 }
 
 // ClusterRedistConfCmd is gnt-cluster redist-conf.
 type ClusterRedistConfCmd struct{}
 
 func (c *ClusterRedistConfCmd) Run(ctx context.Context, g *Globals) error {
-	a, st, err := g.openState(ctx)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	var nodes []string
-	for n, node := range st.Nodes {
-		if node.MasterCandidate && !node.Offline {
-			nodes = append(nodes, n)
-		}
-	}
-	sort.Strings(nodes)
-	if g.DryRun {
-		p := plan.New(plan.ClusterOp(playbooks.OpClusterRedistConf), st.Lineage, st.Serial)
-		steps := make([]plan.Step, len(nodes))
-		for i, n := range nodes {
-			steps[i] = plan.Step{Node: n, Action: plan.Upload, Desc: "copy the state", Path: playbooks.StateReplicaPath, Mode: 0o600}
-		}
-		p.Add("copy the state to master candidates", plan.Continue, steps...)
-		return a.execute(ctx, p, st, nil)
-	}
-	return a.replicate(ctx, nodes)
+	return g.run(ctx, playbooks.RedistConfOp.With(struct{}{}))
 }

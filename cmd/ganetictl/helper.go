@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,8 +13,7 @@ import (
 	"sync"
 
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/remote"
-	"github.com/sourcegraph/conc/pool"
+	"github.com/ganetictl/ganetictl/playbooks/plan"
 )
 
 // HelperDir is where nodes keep the helper, by content: helper-<sha256[:16]>.
@@ -33,7 +31,7 @@ func (a *app) currentHelpers(ctx context.Context, facts map[string]*playbooks.No
 		for _, l := range f.Leftovers {
 			if l.Kind == "helper" {
 				if fs := strings.Fields(f.Uname); len(fs) > 0 {
-					if arch, err := goArch(fs[len(fs)-1]); err == nil {
+					if arch, err := playbooks.NodeArch(fs[len(fs)-1]); err == nil {
 						arches[arch] = true
 					}
 				}
@@ -44,7 +42,7 @@ func (a *app) currentHelpers(ctx context.Context, facts map[string]*playbooks.No
 	for arch := range arches {
 		bin, err := helperBinary(ctx, arch)
 		if err != nil {
-			fmt.Fprintf(a.s.Err, "WARNING: cannot tell stale copy helpers from current ones: %v\n", err)
+			a.pr.Warning("cannot tell stale copy helpers from current ones: %v", err)
 			return nil
 		}
 		sum := sha256.Sum256(bin)
@@ -53,77 +51,27 @@ func (a *app) currentHelpers(ctx context.Context, facts map[string]*playbooks.No
 	return out
 }
 
-// ensureHelpers puts the helper for each node's architecture on the
-// nodes that lack it (SFTP, atomic, content-addressed: never re-sent when
-// present) and returns where it is. A dry run only computes the paths.
-func (a *app) ensureHelpers(ctx context.Context, nodes []string) (map[string]playbooks.Helper, error) {
-	var mu sync.Mutex
-	out := map[string]playbooks.Helper{}
-	wp := pool.New().WithErrors().WithMaxGoroutines(a.parallel())
-	seen := map[string]bool{}
-	for _, n := range nodes {
-		if n == "" || seen[n] {
-			continue
-		}
-		seen[n] = true
-		wp.Go(func() error {
-			h, err := a.ensureHelper(ctx, n)
-			if err != nil {
-				return fmt.Errorf("node %s: helper: %w", n, err)
-			}
-			mu.Lock()
-			out[n] = h
-			mu.Unlock()
-			return nil
-		})
-	}
-	return out, wp.Wait()
-}
-
-func (a *app) ensureHelper(ctx context.Context, node string) (playbooks.Helper, error) {
-	r, err := a.pool.Get(ctx, node)
-	if err != nil {
-		return playbooks.Helper{}, err
-	}
-	res, err := r.Run(ctx, remote.Command{Argv: []string{"uname", "-m"}})
-	if err != nil {
-		return playbooks.Helper{}, err
-	}
-	arch, err := goArch(strings.TrimSpace(string(res.Stdout)))
-	if err != nil {
-		return playbooks.Helper{}, err
-	}
-	bin, err := helperBinary(ctx, arch)
+// helperFor is this ganetictl's helper for linux/arch: where it goes on
+// a node (content-addressed) and its SHA-256 (playbooks.Env.Helper).
+func helperFor(arch string) (playbooks.Helper, error) {
+	bin, err := helperBinary(context.Background(), arch)
 	if err != nil {
 		return playbooks.Helper{}, err
 	}
 	sum := sha256.Sum256(bin)
 	h := playbooks.Helper{SHA256: hex.EncodeToString(sum[:])}
 	h.Path = HelperDir + "/helper-" + h.SHA256[:16]
-	if a.g.DryRun {
-		return h, nil
-	}
-	check, err := r.Run(ctx, remote.Command{Argv: []string{"sha256sum", "--", h.Path}})
-	if err == nil && strings.HasPrefix(string(check.Stdout), h.SHA256+" ") {
-		return h, nil // present and intact
-	}
-	if _, err := r.Run(ctx, remote.Command{Argv: []string{"mkdir", "-p", "-m", "0755", HelperDir}}); err != nil {
-		return h, err
-	}
-	if err := remote.Upload(ctx, r, h.Path, 0o755, bytes.NewReader(bin)); err != nil {
-		return h, err
-	}
 	return h, nil
 }
 
-func goArch(machine string) (string, error) {
-	switch machine {
-	case "x86_64", "amd64":
-		return "amd64", nil
-	case "aarch64", "arm64":
-		return "arm64", nil
+// helperContent gives the helper binaries to the plans' upload steps.
+func helperContent(ctx context.Context, source string) ([]byte, error) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		if source == plan.HelperSource(arch) {
+			return helperBinary(ctx, arch)
+		}
 	}
-	return "", fmt.Errorf("no helper for architecture %q (amd64 and arm64 only)", machine)
+	return nil, fmt.Errorf("unknown upload source %q", source)
 }
 
 var helperBins sync.Map

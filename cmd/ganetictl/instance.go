@@ -10,9 +10,7 @@ import (
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
-	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // InstanceCmd is gnt-instance.
@@ -67,27 +65,7 @@ func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	parts := []string{playbooks.PartOS}
-	if args.Template == "plain" || args.Template == "drbd" {
-		parts = append(parts, playbooks.PartVGs)
-	}
-	nodes := []string{args.Primary}
-	if args.Secondary != "" {
-		nodes = append(nodes, args.Secondary)
-	}
-	for _, d := range args.Disks {
-		if d.Adopt != "" {
-			parts = append(parts, playbooks.PartVolumes)
-			break
-		}
-	}
-	return a.mutate(ctx, "instance add "+c.Name, &factsOn{nodes: func(*statefile.State) []string { return nodes }, parts: parts},
-		func(env playbooks.Env) (*plan.Plan, error) { return playbooks.InstanceAdd(env, args) })
+	return g.run(ctx, playbooks.InstanceAddOp.With(args))
 }
 
 // args checks everything that needs no state: names, sizes, syntax.
@@ -257,33 +235,7 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return a.mutate(ctx, "instance remove "+c.Name, primaryFacts(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.InstanceRemove(env, c.Name, c.ShutdownTimeout, c.IgnoreFailures)
-	})
-}
-
-// primaryFacts asks the instance facts of the instance's primary node, plus
-// the extra parts given.
-func primaryFacts(name string, extra ...string) *factsOn {
-	return &factsOn{nodes: primaryNode(name), parts: append(append([]string{}, playbooks.FactsInstance...), extra...)}
-}
-
-// primaryNode names the instance's primary and, for drbd, its secondary:
-// the nodes its disk operations touch.
-func primaryNode(name string) func(*statefile.State) []string {
-	return func(st *statefile.State) []string {
-		i, ok := st.Instances[name]
-		if !ok {
-			return nil
-		}
-		var out []string
-		for _, n := range append([]string{i.PrimaryNode}, i.SecondaryNodes()...) {
-			if node := st.Nodes[n]; node != nil && !node.Offline {
-				out = append(out, n)
-			}
-		}
-		return out
-	}
+	return a.run(ctx, playbooks.InstanceRemoveOp.With(playbooks.RemoveArgs{Name: c.Name, ShutdownTimeout: c.ShutdownTimeout, IgnoreFailures: c.IgnoreFailures}))
 }
 
 // InstanceStartupCmd is gnt-instance startup.
@@ -292,9 +244,7 @@ type InstanceStartupCmd struct {
 }
 
 func (c *InstanceStartupCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance startup "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.InstanceStartup(env, c.Name)
-	})
+	return g.run(ctx, playbooks.InstanceStartupOp.With(c.Name))
 }
 
 // InstanceShutdownCmd is gnt-instance shutdown.
@@ -305,9 +255,7 @@ type InstanceShutdownCmd struct {
 }
 
 func (c *InstanceShutdownCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance shutdown "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.InstanceShutdown(env, c.Name, c.Timeout, c.NoRemember)
-	})
+	return g.run(ctx, playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: c.Name, Timeout: c.Timeout, NoRemember: c.NoRemember}))
 }
 
 // InstanceRebootCmd is gnt-instance reboot.
@@ -318,13 +266,7 @@ type InstanceRebootCmd struct {
 }
 
 func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance reboot "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.InstanceReboot(env, c.Name, c.Type, c.ShutdownTimeout)
-	})
-}
-
-func simpleInstanceOp(ctx context.Context, g *Globals, op, name string, extra []string, mk func(playbooks.Env) (*plan.Plan, error)) error {
-	return g.mutate(ctx, op, primaryFacts(name, extra...), mk)
+	return g.run(ctx, playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: c.Name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout}))
 }
 
 // InstanceActivateCmd is gnt-instance activate-disks.
@@ -338,14 +280,14 @@ func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals, s view.Stream
 		return err
 	}
 	defer a.close()
-	var inst *statefile.Instance
-	err = a.mutate(ctx, "instance activate-disks "+c.Name, primaryFacts(c.Name), func(env playbooks.Env) (*plan.Plan, error) {
-		inst = env.State.Instances[c.Name]
-		return playbooks.ActivateDisks(env, c.Name)
-	})
-	if err != nil || g.DryRun {
+	if err := a.run(ctx, playbooks.ActivateDisksOp.With(c.Name)); err != nil || g.DryRun || g.PlanOut != "" {
 		return err
 	}
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	inst := st.Instances[c.Name]
 	// Ganeti prints node:disk/N:device for each disk.
 	for i, d := range inst.Disks {
 		fmt.Fprintf(s.Out, "%s:%s:%s\n", inst.PrimaryNode, d.IVName, storage.LinkPath(inst.Name, i))
@@ -360,9 +302,7 @@ type InstanceDeactivateCmd struct {
 }
 
 func (c *InstanceDeactivateCmd) Run(ctx context.Context, g *Globals) error {
-	return simpleInstanceOp(ctx, g, "instance deactivate-disks "+c.Name, c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.DeactivateDisks(env, c.Name, c.Force)
-	})
+	return g.run(ctx, playbooks.DeactivateDisksOp.With(playbooks.DeactivateArgs{Name: c.Name, Force: c.Force}))
 }
 
 // InstanceGrowDiskCmd is gnt-instance grow-disk.
@@ -378,9 +318,7 @@ func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("grow-disk amount %q: %v", c.Amount, err)
 	}
-	return simpleInstanceOp(ctx, g, "instance grow-disk "+c.Name, c.Name, []string{playbooks.PartVGs}, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.GrowDisk(env, c.Name, c.Disk, mib, c.Absolute)
-	})
+	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute}))
 }
 
 // InstanceRecreateCmd is gnt-instance recreate-disks.
@@ -390,15 +328,7 @@ type InstanceRecreateCmd struct {
 }
 
 func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
-	return g.mutate(ctx, "instance recreate-disks "+c.Name, &factsOn{nodes: func(st *statefile.State) []string {
-		nodes := primaryNode(c.Name)(st)
-		if c.Nodes != "" {
-			nodes = append(nodes, c.Nodes)
-		}
-		return nodes
-	}, parts: playbooks.FactsInstance}, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.RecreateDisks(env, c.Name, c.Nodes)
-	})
+	return g.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: c.Nodes}))
 }
 
 // InstanceReinstallCmd is gnt-instance reinstall.
@@ -419,9 +349,7 @@ func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return a.mutate(ctx, "instance reinstall "+c.Name, primaryFacts(c.Name, playbooks.PartOS), func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.Reinstall(env, c.Name, c.OS)
-	})
+	return a.run(ctx, playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: c.Name, OS: c.OS}))
 }
 
 // InstanceRenameCmd is gnt-instance rename.
@@ -441,9 +369,7 @@ func (c *InstanceRenameCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return simpleInstanceOp(ctx, g, "instance rename "+c.Name+" "+c.NewName, c.Name, []string{playbooks.PartOS}, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.Rename(env, c.Name, c.NewName)
-	})
+	return g.run(ctx, playbooks.RenameOp.With(playbooks.RenameArgs{Name: c.Name, NewName: c.NewName}))
 }
 
 // InstanceModifyCmd is gnt-instance modify.
@@ -466,16 +392,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
 			return invalid("-t (disk template conversion) cannot be combined with other changes")
 		}
-		a, err := g.open()
-		if err != nil {
-			return err
-		}
-		defer a.close()
-		f := moveFacts(c.Name, c.Node)
-		f.parts = append(f.parts, playbooks.PartVGs)
-		return a.mutate(ctx, "instance modify -t "+c.Template+" "+c.Name, f, func(env playbooks.Env) (*plan.Plan, error) {
-			return playbooks.Convert(env, playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node})
-		})
+		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node}))
 	}
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
@@ -525,9 +442,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		args.NICs = append(args.NICs, playbooks.NICMod{Op: op, Index: idx, Spec: spec})
 	}
-	return simpleInstanceOp(ctx, g, "instance modify "+c.Name, c.Name, []string{playbooks.PartOS, playbooks.PartVGs}, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.InstanceModify(env, args)
-	})
+	return g.run(ctx, playbooks.InstanceModifyOp.With(args))
 }
 
 // parseModOp reads Ganeti's device modification syntaxes: "add[:k=v]",

@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/playbooks/plan"
-	"github.com/ganetictl/ganetictl/statefile"
-	"github.com/ganetictl/ganetictl/transfer"
 )
 
 // copyFlags are the transfer flags of the commands that copy disks.
@@ -22,8 +18,8 @@ type copyFlags struct {
 	RateLimit         string        `name:"rate-limit" placeholder:"RATE" help:"Cap each copy at RATE bytes a second, e.g. 100M (K, M, G: powers of 1024)."`
 }
 
-func (f copyFlags) options(helpers map[string]playbooks.Helper) (playbooks.CopyOptions, error) {
-	o := playbooks.CopyOptions{Helpers: helpers, NewIdentity: transfer.NewIdentity, Compress: f.Compress,
+func (f copyFlags) options() (playbooks.CopyOptions, error) {
+	o := playbooks.CopyOptions{Compress: f.Compress,
 		InsecureTransport: f.InsecureTransport, IdleTimeout: f.IdleTimeout}
 	if f.RateLimit != "" {
 		n, err := parseRate(f.RateLimit)
@@ -62,20 +58,6 @@ func parseRate(s string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
-// instanceCopy uploads (or checks) the copy helpers on instance name's
-// primary and on target, and gives the copy options of f with them.
-func (a *app) instanceCopy(ctx context.Context, st *statefile.State, name, target string, f copyFlags) (playbooks.CopyOptions, error) {
-	inst, ok := st.Instances[name]
-	if !ok {
-		return playbooks.CopyOptions{}, &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", name)}
-	}
-	helpers, err := a.ensureHelpers(ctx, []string{inst.PrimaryNode, target})
-	if err != nil {
-		return playbooks.CopyOptions{}, err
-	}
-	return f.options(helpers)
-}
-
 // InstanceMoveCmd is gnt-instance move.
 type InstanceMoveCmd struct {
 	Force           bool          `short:"f" name:"force"`
@@ -86,19 +68,16 @@ type InstanceMoveCmd struct {
 }
 
 func (c *InstanceMoveCmd) Run(ctx context.Context, g *Globals) error {
-	a, st, err := g.openState(ctx)
+	copts, err := c.options()
+	if err != nil {
+		return err
+	}
+	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	copts, err := a.instanceCopy(ctx, st, c.Name, c.Target, c.copyFlags)
-	if err != nil {
-		return err
-	}
-	facts := moveFacts(c.Name, c.Target)
-	facts.parts = nil // all: the target's free space too
 	end := a.streamEvents()
-	return end(a.mutate(ctx, "instance move "+c.Name, facts, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.Move(env, playbooks.MoveArgs{Name: c.Name, Target: c.Target, ShutdownTimeout: c.ShutdownTimeout, Copy: copts})
-	}))
+	return end(a.run(ctx, playbooks.InstanceMoveOp.With(playbooks.MoveArgs{Name: c.Name, Target: c.Target,
+		ShutdownTimeout: c.ShutdownTimeout, Copy: copts})))
 }

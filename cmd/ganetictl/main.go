@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/ganetictl/ganetictl/internal/view"
+	"github.com/ganetictl/ganetictl/playbooks/job"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -106,7 +107,10 @@ func exitCode(err error) int {
 		corrupt *statefile.CorruptError
 		version *statefile.VersionError
 		invalid *invalidError
-		partial *partialError
+		input   *job.InputError
+		partial *job.PartialError
+		busy    *job.BusyError
+		refused *job.RefusedError
 		coded   interface{ ExitCode() int }
 	)
 	switch {
@@ -114,11 +118,11 @@ func exitCode(err error) int {
 		return coded.ExitCode()
 	case errors.Is(err, context.Canceled):
 		return exitCancelled
-	case errors.As(err, &locked), errors.As(err, &objLock), errors.As(err, &crashed):
+	case errors.As(err, &locked), errors.As(err, &objLock), errors.As(err, &crashed), errors.As(err, &busy):
 		return exitLocked
-	case errors.As(err, &stale):
+	case errors.As(err, &stale), errors.As(err, &refused):
 		return exitStale
-	case errors.As(err, &corrupt), errors.As(err, &version), errors.As(err, &invalid):
+	case errors.As(err, &corrupt), errors.As(err, &version), errors.As(err, &invalid), errors.As(err, &input):
 		return exitInvalid
 	case errors.As(err, &partial):
 		return exitPartial
@@ -133,9 +137,3 @@ func (e *invalidError) Error() string { return e.err.Error() }
 func (e *invalidError) Unwrap() error { return e.err }
 
 func invalid(format string, a ...any) error { return &invalidError{fmt.Errorf(format, a...)} }
-
-// partialError is a run in which some node steps failed but the rest went on.
-type partialError struct{ err error }
-
-func (e *partialError) Error() string { return e.err.Error() }
-func (e *partialError) Unwrap() error { return e.err }

@@ -77,15 +77,7 @@ func (c *NodeAddCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	return a.mutate(ctx, "node add "+args.Name, allFactsOf(func(*statefile.State) []string { return []string{args.Name} }),
-		func(env playbooks.Env) (*plan.Plan, error) {
-			if args.Readd && args.PrimaryIP == "" {
-				if n, ok := env.State.Nodes[args.Name]; ok {
-					args.PrimaryIP, args.SecondaryIP = n.PrimaryIP, n.SecondaryIP
-				}
-			}
-			return playbooks.NodeAdd(env, args)
-		})
+	return a.run(ctx, playbooks.NodeAddOp.With(args))
 }
 
 // NodeRemoveCmd is gnt-node remove.
@@ -94,9 +86,7 @@ type NodeRemoveCmd struct {
 }
 
 func (c *NodeRemoveCmd) Run(ctx context.Context, g *Globals) error {
-	return g.mutate(ctx, "node remove "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		return playbooks.NodeRemove(env, c.Name)
-	})
+	return g.run(ctx, playbooks.NodeRemoveOp.With(c.Name))
 }
 
 // NodeModifyCmd is gnt-node modify.
@@ -130,10 +120,7 @@ func (c *NodeModifyCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	return g.mutate(ctx, "node modify "+c.Name, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		p, _, err := playbooks.NodeModify(env, args)
-		return p, err
-	})
+	return g.run(ctx, playbooks.NodeModifyOp.With(args))
 }
 
 // nodeRow is one node with its live facts, for list and info.
@@ -392,13 +379,11 @@ func changeTags(ctx context.Context, g *Globals, kind string, args []string, add
 		return err
 	}
 	defer a.close()
-	op := fmt.Sprintf("%s tags %s", kind, strings.Join(tags, " "))
-	return a.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		if add {
-			return playbooks.Tags(env, kind, name, tags, nil)
-		}
-		return playbooks.Tags(env, kind, name, nil, tags)
-	})
+	op := playbooks.TagsDelOp
+	if add {
+		op = playbooks.TagsSetOp
+	}
+	return a.run(ctx, op.With(playbooks.TagsArgs{Kind: kind, Name: name, Tags: tags}))
 }
 
 func splitTagArgs(kind string, args []string) (name string, tags []string, err error) {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/playbooks/job"
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
@@ -53,31 +53,24 @@ func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, 
 	}
 	pri, sec := playbooks.InstancesOn(st, nodeName)
 	var failed []string
-	run := func(what, inst string, f *factsOn, mk func(env playbooks.Env) (*plan.Plan, error)) {
-		fmt.Fprintf(s.Err, "* %s %s\n", what, inst)
-		if err := a.mutate(ctx, what+" "+inst, f, mk); err != nil {
-			fmt.Fprintf(s.Err, "  %s %s failed: %v\n", what, inst, err)
+	run := func(inst string, req playbooks.Request) {
+		a.pr.Note("* %s", req.Label)
+		if err := a.run(ctx, req); err != nil {
+			a.pr.Note("  %s failed: %v", req.Label, err)
 			failed = append(failed, inst)
 		}
 	}
 	if primaries {
 		for _, i := range pri {
 			name := i.Name
-			facts, err := a.gatherFor(ctx, moveFacts(name, ""))
-			if err != nil {
-				return err
-			}
+			facts := a.gather(ctx, st, playbooks.InstanceNodes(st, name), playbooks.PartRunning)
 			if f := facts[i.PrimaryNode]; f != nil && f.Running != nil {
 				if _, running := f.Running[name]; running && !g.DryRun {
-					run("instance migrate", name, moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
-						return playbooks.Migrate(env, playbooks.MigrateArgs{Name: name, NonLive: nonLive})
-					})
+					run(name, playbooks.InstanceMigrateOp.With(playbooks.MigrateArgs{Name: name, NonLive: nonLive}))
 					continue
 				}
 			}
-			run("instance failover", name, moveFacts(name, ""), func(env playbooks.Env) (*plan.Plan, error) {
-				return playbooks.Failover(env, playbooks.FailoverArgs{Name: name, ShutdownTimeout: 2 * time.Minute})
-			})
+			run(name, playbooks.InstanceFailoverOp.With(playbooks.FailoverArgs{Name: name, ShutdownTimeout: 2 * time.Minute}))
 		}
 	}
 	if secondaries {
@@ -91,31 +84,18 @@ func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, 
 			target := newNode
 			if target == "" {
 				if target, err = a.pickSecondary(ctx, st, i, nodeName); err != nil {
-					fmt.Fprintf(s.Err, "  %s: %v\n", name, err)
+					a.pr.Note("  %s: %v", name, err)
 					failed = append(failed, name)
 					continue
 				}
 			}
-			f := moveFacts(name, target)
-			f.parts = append(f.parts, playbooks.PartVGs)
-			run("instance replace-disks -n "+target, name, f, func(env playbooks.Env) (*plan.Plan, error) {
-				return playbooks.ReplaceDisks(env, playbooks.ReplaceDisksArgs{Name: name, Mode: "new", NewNode: target, Timestamp: time.Now().Unix()})
-			})
+			run(name, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: name, Mode: "new", NewNode: target, Timestamp: time.Now().Unix()}))
 		}
 	}
 	if len(failed) > 0 {
-		return &partialError{fmt.Errorf("could not move %d instance(s): %s", len(failed), strings.Join(failed, ", "))}
+		return &job.PartialError{Err: fmt.Errorf("could not move %d instance(s): %s", len(failed), strings.Join(failed, ", "))}
 	}
 	return nil
-}
-
-// gatherFor gathers the facts a factsOn asks for, outside of a mutation.
-func (a *app) gatherFor(ctx context.Context, f *factsOn) (map[string]*playbooks.NodeFacts, error) {
-	st, err := a.readState(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return a.gather(ctx, st, f.nodes(st), f.parts...), nil
 }
 
 // pickSecondary chooses a new secondary for inst: the vm-capable online

@@ -39,21 +39,8 @@ func (a *app) drained() (*drainInfo, bool) {
 	return &d, true
 }
 
-// busyError refuses work for now (a drained queue): exit code 11, as for a
-// lock held by someone else.
-type busyError struct{ msg string }
-
-func (e *busyError) Error() string { return e.msg }
-func (e *busyError) ExitCode() int { return exitLocked }
-
 // checkQueue refuses a new job while the queue is drained.
-func (a *app) checkQueue() error {
-	if d, ok := a.drained(); ok && submittedJob() == 0 {
-		return &busyError{fmt.Sprintf("the job queue is drained (by %s@%s at %s): no new jobs start; `ganetictl cluster queue undrain` lifts it",
-			d.Who, d.Host, d.Time.Format(time.RFC3339))}
-	}
-	return nil
-}
+func (a *app) checkQueue() error { return a.eng.Admit() }
 
 // ClusterQueueCmd is gnt-cluster queue.
 type ClusterQueueCmd struct {
@@ -162,7 +149,7 @@ func submit(ctx context.Context, g *Globals, s view.Streams, args []string) erro
 	if err != nil {
 		return err
 	}
-	job := &statefile.Job{Operation: commandLine(), Status: statefile.JobQueued}
+	job := &statefile.Job{Operation: a.eng.Command, Status: statefile.JobQueued}
 	if err := j.Create(ctx, job); err != nil {
 		return err
 	}

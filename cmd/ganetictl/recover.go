@@ -86,7 +86,7 @@ func (a *app) readLocal(ctx context.Context) (*statefile.State, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("the workstation's state is unreadable (%w); move it aside and retry", err)
 	}
-	b, err := a.stateBytes()
+	b, err := a.store.ReadRaw(ctx)
 	return st, b, err
 }
 
@@ -372,18 +372,5 @@ func (c *ClusterMasterFailoverCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	return a.mutate(ctx, "cluster master-failover "+c.Node, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		var cands []string
-		for _, n := range env.State.NodeNames() {
-			if node := env.State.Nodes[n]; node.MasterCandidate && !node.Offline {
-				cands = append(cands, n)
-			}
-		}
-		pr := a.probe(ctx, cands)
-		for n, why := range pr.bad {
-			pr.unreachable[n] = why
-		}
-		return playbooks.MasterFailover(env, playbooks.MasterFailoverArgs{Target: c.Node, NoVoting: c.NoVoting,
-			Copies: pr.copies, Unreachable: pr.unreachable})
-	})
+	return a.run(ctx, playbooks.MasterFailoverOp.With(playbooks.MasterFailoverArgs{Target: c.Node, NoVoting: c.NoVoting}))
 }

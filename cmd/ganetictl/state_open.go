@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -21,7 +22,9 @@ func (g *Globals) openStore() (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{g: g, s: g.streams, inv: inv, store: store}, nil
+	a := &app{g: g, s: g.streams, pr: view.Printer{Streams: g.streams, JSON: g.JSON}, inv: inv, store: store}
+	a.engine()
+	return a, nil
 }
 
 // openJournal is openStore and the state directory's journal.

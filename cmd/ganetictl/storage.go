@@ -7,17 +7,10 @@ import (
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
-	"github.com/ganetictl/ganetictl/playbooks/apply"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
 	"github.com/ganetictl/ganetictl/statefile"
 )
-
-// readOnly runs the same read step on each node (all in parallel) and
-// returns the results; unreachable nodes carry their error.
-func (a *app) readOnly(ctx context.Context, steps []plan.Step) []apply.StepResult {
-	return apply.Gather(ctx, steps, a.pool, apply.Options{Parallel: a.parallel()})
-}
 
 // NodeVolumesCmd is gnt-node volumes.
 type NodeVolumesCmd struct {
@@ -176,7 +169,7 @@ func (c *NodeModifyStorageCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	return a0(ctx, g, "node modify-storage "+c.Node, plan.NodeOp(playbooks.OpNodeModifyStorage, c.Node), "modify storage", step)
+	return g.run(ctx, playbooks.NodeModifyStorageOp.With(playbooks.NodeStorageArgs{Node: c.Node, Step: step}))
 }
 
 // NodeRepairStorageCmd is gnt-node repair-storage.
@@ -191,20 +184,7 @@ func (c *NodeRepairStorageCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("%v", err)
 	}
-	return a0(ctx, g, "node repair-storage "+c.Node, plan.NodeOp(playbooks.OpNodeRepairStorage, c.Node), "repair storage", step)
-}
-
-// a0 runs a one-step node operation with no state change through the usual
-// plan path (dry-run, journal, progress).
-func a0(ctx context.Context, g *Globals, op string, opcode plan.Op, stage string, step plan.Step) error {
-	return g.mutate(ctx, op, nil, func(env playbooks.Env) (*plan.Plan, error) {
-		if _, err := onlineNodes(env.State, []string{step.Node}); err != nil {
-			return nil, err
-		}
-		p := plan.New(opcode, env.State.Lineage, env.State.Serial)
-		p.Add(stage, plan.Abort, step)
-		return p, nil
-	})
+	return g.run(ctx, playbooks.NodeRepairStorageOp.With(playbooks.NodeStorageArgs{Node: c.Node, Step: step}))
 }
 
 // ClusterVerifyDisksCmd is gnt-cluster verify-disks: instances whose disks
@@ -229,9 +209,7 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Stre
 		if g.DryRun {
 			continue
 		}
-		err := a.mutate(ctx, "cluster verify-disks: activate-disks "+inst, primaryFacts(inst), func(env playbooks.Env) (*plan.Plan, error) {
-			return playbooks.ActivateDisks(env, inst)
-		})
+		err := a.run(ctx, playbooks.ActivateDisksOp.With(inst))
 		if err != nil {
 			fmt.Fprintf(s.Out, "Error activating disks for instance %s: %v\n", inst, err)
 		}
@@ -260,19 +238,7 @@ func (c *ClusterRepairDiskSizesCmd) Run(ctx context.Context, g *Globals, s view.
 		return err
 	}
 	defer a.close()
-	var notes []string
-	err = a.mutate(ctx, "cluster repair-disk-sizes", &factsOn{nodes: func(st *statefile.State) []string {
-		nodes, _ := onlineNodes(st, nil)
-		return nodes
-	}, parts: []string{playbooks.PartVolumes}}, func(env playbooks.Env) (*plan.Plan, error) {
-		p, n, err := playbooks.RepairDiskSizes(env, c.Instances)
-		notes = n
-		return p, err
-	})
-	for _, n := range notes {
-		fmt.Fprintf(s.Err, " - INFO: %s\n", n)
-	}
-	return err
+	return a.run(ctx, playbooks.RepairDiskSizesOp.With(c.Instances))
 }
 
 func sortedMapKeys[V any](m map[string]V) []string {

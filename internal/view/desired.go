@@ -54,6 +54,10 @@ type DesiredJSON struct {
 
 // DesiredPlanJSON writes a desired-state plan as JSON.
 func DesiredPlanJSON(w io.Writer, r *desired.Result) error {
+	return JSON(w, desiredJSON(r))
+}
+
+func desiredJSON(r *desired.Result) DesiredJSON {
 	add, change, destroy := r.Counts()
 	out := DesiredJSON{FormatVersion: 1, Changes: r.Changes, Operations: []string{}, Warnings: r.Warnings,
 		Summary: map[string]int{"add": add, "change": change, "destroy": destroy}}
@@ -63,5 +67,14 @@ func DesiredPlanJSON(w io.Writer, r *desired.Result) error {
 	for _, op := range r.Ops {
 		out.Operations = append(out.Operations, op.Desc)
 	}
-	return JSON(w, out)
+	return out
 }
+
+// DesiredPlan is `plan -f`'s result: RenderDesired's text, DesiredJSON.
+type DesiredPlan struct{ Result *desired.Result }
+
+// Text renders the plan for people.
+func (d DesiredPlan) Text(w io.Writer) error { return RenderDesired(w, d.Result) }
+
+// MarshalJSON is DesiredJSON.
+func (d DesiredPlan) MarshalJSON() ([]byte, error) { return marshalRaw(desiredJSON(d.Result)) }

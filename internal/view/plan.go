@@ -262,3 +262,13 @@ func PlanSummary(p *plan.Plan) string {
 	return fmt.Sprintf("Plan: %s; state: %d to add, %d to change, %d to remove.",
 		cmds, changes[plan.Create], changes[plan.Modify], changes[plan.Remove])
 }
+
+// PlanView is a plan as a command's result (--dry-run, --plan-out): the
+// text of RenderPlan, or the plan as JSON, secrets masked.
+type PlanView struct{ Plan *plan.Plan }
+
+// Text renders the plan for people.
+func (v PlanView) Text(w io.Writer) error { return RenderPlan(w, v.Plan) }
+
+// MarshalJSON is the masked plan.
+func (v PlanView) MarshalJSON() ([]byte, error) { return marshalRaw(maskedPlan(v.Plan)) }

@@ -87,6 +87,7 @@ type Plan struct {
 	Stages       []Stage  `json:"stages"`
 	Changes      []Change `json:"changes"`            // committed to the state after the last stage
 	Warnings     []string `json:"warnings,omitempty"` // shown before confirmation
+	Notes        []string `json:"notes,omitempty"`    // information for people, shown after the run
 
 	// secrets maps placeholder names (see Secret) to values. Never marshalled:
 	// plans are printed and saved without them, and apply resolves them.
@@ -131,6 +132,9 @@ type Step struct {
 	// Stdin is fed to the command: how secrets (keys) reach a node without
 	// showing in its process list. It may be a secret placeholder (Secret).
 	Stdin string `json:"stdin,omitempty"`
+	// Progress: the command reports its progress on stderr as JSON lines
+	// (the copy helper's sender), which the view shows as it runs.
+	Progress bool `json:"progress,omitempty"`
 	// OKExit lists exit codes besides 0 that count as success.
 	OKExit []int `json:"ok_exit,omitempty"`
 	// Undo, if set, is run when a later step of an Abort stage (or a later

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"slices"
@@ -51,7 +51,7 @@ func TestPlanLocks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := plan.New(plan.Op{ID: ""}, "l", 1)
 			tc.mk(p)
-			if got := planLocks(p); !slices.Equal(got, tc.want) {
+			if got := Locks(p); !slices.Equal(got, tc.want) {
 				t.Errorf("got  %v\nwant %v", got, tc.want)
 			}
 		})
