@@ -104,11 +104,15 @@ func (e *Engine) LeftToDo(ctx context.Context, id int64, resume bool) (*plan.Pla
 // runs the steps it had not finished (the one it was cut off in after that
 // step's undo) and commits; a job settled by its opcode (a migration) is
 // settled from what the nodes say, then finished.
-func (e *Engine) Resume(ctx context.Context, id int64) (*Outcome, error) { return e.recover(ctx, id, true) }
+func (e *Engine) Resume(ctx context.Context, id int64) (*Outcome, error) {
+	return e.recover(ctx, id, true)
+}
 
 // Abort rolls crashed job id back: the undo of every step it did, newest
 // first; a job settled by its opcode is settled (and not done again).
-func (e *Engine) Abort(ctx context.Context, id int64) (*Outcome, error) { return e.recover(ctx, id, false) }
+func (e *Engine) Abort(ctx context.Context, id int64) (*Outcome, error) {
+	return e.recover(ctx, id, false)
+}
 
 func (e *Engine) recover(ctx context.Context, id int64, resume bool) (*Outcome, error) {
 	c, err := e.loadCrashed(ctx, id, resume)
@@ -165,7 +169,7 @@ func (e *Engine) recover(ctx context.Context, id int64, resume bool) (*Outcome, 
 			return nil, err
 		}
 		out := &Outcome{Plan: p, Operation: p.Operation, JobID: id, Aborted: true}
-			return out, nil
+		return out, nil
 	}
 	opt := e.options(jr, p)
 	opt.Done, opt.Redo = c.done, c.cut
