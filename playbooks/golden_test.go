@@ -175,6 +175,7 @@ type world struct {
 	random func(n int) []byte
 	drbdOn map[string]map[int]string // node -> minor -> its /proc/drbd line
 	probes map[string]*pb.NodeProbe  // recovery's probes of the nodes
+	idents int                       // TLS identities made
 }
 
 // newWorld is a committed cluster of node1 (the master) to node<n>, made
@@ -215,8 +216,20 @@ func newWorld(t *testing.T, n int) *world {
 	return w
 }
 
+// env is what the planners get: the state, the facts, and the sources of
+// the CLI made deterministic. The copy helper is this ganetictl's, which
+// the nodes' facts do not show: copies upload it first.
 func (w *world) env() pb.Env {
-	return pb.Env{State: w.st, Facts: w.facts, NewID: w.newID, Random: w.random}
+	return pb.Env{State: w.st, Facts: w.facts, NewID: w.newID, Random: w.random,
+		Helper: func(string) (pb.Helper, error) {
+			return pb.Helper{Path: pb.HelperDir + "/helper-0123456789abcdef", SHA256: strings.Repeat("5a", 32)}, nil
+		},
+		NewIdentity: func() (*transfer.Identity, error) {
+			w.idents++
+			n := w.idents
+			return &transfer.Identity{CertPEM: []byte(fmt.Sprintf("cert %d\n", n)), KeyPEM: []byte(fmt.Sprintf("key %d\n", n)),
+				Fingerprint: fmt.Sprintf("%064x", n)}, nil
+		}}
 }
 
 // apply commits a plan's changes, as a successful run does.
@@ -332,21 +345,8 @@ func sharedInst(name, primary string, sizes ...int64) pb.InstanceAddArgs {
 // stopped is `instance add --no-start`.
 func stopped(a pb.InstanceAddArgs) pb.InstanceAddArgs { a.NoStart = true; return a }
 
-// copyOpts are the copy settings of moves, exports and imports: the helper
-// on every node, deterministic TLS identities (their keys are secrets and
-// never shown; the fingerprints are).
-func copyOpts() pb.CopyOptions {
-	n := 0
-	helpers := map[string]pb.Helper{}
-	for i := 1; i <= 4; i++ {
-		helpers[fmt.Sprintf("node%d", i)] = pb.Helper{Path: pb.HelperDir + "/helper-0123456789abcdef", SHA256: strings.Repeat("5a", 32)}
-	}
-	return pb.CopyOptions{Helpers: helpers, Compress: "zstd", NewIdentity: func() (*transfer.Identity, error) {
-		n++
-		return &transfer.Identity{CertPEM: []byte(fmt.Sprintf("cert %d\n", n)), KeyPEM: []byte(fmt.Sprintf("key %d\n", n)),
-			Fingerprint: fmt.Sprintf("%064x", n)}, nil
-	}}
-}
+// copyOpts are the copy settings of moves, exports and imports.
+func copyOpts() pb.CopyOptions { return pb.CopyOptions{Compress: "zstd"} }
 
 func yes() *bool { b := true; return &b }
 func no() *bool  { b := false; return &b }
@@ -384,6 +384,12 @@ func clusterCases() []goldenCase {
 			}},
 		{name: "cluster_rename",
 			plan: func(w *world) (*plan.Plan, error) { return pb.ClusterRename(w.env(), "cluster2.test") }},
+		{name: "cluster_copyfile",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.Copyfile(w.env(), pb.CopyfileArgs{Path: "/etc/motd", Mode: 0o644, Content: []byte("welcome\n"), Nodes: []string{"node1", "node3"}})
+			}},
+		{name: "cluster_redist_conf",
+			plan: func(w *world) (*plan.Plan, error) { return pb.RedistConf(w.env(), struct{}{}) }},
 		{name: "cluster_destroy", nodes: 1,
 			plan: func(w *world) (*plan.Plan, error) { return pb.ClusterDestroy(w.env()) }},
 		{name: "tags_cluster_add",

@@ -172,7 +172,7 @@ func maskJSON(key string, raw json.RawMessage) string {
 			for _, d := range disks {
 				maskDisk(d)
 			}
-			b, _ := json.Marshal(disks)
+			b, _ := marshalRaw(disks)
 			return string(b)
 		}
 	}
@@ -237,7 +237,7 @@ func maskObject(raw json.RawMessage) json.RawMessage {
 	if d, ok := obj["disks"]; ok {
 		obj["disks"] = json.RawMessage(maskJSON("disks", d))
 	}
-	b, err := json.Marshal(obj)
+	b, err := marshalRaw(obj)
 	if err != nil {
 		return raw
 	}
