@@ -57,7 +57,7 @@ func (e *Engine) loadCrashed(ctx context.Context, id int64, resume bool) (*crash
 	if err := json.Unmarshal(job.Plan, c.p); err != nil {
 		return nil, fmt.Errorf("job %d: its plan is unreadable: %w", id, err)
 	}
-	c.info, _ = playbooks.Lookup(c.p.Op.ID)
+	c.info = e.lookup(c.p.Op.ID)
 	c.done, c.cut, c.failed = cutOffRun(job.Steps)
 	if c.committed() || c.settled() {
 		return c, nil

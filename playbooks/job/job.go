@@ -81,6 +81,8 @@ type Engine struct {
 	Submitted int64
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Lookup tells how an opcode is undone (playbooks.Lookup when nil).
+	Lookup func(plan.OpID) (playbooks.OpInfo, bool)
 
 	// held are locks taken over from a crashed job: Run runs under them.
 	held *statefile.ObjectLocks
@@ -95,6 +97,15 @@ type Outcome struct {
 	Serial    int64      `json:"serial"`
 	Failed    int        `json:"failed_steps"`
 	Aborted   bool       `json:"aborted,omitempty"` // job abort rolled it back
+}
+
+func (e *Engine) lookup(id plan.OpID) playbooks.OpInfo {
+	if e.Lookup != nil {
+		info, _ := e.Lookup(id)
+		return info
+	}
+	info, _ := playbooks.Lookup(id)
+	return info
 }
 
 func (e *Engine) now() time.Time {
