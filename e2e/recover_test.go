@@ -350,7 +350,7 @@ func TestRecoverMasterFailover(t *testing.T) {
 	}()
 	powerOff(n[0])
 	r = c.ok("cluster", "add-tags", "e2e-while-off")
-	if !strings.Contains(r.stderr, "state copy to "+n[0]) {
+	if !strings.Contains(r.stderr, "WARNING: copy the state to "+n[0]+": ") {
 		t.Errorf("replication to a powered-off node should warn:\n%s", r)
 	}
 	cur = loadState(t, c.stateDir)

@@ -98,9 +98,9 @@ type Result struct {
 	Serial     int64 // state serial after commit
 	Failed     int   // failed steps
 	RolledBack bool
-	// Late are the failures of after-commit steps (a state copy not made):
+	// Late are the failed after-commit steps (a state copy not made):
 	// reported, not undone; verify names what they left.
-	Late []error
+	Late []StepResult
 }
 
 // Commit saves the plan's changes to the state as it is at commit time
@@ -183,7 +183,7 @@ func Run(ctx context.Context, p *plan.Plan, rs Runners, commit Commit, opt Optio
 		res.Steps = append(res.Steps, results...)
 		for _, r := range results {
 			if r.Err != nil {
-				res.Late = append(res.Late, r.Err)
+				res.Late = append(res.Late, r)
 			}
 		}
 	}

@@ -129,7 +129,7 @@ func (e *Engine) finish(p *plan.Plan, res *apply.Result, err error) (*Outcome, e
 		return nil, err
 	}
 	for _, late := range res.Late {
-		e.Report.Warning(late.Error())
+		e.Report.Warning(lateError(late).Error())
 	}
 	for _, n := range p.Notes {
 		e.Report.Note(n)
@@ -184,5 +184,15 @@ func (e *Engine) Replicate(ctx context.Context, nodes []string) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(res.Late...)
+	var errs []error
+	for _, late := range res.Late {
+		errs = append(errs, lateError(late))
+	}
+	return errors.Join(errs...)
+}
+
+// lateError says which after-commit step failed where: "copy the state
+// to node1: ...".
+func lateError(r apply.StepResult) error {
+	return fmt.Errorf("%s to %s: %w", r.Step.Desc, r.Step.Node, r.Err)
 }
