@@ -67,6 +67,7 @@ type Cluster struct {
 	NDParams             Params            `json:"ndparams,omitempty"`   // cluster defaults
 	DiskParams           map[string]Params `json:"diskparams,omitempty"` // by template
 	OSParams             map[string]Params `json:"osparams,omitempty"`   // by OS
+	IPolicy              *IPolicy          `json:"ipolicy,omitempty"`
 	HighestUsedPort      int               `json:"highest_used_port,omitempty"`
 	TCPUDPPortPool       []int             `json:"tcpudp_port_pool,omitempty"`
 	Tags                 []string          `json:"tags"`
@@ -75,11 +76,54 @@ type Cluster struct {
 // NodeGroup is a Ganeti node group.
 type NodeGroup struct {
 	Meta
-	Name        string   `json:"name"`
-	AllocPolicy string   `json:"alloc_policy"` // preferred | last_resort | unallocable
-	NDParams    Params   `json:"ndparams,omitempty"`
-	Tags        []string `json:"tags"`
+	Name        string            `json:"name"`
+	AllocPolicy string            `json:"alloc_policy"` // preferred | last_resort | unallocable
+	NDParams    Params            `json:"ndparams,omitempty"`
+	DiskParams  map[string]Params `json:"diskparams,omitempty"` // by template, over the cluster's
+	IPolicy     *IPolicy          `json:"ipolicy,omitempty"`    // over the cluster's
+	// Networks are the networks connected to the group, by name, with the
+	// NIC parameters (mode, link, vlan) their NICs get in it.
+	Networks map[string]Params `json:"networks,omitempty"`
+	Tags     []string          `json:"tags"`
 }
+
+// Allocation policies of a node group.
+const (
+	AllocPreferred   = "preferred"
+	AllocLastResort  = "last_resort"
+	AllocUnallocable = "unallocable"
+)
+
+// IPolicy is an instance policy, as Ganeti's ipolicy: the bounds an
+// instance's specs must stay in, the standard specs, the disk templates
+// allowed, and the over-commit ratios. In a group, unset parts inherit the
+// cluster's.
+type IPolicy struct {
+	MinMax        []MinMax `json:"minmax,omitempty"`
+	Std           ISpec    `json:"std,omitempty"`
+	DiskTemplates []string `json:"disk-templates,omitempty"`
+	VCPURatio     float64  `json:"vcpu-ratio,omitempty"`
+	SpindleRatio  float64  `json:"spindle-ratio,omitempty"`
+}
+
+// MinMax is one pair of bounds of an instance policy.
+type MinMax struct {
+	Min ISpec `json:"min"`
+	Max ISpec `json:"max"`
+}
+
+// ISpec is an instance spec: Ganeti's keys, a value per key set.
+type ISpec map[string]int64
+
+// The keys of an ISpec.
+const (
+	SpecCPUCount   = "cpu-count"
+	SpecDiskCount  = "disk-count"
+	SpecDiskSize   = "disk-size"
+	SpecMemorySize = "memory-size"
+	SpecNICCount   = "nic-count"
+	SpecSpindleUse = "spindle-use"
+)
 
 // Node is one cluster node.
 type Node struct {
@@ -173,14 +217,19 @@ type NIC struct {
 	NICParams Params `json:"nicparams,omitempty"`
 }
 
-// Network is a Ganeti network with its IP pool.
+// Network is a Ganeti network with its IP pool: Reservations has one
+// character per address of the IPv4 subnet, "1" where an instance holds
+// it; ExtReserved likewise marks what is reserved outside ganetictl (the
+// network and broadcast addresses, the gateway, --add-reserved-ips).
 type Network struct {
 	Meta
 	Name         string   `json:"name"`
-	Network      string   `json:"network"`
+	Network      string   `json:"network,omitempty"` // IPv4 subnet, CIDR
 	Gateway      string   `json:"gateway,omitempty"`
+	Network6     string   `json:"network6,omitempty"`
+	Gateway6     string   `json:"gateway6,omitempty"`
 	MACPrefix    string   `json:"mac_prefix,omitempty"`
-	Reservations string   `json:"reservations,omitempty"` // one 0/1 per address
+	Reservations string   `json:"reservations,omitempty"`
 	ExtReserved  string   `json:"ext_reservations,omitempty"`
 	Tags         []string `json:"tags"`
 }
