@@ -369,6 +369,45 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 		p := plan.New(plan.Op{ID: op, Kind: plan.KindInstance, Name: i.Name, Args: []string{"instance " + i.Name}}, st.Lineage, st.Serial)
 		ReplicateTo(p, masterCandidates(st)...)
 		return p, p.Set(kind, i.Name, i, &c)
+	case plan.KindNodeGroup:
+		g, err := nodeGroup(st, name)
+		if err != nil {
+			return nil, err
+		}
+		c := cloneGroup(g)
+		if c.Tags, err = change(g.Tags); err != nil {
+			return nil, err
+		}
+		p := plan.New(plan.Op{ID: op, Kind: plan.KindNodeGroup, Name: g.Name, Args: []string{"nodegroup " + g.Name}}, st.Lineage, st.Serial)
+		ReplicateTo(p, masterCandidates(st)...)
+		return p, p.Set(kind, g.Name, g, c)
+	}
+	return nil, fmt.Errorf("tags: unknown kind %q", kind)
+}
+
+// TagsOf are the tags of the named object of kind (see Tags).
+func TagsOf(st *statefile.State, kind, name string) ([]string, error) {
+	switch kind {
+	case plan.KindCluster:
+		return st.Cluster.Tags, nil
+	case plan.KindNode:
+		n, err := node(st, name)
+		if err != nil {
+			return nil, err
+		}
+		return n.Tags, nil
+	case plan.KindInstance:
+		i, err := instance(st, name)
+		if err != nil {
+			return nil, err
+		}
+		return i.Tags, nil
+	case plan.KindNodeGroup:
+		g, err := nodeGroup(st, name)
+		if err != nil {
+			return nil, err
+		}
+		return g.Tags, nil
 	}
 	return nil, fmt.Errorf("tags: unknown kind %q", kind)
 }

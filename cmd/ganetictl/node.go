@@ -407,22 +407,9 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *ko
 		return err
 	}
 	defer a.close()
-	var tags []string
-	switch kind {
-	case plan.KindCluster:
-		tags = st.Cluster.Tags
-	case plan.KindNode:
-		n, ok := st.Nodes[name]
-		if !ok {
-			return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Node '%s' not known", name)}
-		}
-		tags = n.Tags
-	case plan.KindInstance:
-		i, ok := st.Instances[name]
-		if !ok {
-			return &playbooks.PrereqError{Type: playbooks.ErrUnknownEntity, Msg: fmt.Sprintf("Instance '%s' not known", name)}
-		}
-		tags = i.Tags
+	tags, err := playbooks.TagsOf(st, kind, name)
+	if err != nil {
+		return err
 	}
 	if g.JSON {
 		if tags == nil {
@@ -439,5 +426,8 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *ko
 // nounOf is the noun of the running command ("cluster" or "node").
 func nounOf(k *kong.Context) string {
 	noun, _, _ := strings.Cut(k.Command(), " ")
+	if noun == "group" {
+		return plan.KindNodeGroup
+	}
 	return noun
 }
