@@ -372,10 +372,12 @@ func rebuildDisk(r *Recovered, st *statefile.State, in RecoverInput, obj, primar
 		if len(nodes) != 1 {
 			return nil, fmt.Errorf("plain volume %s.disk%d is on %d nodes (%s)", d.id, idx, len(nodes), strings.Join(nodes, ", "))
 		}
-		out.UUID, out.LogicalID, out.Nodes = d.id, []any{d.vg, d.id + ".disk" + strconv.Itoa(idx)}, nodes
+		out.UUID, out.Nodes = d.id, nodes
+		out.SetPlainLV(d.vg, d.id+".disk"+strconv.Itoa(idx))
 	case storage.File, storage.SharedFile:
 		p := d.paths[nodes[0]]
-		out.UUID, out.LogicalID = d.id, []any{storage.FileDriver, p}
+		out.UUID = d.id
+		out.SetFile(storage.FileDriver, p)
 		out.Nodes = []string{primary}
 		if d.template == storage.File && len(nodes) > 1 {
 			r.note(NoteAmbiguous, obj, "%s: file %s exists on %s; took the primary's", iv, p, strings.Join(nodes, ", "))
@@ -385,7 +387,8 @@ func rebuildDisk(r *Recovered, st *statefile.State, in RecoverInput, obj, primar
 		if pool == "" {
 			pool = storage.DefaultRBDPool
 		}
-		out.UUID, out.LogicalID, out.Nodes = d.id, []any{storage.RBD, d.paths[primary]}, []string{primary}
+		out.UUID, out.Nodes = d.id, []string{primary}
+		out.SetRBD(storage.RBD, d.paths[primary])
 		out.Params = statefile.Params{"pool": pool}
 		r.note(NoteGuessed, obj, "%s: rbd image %s in pool %s, found through the runtime file (user-id unknown)", iv, d.paths[primary], pool)
 	case storage.DRBD:
@@ -400,14 +403,16 @@ func rebuildDisk(r *Recovered, st *statefile.State, in RecoverInput, obj, primar
 			r.note(NoteMissing, obj, "%s: drbd meta volume %s.disk%d_meta missing on a node", iv, d.id, idx)
 		}
 		prefix := d.id + ".disk" + strconv.Itoa(idx)
-		data := &statefile.Disk{UUID: in.NewID(), DevType: storage.Plain, LogicalID: []any{d.vg, prefix + "_data"},
+		data := &statefile.Disk{UUID: in.NewID(), DevType: storage.Plain,
 			Nodes: []string{primary, secondary}, Size: size, Mode: mode}
+		data.SetPlainLV(d.vg, prefix+"_data")
 		mvg := d.metaVG
 		if mvg == "" {
 			mvg = d.vg
 		}
-		meta := &statefile.Disk{UUID: in.NewID(), DevType: storage.Plain, LogicalID: []any{mvg, prefix + "_meta"},
+		meta := &statefile.Disk{UUID: in.NewID(), DevType: storage.Plain,
 			Nodes: []string{primary, secondary}, Size: storage.DRBDMetaSize, Mode: mode}
+		meta.SetPlainLV(mvg, prefix+"_meta")
 		dataPath := "/dev/" + d.vg + "/" + prefix + "_data"
 		sp, ss := findShow(in.Probes[primary], dataPath), findShow(in.Probes[secondary], dataPath)
 		var port, mp, ms int
@@ -439,7 +444,7 @@ func rebuildDisk(r *Recovered, st *statefile.State, in RecoverInput, obj, primar
 		} else {
 			r.note(NoteGuessed, obj, "%s: drbd disk UUID is new (no runtime file)", iv)
 		}
-		out.LogicalID = []any{primary, secondary, port, mp, ms, secret}
+		out.SetDRBD(statefile.DRBDLogicalID{NodeA: primary, NodeB: secondary, Port: port, MinorA: mp, MinorB: ms, Secret: secret})
 		r.note(NoteGuessed, obj, "%s: drbd logical_id lists the current primary %s first (the order at creation is not on the nodes)", iv, primary)
 		out.Children = []*statefile.Disk{data, meta}
 		out.Nodes = []string{primary, secondary}

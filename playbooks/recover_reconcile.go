@@ -1,7 +1,6 @@
 package playbooks
 
 import (
-	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
@@ -91,11 +90,11 @@ func usedMinors(st *statefile.State) map[string]map[int]bool {
 	out := map[string]map[int]bool{}
 	for _, inst := range st.Instances {
 		for _, d := range inst.Disks {
-			a, b, _, ma, mb, ok := drbdIDs(d)
+			id, ok := d.DRBD()
 			if !ok {
 				continue
 			}
-			for n, m := range map[string]int{a: ma, b: mb} {
+			for n, m := range map[string]int{id.NodeA: id.MinorA, id.NodeB: id.MinorB} {
 				if out[n] == nil {
 					out[n] = map[int]bool{}
 				}
@@ -104,34 +103,6 @@ func usedMinors(st *statefile.State) map[string]map[int]bool {
 		}
 	}
 	return out
-}
-
-// drbdIDs reads a drbd disk's logical_id.
-func drbdIDs(d *statefile.Disk) (a, b string, port, ma, mb int, ok bool) {
-	if d.DevType != storage.DRBD || len(d.LogicalID) < 5 {
-		return
-	}
-	a, ok1 := d.LogicalID[0].(string)
-	b, ok2 := d.LogicalID[1].(string)
-	port, ok3 := toInt(d.LogicalID[2])
-	ma, ok4 := toInt(d.LogicalID[3])
-	mb, ok5 := toInt(d.LogicalID[4])
-	return a, b, port, ma, mb, ok1 && ok2 && ok3 && ok4 && ok5
-}
-
-func toInt(v any) (int, bool) {
-	switch x := v.(type) {
-	case int:
-		return x, true
-	case int64:
-		return int(x), true
-	case float64:
-		return int(x), true
-	case json.Number:
-		n, err := x.Int64()
-		return int(n), err == nil
-	}
-	return 0, false
 }
 
 // leafVolumes lists where each of the instance's volumes should be:
@@ -249,33 +220,36 @@ func reconcileInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *e
 	}
 	// DRBD minors, ports and secrets as the nodes have them set up.
 	for _, d := range inst.Disks {
-		a, b, port, ma, mb, ok := drbdIDs(d)
+		id, ok := d.DRBD()
 		if !ok || len(d.Children) == 0 {
 			continue
 		}
 		dataPath := lvDevPath(d.Children[0])
-		newIDs := []any{a, b, port, ma, mb}
-		changed := false
-		for i, n := range []string{a, b} {
+		fixed := id
+		for _, end := range []struct {
+			node  string
+			minor *int
+		}{{id.NodeA, &fixed.MinorA}, {id.NodeB, &fixed.MinorB}} {
+			n := end.node
 			sh := findShow(in.Probes[n], dataPath)
 			if sh == nil {
 				continue
 			}
-			if sh.Minor != newIDs[3+i].(int) {
-				r.note(NoteFixed, obj, "%s: drbd minor on %s %d -> %d (as configured there)", d.IVName, n, newIDs[3+i], sh.Minor)
-				newIDs[3+i], changed = sh.Minor, true
+			if sh.Minor != *end.minor {
+				r.note(NoteFixed, obj, "%s: drbd minor on %s %d -> %d (as configured there)", d.IVName, n, *end.minor, sh.Minor)
+				*end.minor = sh.Minor
 			}
-			if sh.LocalPort != 0 && sh.LocalPort != newIDs[2].(int) {
-				r.note(NoteFixed, obj, "%s: drbd port %d -> %d (as configured on %s)", d.IVName, newIDs[2], sh.LocalPort, n)
-				newIDs[2], changed = sh.LocalPort, true
+			if sh.LocalPort != 0 && sh.LocalPort != fixed.Port {
+				r.note(NoteFixed, obj, "%s: drbd port %d -> %d (as configured on %s)", d.IVName, fixed.Port, sh.LocalPort, n)
+				fixed.Port = sh.LocalPort
 			}
-			if sh.Secret != "" && len(d.LogicalID) > 5 && sh.Secret != d.LogicalID[5] {
+			if sh.Secret != "" && sh.Secret != fixed.Secret {
 				r.note(NoteFixed, obj, "%s: drbd secret taken from %s's configuration", d.IVName, n)
-				d.LogicalID[5] = sh.Secret
+				fixed.Secret = sh.Secret
 			}
 		}
-		if changed {
-			copy(d.LogicalID, newIDs)
+		if fixed != id {
+			d.SetDRBD(fixed)
 		}
 	}
 }
