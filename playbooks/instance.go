@@ -40,18 +40,15 @@ func MaxMem(cl *statefile.Cluster, inst *statefile.Instance) int64 {
 	return intParam(EffectiveBE(cl, inst.BEParams), "maxmem")
 }
 
-// intParam reads an integer parameter whatever JSON made of it.
+// intParam reads an integer parameter whatever JSON made of it, 0 if none.
 func intParam(p statefile.Params, k string) int64 {
-	switch v := p[k].(type) {
-	case int64:
-		return v
-	case int:
-		return int64(v)
-	case float64:
-		return int64(v)
-	case string:
+	if n, ok := statefile.Int(p[k]); ok {
+		return n
+	}
+	if s, ok := p[k].(string); ok {
+		// Sscan reads a leading number: "512M" gives 512, but "1G" gives 1.
 		var n int64
-		fmt.Sscan(v, &n)
+		fmt.Sscan(s, &n)
 		return n
 	}
 	return 0
