@@ -226,18 +226,18 @@ func reconcileInstance(r *Recovered, st *statefile.State, in RecoverInput, ev *e
 		}
 		dataPath := lvDevPath(d.Children[0])
 		fixed := id
-		for _, end := range []struct {
-			node  string
-			minor *int
-		}{{id.NodeA, &fixed.MinorA}, {id.NodeB, &fixed.MinorB}} {
-			n := end.node
+		for i, n := range []string{id.NodeA, id.NodeB} {
 			sh := findShow(in.Probes[n], dataPath)
 			if sh == nil {
 				continue
 			}
-			if sh.Minor != *end.minor {
-				r.note(NoteFixed, obj, "%s: drbd minor on %s %d -> %d (as configured there)", d.IVName, n, *end.minor, sh.Minor)
-				*end.minor = sh.Minor
+			minor := &fixed.MinorA
+			if i == 1 {
+				minor = &fixed.MinorB
+			}
+			if sh.Minor != *minor {
+				r.note(NoteFixed, obj, "%s: drbd minor on %s %d -> %d (as configured there)", d.IVName, n, *minor, sh.Minor)
+				*minor = sh.Minor
 			}
 			if sh.LocalPort != 0 && sh.LocalPort != fixed.Port {
 				r.note(NoteFixed, obj, "%s: drbd port %d -> %d (as configured on %s)", d.IVName, fixed.Port, sh.LocalPort, n)

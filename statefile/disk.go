@@ -39,17 +39,6 @@ type DRBDLogicalID struct {
 	Secret         string // shared secret; MaskedSecret in a masked copy
 }
 
-// MinorOn is the minor on node, false when node is neither A nor B.
-func (id DRBDLogicalID) MinorOn(node string) (int, bool) {
-	switch node {
-	case id.NodeA:
-		return id.MinorA, true
-	case id.NodeB:
-		return id.MinorB, true
-	}
-	return 0, false
-}
-
 // DRBD returns a drbd disk's logical_id. ok is false unless d is a drbd
 // disk whose logical_id has six elements of the right kinds (two strings,
 // three integers, a string). Values are not checked further: storage

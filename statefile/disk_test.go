@@ -35,12 +35,6 @@ func TestDRBDLogicalID(t *testing.T) {
 			t.Errorf("%s: DRBD() = %+v, %v", name, got, ok)
 		}
 	}
-	if m, ok := want.MinorOn("n2"); !ok || m != 3 {
-		t.Errorf("MinorOn(n2) = %d, %v", m, ok)
-	}
-	if _, ok := want.MinorOn("n3"); ok {
-		t.Errorf("MinorOn(n3) found a minor")
-	}
 	for name, bad := range map[string]*statefile.Disk{
 		"not drbd":       {DevType: statefile.DevPlain, LogicalID: d.LogicalID},
 		"short":          {DevType: statefile.DevDRBD, LogicalID: []any{"n1", "n2", 1, 0, 0}},
