@@ -700,8 +700,8 @@ func norm(v any) string {
 	case nil:
 		return ""
 	case float64:
-		if x == float64(int64(x)) {
-			return fmt.Sprint(int64(x))
+		if n, ok := statefile.Int(x); ok {
+			return fmt.Sprint(n)
 		}
 	case string:
 		return x

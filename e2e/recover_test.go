@@ -134,11 +134,11 @@ func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
 
 // drbdIDs is a drbd disk's logical_id as node -> minor, port and secret.
 func drbdIDs(d *statefile.Disk) map[string]any {
-	id := d.LogicalID
-	if len(id) < 6 {
+	id, ok := d.DRBD()
+	if !ok {
 		return nil
 	}
-	return map[string]any{"minor@" + js(id[0]): id[3], "minor@" + js(id[1]): id[4], "port": id[2], "secret": id[5]}
+	return map[string]any{"minor@" + id.NodeA: id.MinorA, "minor@" + id.NodeB: id.MinorB, "port": id.Port, "secret": id.Secret}
 }
 
 // TestRecover: a workstation that lost its state gets it back from the
@@ -249,7 +249,8 @@ func TestRecover(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &dry); err != nil || dry.Source != "nodes" || len(dry.Notes) == 0 || len(dry.Plan.Changes) == 0 {
 		t.Errorf("recover --dry-run --json: %v\n%s", err, r.stdout)
 	}
-	secret := orig.Instances["e2e-rdrbd"].Disks[0].LogicalID[5].(string)
+	id, _ := orig.Instances["e2e-rdrbd"].Disks[0].DRBD()
+	secret := id.Secret
 	if strings.Contains(r.stdout, secret) || !strings.Contains(r.stdout, "masked") {
 		t.Errorf("the JSON plan shows the DRBD secret unmasked")
 	}

@@ -483,24 +483,24 @@ func (c *converter) disk(inst string, idx int, primary string, g *gDisk, parent 
 	}
 	switch d.DevType {
 	case storage.Plain:
-		d.LogicalID = []any{str(0), str(1)}
+		d.SetPlainLV(str(0), str(1))
 		for _, err := range []error{storage.ValidateLVMName("VG", str(0)), storage.ValidateLVMName("LV", str(1))} {
 			if err != nil {
 				c.problem("%s: %v", what, err)
 			}
 		}
 	case storage.File, storage.SharedFile:
-		d.LogicalID = []any{str(0), str(1)}
+		d.SetFile(str(0), str(1))
 		if err := storage.ValidateFilePath(str(1), path.Dir(path.Dir(str(1)))); err != nil {
 			c.problem("%s: %v", what, err)
 		}
 	case storage.BlockDev:
-		d.LogicalID = []any{str(0), str(1)}
+		d.SetBlockDev(str(0), str(1))
 		if err := storage.ValidateBlockDevPath(str(1)); err != nil {
 			c.problem("%s: %v", what, err)
 		}
 	case storage.RBD:
-		d.LogicalID = []any{str(0), str(1)}
+		d.SetRBD(str(0), str(1))
 		if _, ok := d.Params["pool"]; !ok && c.st.Cluster.RBDPool != "" {
 			d.Params["pool"] = c.st.Cluster.RBDPool // Ganeti takes it from the diskparams
 		}
@@ -515,9 +515,8 @@ func (c *converter) disk(inst string, idx int, primary string, g *gDisk, parent 
 		case parent != nil:
 			d.Nodes = slices.Clone(parent.Nodes)
 		case d.DevType == storage.DRBD && len(d.LogicalID) == 6:
-			a, _ := d.LogicalID[0].(string)
-			b, _ := d.LogicalID[1].(string)
-			d.Nodes = []string{a, b}
+			id, _ := d.DRBD()
+			d.Nodes = []string{id.NodeA, id.NodeB}
 		case primary != "":
 			d.Nodes = []string{primary}
 		}
@@ -550,28 +549,29 @@ func (c *converter) drbd(what string, d *statefile.Disk, g *gDisk, primary strin
 		c.problem("%s: drbd logical_id must have 6 elements (nodeA, nodeB, port, minorA, minorB, secret), has %d", what, len(g.LogicalID))
 		return
 	}
-	id := make([]any, 6)
-	for i := range 2 {
+	var nodes [2]string
+	for i := range nodes {
 		ref, _ := g.LogicalID[i].(string)
 		n, ok := c.nodeNames[ref]
 		if !ok {
 			c.problem("%s: drbd node %q is not among the config's nodes", what, ref)
 		}
-		id[i] = n
+		nodes[i] = n
 	}
-	if id[0] == id[1] {
+	if nodes[0] == nodes[1] {
 		c.problem("%s: drbd needs two different nodes", what)
 	}
-	for i := 2; i <= 4; i++ {
-		name := [...]string{2: "port", 3: "minor A", 4: "minor B"}[i]
-		f, ok := g.LogicalID[i].(float64)
-		if !ok || f != math.Trunc(f) || f < 0 || f > 65535 {
-			c.problem("%s: drbd %s %v is not an integer in 0-65535", what, name, g.LogicalID[i])
+	var nums [3]int // port, minor A, minor B
+	for i := range nums {
+		name := [...]string{"port", "minor A", "minor B"}[i]
+		n, ok := statefile.Int(g.LogicalID[2+i])
+		if !ok || n < 0 || n > 65535 {
+			c.problem("%s: drbd %s %v is not an integer in 0-65535", what, name, g.LogicalID[2+i])
 		}
-		id[i] = int(f)
+		nums[i] = int(n)
 	}
-	for _, i := range []int{3, 4} {
-		if m := id[i].(int); m > storage.MaxDRBDMinor {
+	for _, m := range nums[1:] {
+		if m > storage.MaxDRBDMinor {
 			c.warn("%s: drbd minor %d is above ganetictl's highest minor %d: operations on this disk will be refused", what, m, storage.MaxDRBDMinor)
 		}
 	}
@@ -579,8 +579,7 @@ func (c *converter) drbd(what string, d *statefile.Disk, g *gDisk, primary strin
 	if err := storage.ValidateDRBDSecret(secret); err != nil {
 		c.problem("%s: %v", what, err)
 	}
-	id[5] = secret
-	d.LogicalID = id
+	d.SetDRBD(statefile.DRBDLogicalID{NodeA: nodes[0], NodeB: nodes[1], Port: nums[0], MinorA: nums[1], MinorB: nums[2], Secret: secret})
 }
 
 // roles warns about role flags Ganeti itself would refuse.

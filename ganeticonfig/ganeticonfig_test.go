@@ -142,8 +142,8 @@ func TestConvertGaneti30(t *testing.T) {
 		!reflect.DeepEqual(data.Nodes, []string{"node1.example.com", "node3.example.com"}) || data.UUID != "new-1" {
 		t.Errorf("drbd children %+v %+v", data, meta)
 	}
-	if got := st.Masked().Instances["instance1.example.com"].Disks[0].LogicalID[5]; got != statefile.MaskedSecret {
-		t.Errorf("masked secret %v", got)
+	if got, _ := st.Masked().Instances["instance1.example.com"].Disks[0].DRBD(); got.Secret != statefile.MaskedSecret {
+		t.Errorf("masked secret %q", got.Secret)
 	}
 
 	net := st.Networks["a network"]
@@ -191,7 +191,9 @@ func TestConvertGaneti28Layout(t *testing.T) {
 		t.Errorf("web %+v", web)
 	}
 	d := web.Disks[0]
-	if d.DevType != "drbd" || !reflect.DeepEqual(d.LogicalID[:5], []any{"n2.example.org", "n1.example.org", 11002, 1, 3}) ||
+	id, _ := d.DRBD()
+	id.Secret = ""
+	if want := (statefile.DRBDLogicalID{NodeA: "n2.example.org", NodeB: "n1.example.org", Port: 11002, MinorA: 1, MinorB: 3}); id != want ||
 		d.Children[0].DevType != "plain" || !reflect.DeepEqual(d.Children[1].Nodes, []string{"n2.example.org", "n1.example.org"}) ||
 		d.UUID != "new-2" {
 		t.Errorf("web disk %+v children %+v", d, d.Children)

@@ -226,8 +226,8 @@ func iniValue(v any) string {
 		}
 		return "False"
 	case float64:
-		if x == float64(int64(x)) {
-			return strconv.FormatInt(int64(x), 10)
+		if n, ok := statefile.Int(x); ok {
+			return strconv.FormatInt(n, 10)
 		}
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}

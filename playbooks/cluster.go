@@ -426,17 +426,6 @@ func cloneCluster(c *statefile.Cluster) *statefile.Cluster {
 	return &out
 }
 
-func cloneParams(p statefile.Params) statefile.Params {
-	if p == nil {
-		return nil
-	}
-	out := statefile.Params{}
-	for k, v := range p {
-		out[k] = v
-	}
-	return out
-}
-
 // mergeParams applies changes to *dst; a value of "default" removes the key,
 // as in Ganeti.
 func mergeParams(dst *statefile.Params, changes statefile.Params) {

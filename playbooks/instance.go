@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -41,18 +40,15 @@ func MaxMem(cl *statefile.Cluster, inst *statefile.Instance) int64 {
 	return intParam(EffectiveBE(cl, inst.BEParams), "maxmem")
 }
 
-// intParam reads an integer parameter whatever JSON made of it.
+// intParam reads an integer parameter whatever JSON made of it, 0 if none.
 func intParam(p statefile.Params, k string) int64 {
-	switch v := p[k].(type) {
-	case int64:
-		return v
-	case int:
-		return int64(v)
-	case float64:
-		return int64(v)
-	case string:
+	if n, ok := statefile.Int(p[k]); ok {
+		return n
+	}
+	if s, ok := p[k].(string); ok {
+		// Sscan reads a leading number: "512M" gives 512, but "1G" gives 1.
 		var n int64
-		fmt.Sscan(v, &n)
+		fmt.Sscan(s, &n)
 		return n
 	}
 	return 0
@@ -480,24 +476,6 @@ func generateMAC(env Env, prefix string, used map[string]string) (string, error)
 	return "", prereq(ErrEnvironment, "Cannot generate a unique MAC address with prefix %s", prefix)
 }
 
-// links are the instance-disk symlinks hypervisors and OS scripts use.
-func links(inst *statefile.Instance) []string {
-	out := make([]string, len(inst.Disks))
-	for i := range inst.Disks {
-		out[i] = storage.LinkPath(inst.Name, i)
-	}
-	return out
-}
-
-// nicLinks are the bridges of the instance's NICs.
-func nicLinks(inst *statefile.Instance) []string {
-	out := make([]string, len(inst.NICs))
-	for i, n := range inst.NICs {
-		out[i], _ = n.NICParams["link"].(string)
-	}
-	return out
-}
-
 // activate adds the stages that activate inst's disks on its primary
 // (links included). For drbd both nodes bring the minors up and the primary
 // opens them (force: its data wins the first sync).
@@ -604,51 +582,6 @@ func startSteps(env Env, inst *statefile.Instance, f *NodeFacts) ([]plan.Step, e
 	return steps, nil
 }
 
-// instance finds an instance by name.
-func instance(st *statefile.State, name string) (*statefile.Instance, error) {
-	if i, ok := st.Instances[name]; ok {
-		return i, nil
-	}
-	return nil, prereq(ErrUnknownEntity, "Instance '%s' not known", name)
-}
-
-// cloneInstance deep-copies an instance through JSON-free field copies.
-func cloneInstance(i *statefile.Instance) *statefile.Instance {
-	c := *i
-	c.Tags = cloneTags(i.Tags)
-	c.BEParams = cloneParams(i.BEParams)
-	c.HVParams = cloneParams(i.HVParams)
-	c.OSParams = cloneParams(i.OSParams)
-	c.Disks = make([]*statefile.Disk, len(i.Disks))
-	for k, d := range i.Disks {
-		dc := *d
-		dc.LogicalID = append([]any(nil), d.LogicalID...)
-		dc.Nodes = append([]string(nil), d.Nodes...)
-		c.Disks[k] = &dc
-	}
-	c.NICs = make([]*statefile.NIC, len(i.NICs))
-	for k, n := range i.NICs {
-		nc := *n
-		nc.NICParams = cloneParams(n.NICParams)
-		c.NICs[k] = &nc
-	}
-	return &c
-}
-
-// runningOn reports where the facts say the instance runs.
-func runningOn(env Env, name string) []string {
-	var out []string
-	for n, f := range env.Facts {
-		if f != nil && f.Running != nil {
-			if _, ok := f.Running[name]; ok {
-				out = append(out, n)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // DefaultShutdownTimeout is Ganeti's.
 const DefaultShutdownTimeout = 120 * time.Second
 
@@ -691,14 +624,4 @@ func newDRBDDisks(env Env, a InstanceAddArgs) ([]*statefile.Disk, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	return disks, nil
-}
-
-// setInstance ends an instance planner: the instance's new value as the
-// plan's state change, the state copied to the master candidates after.
-func setInstance(p *plan.Plan, st *statefile.State, name string, before, after *statefile.Instance) (*plan.Plan, error) {
-	if err := p.Set(plan.KindInstance, name, before, after); err != nil {
-		return nil, err
-	}
-	ReplicateTo(p, masterCandidates(st)...)
-	return p, nil
 }

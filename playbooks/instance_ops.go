@@ -496,16 +496,3 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 	}
 	return setInstance(p, st, newName, nil, c)
 }
-
-// stoppedInstance finds an instance that must not be running for the
-// operation (the facts of its nodes say where it runs).
-func stoppedInstance(env Env, name string) (*statefile.Instance, error) {
-	inst, err := instance(env.State, name)
-	if err != nil {
-		return nil, err
-	}
-	if on := runningOn(env, name); len(on) > 0 {
-		return nil, prereq(ErrWrongState, "Instance '%s' is running on %v; shut it down first", name, on)
-	}
-	return inst, nil
-}

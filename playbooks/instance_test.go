@@ -210,7 +210,8 @@ func TestInstanceAddDRBDPlan(t *testing.T) {
 	// The plan resolves the secret the state records, and nothing else shows it.
 	mustApply(t, p, env.State)
 	d := env.State.Instances["db1"].Disks[0]
-	secret := d.LogicalID[5].(string)
+	id, _ := d.DRBD()
+	secret := id.Secret
 	resolved, err := p.Resolve([]string{plan.SecretRef(storage.SecretName(d))})
 	if err != nil || resolved[0] != secret || len(secret) != 40 {
 		t.Errorf("secret %q resolves to %v, %v", secret, resolved, err)

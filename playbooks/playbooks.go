@@ -91,23 +91,6 @@ func node(st *statefile.State, name string) (*statefile.Node, error) {
 	return nil, prereq(ErrUnknownEntity, "Node '%s' not known", name)
 }
 
-// instancesOn lists instances using the node as primary and as secondary.
-func instancesOn(st *statefile.State, name string) (primary, secondary []string) {
-	for _, i := range st.Instances {
-		if i.PrimaryNode == name {
-			primary = append(primary, i.Name)
-		}
-		for _, s := range i.SecondaryNodes() {
-			if s == name {
-				secondary = append(secondary, i.Name)
-			}
-		}
-	}
-	sort.Strings(primary)
-	sort.Strings(secondary)
-	return primary, secondary
-}
-
 func cloneNode(n *statefile.Node) *statefile.Node {
 	c := *n
 	c.Tags = cloneTags(n.Tags)
@@ -119,6 +102,3 @@ func dropReplica(node string) plan.Step {
 	return plan.Step{Node: node, Action: plan.Remove, Desc: "remove the state copy (no longer a master candidate)",
 		Argv: []string{"rm", "-f", StateReplicaPath}}
 }
-
-// cloneTags copies tags, never returning nil: the state shows [] for none.
-func cloneTags(t []string) []string { return append([]string{}, t...) }

@@ -294,9 +294,7 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 		var onP, onS, wait [][]plan.Step
 		for i, d := range inst.Disks {
 			spec := storage.Spec{Size: d.Size, Mode: d.Mode, Name: d.Name}
-			if len(d.LogicalID) > 0 {
-				spec.VG, _ = d.LogicalID[0].(string)
-			}
+			spec.VG, _, _ = d.PlainLV()
 			nds, err := storage.NewDRBD(&st.Cluster, a.Name, inst.PrimaryNode, sn.Name, i, []storage.Spec{spec}, ids[i:i+1], []string{fmt.Sprintf("%x", env.Random(20))}, env.NewID)
 			if err != nil {
 				return nil, prereq(ErrWrongInput, "disk %d: %v", i, err)

@@ -13,12 +13,6 @@ import (
 // MaskedSecret replaces secrets in [State.Masked].
 const MaskedSecret = "<masked>"
 
-// DevDRBD is the dev_type of a DRBD disk; its LogicalID[5] is the shared secret.
-const DevDRBD = "drbd"
-
-// drbdSecretIndex is the position of the shared secret in a DRBD logical_id.
-const drbdSecretIndex = 5
-
 // New returns an empty state of the given lineage in the current format, with
 // serial 0 (nothing committed yet) and empty, non-nil maps.
 func New(lineage string) *State {
@@ -108,6 +102,8 @@ func maskDisk(d *Disk) {
 	if d == nil {
 		return
 	}
+	// By index, not through DRBD(): a malformed logical_id must not keep
+	// its secret either.
 	if d.DevType == DevDRBD && len(d.LogicalID) > drbdSecretIndex {
 		d.LogicalID[drbdSecretIndex] = MaskedSecret
 	}

@@ -191,9 +191,9 @@ func (i *Instance) SecondaryNodes() []string {
 	return out
 }
 
-// Disk is one instance disk. LogicalID is template-specific, as in Ganeti:
-// plain [vg, lv]; file/sharedfile [driver, path]; rbd [driver, pool/image name];
-// drbd [nodeA, nodeB, port, minorA, minorB, secret] with Children [data, meta].
+// Disk is one instance disk; a drbd disk has Children [data, meta].
+// LogicalID is Ganeti's dev-type specific array: use the accessors
+// (PlainLV, File, BlockDev, RBD, DRBD and their setters, disk.go).
 type Disk struct {
 	UUID      string   `json:"uuid"`
 	Name      string   `json:"name,omitempty"`

@@ -158,15 +158,8 @@ var instanceSpec = view.ListSpec[instRow]{
 }
 
 func intOf(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case float64:
-		return int64(x)
-	case int:
-		return int64(x)
-	}
-	return 0
+	n, _ := statefile.Int(v)
+	return n
 }
 
 // instanceLiveFields need facts from the nodes.

@@ -228,8 +228,8 @@ func TestStateImportOverExistingState(t *testing.T) {
 		t.Fatalf("imported %d %q %d nodes", first.Serial, first.Lineage, len(first.Nodes))
 	}
 	// The secret is kept in the state itself: the nodes need it.
-	if got := first.Instances["instance1.example.com"].Disks[0].LogicalID[5]; got != drbdSecret {
-		t.Errorf("stored secret %v", got)
+	if got, _ := first.Instances["instance1.example.com"].Disks[0].DRBD(); got.Secret != drbdSecret {
+		t.Errorf("stored secret %v", got.Secret)
 	}
 
 	code, _, errOut := c.run("state", "import", ganetiConfig)

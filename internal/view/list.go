@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // Kind says how a list field's value is printed in a table, after Ganeti's
@@ -164,27 +166,11 @@ func (f Field[T]) text(v any, units string) string {
 			return "N"
 		}
 	case KindUnit:
-		if n, ok := toInt64(v); ok {
+		if n, ok := statefile.Int(v); ok {
 			return FormatUnit(n, units)
 		}
 	}
 	return FormatValue(v)
-}
-
-func toInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int32:
-		return int64(n), true
-	case uint64:
-		return int64(n), true
-	case float64:
-		return int64(n), true
-	}
-	return 0, false
 }
 
 func (s ListSpec[T]) field(name string) (Field[T], bool) {

@@ -90,29 +90,36 @@ func diskLine(d *statefile.Disk) string {
 	if d.Name != "" {
 		s += ", name " + d.Name
 	}
-	id := d.LogicalID
-	switch {
-	case d.DevType == statefile.DevDRBD && len(id) == 6:
-		s += fmt.Sprintf(", port %v, minors %v/%v", id[2], id[3], id[4])
+	if id, ok := d.DRBD(); ok {
+		s += fmt.Sprintf(", port %d, minors %d/%d", id.Port, id.MinorA, id.MinorB)
 		for _, c := range d.Children {
-			s += ", " + volume(c)
+			s += ", " + orUnknown(volume(c))
 		}
-	case len(id) == 2:
-		s += ", " + volume(d)
+	} else if v := volume(d); v != "" {
+		s += ", " + v
 	}
 	return s
 }
 
 // volume names a leaf disk's storage as listings do: vg/lv, the path, the
-// rbd image.
+// rbd image; "" for anything else.
 func volume(d *statefile.Disk) string {
-	if len(d.LogicalID) != 2 {
+	if vg, lv, ok := d.PlainLV(); ok {
+		return vg + "/" + lv
+	}
+	for _, get := range []func() (string, string, bool){d.File, d.BlockDev, d.RBD} {
+		if _, name, ok := get(); ok {
+			return name
+		}
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
 		return "?"
 	}
-	if d.DevType == "plain" {
-		return fmt.Sprintf("%v/%v", d.LogicalID[0], d.LogicalID[1])
-	}
-	return fmt.Sprint(d.LogicalID[1])
+	return s
 }
 
 func nicLine(n *statefile.NIC) string {

@@ -2,7 +2,6 @@ package hv
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,27 +192,21 @@ func convert(p param, v any) (any, error) {
 		}
 		return nil, fmt.Errorf("%v is not a boolean (true/false)", v)
 	case kInt:
-		var f float64
-		switch x := v.(type) {
-		case float64:
-			f = x
-		case int:
-			f = float64(x)
-		case int64:
-			f = float64(x)
-		case string:
-			i, err := strconv.ParseInt(x, 10, 64)
+		n, ok := statefile.Int(v)
+		if s, isStr := v.(string); isStr {
+			i, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%q is not an integer", x)
+				return nil, fmt.Errorf("%q is not an integer", s)
 			}
-			f = float64(i)
-		default:
+			n, ok = i, true
+		}
+		if _, isFloat := v.(float64); !ok && !isFloat {
 			return nil, fmt.Errorf("%v is not an integer", v)
 		}
-		if f != math.Trunc(f) || f < 0 {
+		if !ok || n < 0 {
 			return nil, fmt.Errorf("%v is not a non-negative integer", v)
 		}
-		return f, nil
+		return float64(n), nil // the form a state file round trip gives
 	}
 	x, ok := v.(string)
 	if !ok {
@@ -255,16 +248,10 @@ func boolean(p statefile.Params, k string) bool {
 }
 
 func integer(p statefile.Params, k string) int64 {
-	switch v := p[k].(type) {
-	case float64:
-		return int64(v)
-	case int:
-		return int64(v)
-	case int64:
-		return v
-	case string:
-		i, _ := strconv.ParseInt(v, 10, 64)
-		return i
+	if n, ok := statefile.Int(p[k]); ok {
+		return n
 	}
-	return 0
+	s, _ := p[k].(string)
+	i, _ := strconv.ParseInt(s, 10, 64)
+	return i
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // xlString quotes v for a single-quoted string of the xl config file. xl's
@@ -26,15 +27,13 @@ var cpuMaskRE = regexp.MustCompile(`^[0-9,:-]+$|^all$`)
 
 // xenDiskDriver maps a disk to xl's disk driver prefix (reference §6.3):
 // block devices are "phy"; file disks use their file driver.
-func xenDiskDriver(devType string, logicalID []any) string {
-	if devType != "file" && devType != "sharedfile" {
+func xenDiskDriver(d *statefile.Disk) string {
+	if d.DevType != statefile.DevFile && d.DevType != statefile.DevSharedFile {
 		return "phy"
 	}
-	drv := "loop"
-	if len(logicalID) > 0 {
-		if s, ok := logicalID[0].(string); ok {
-			drv = s
-		}
+	drv, _, ok := d.File()
+	if !ok {
+		drv = "loop"
 	}
 	switch drv {
 	case "blktap":
@@ -224,7 +223,7 @@ func XenConfigFile(a StartArgs) ([]byte, error) {
 		if hvm && str(hvp, "disk_type") == "ioemu" {
 			dev = "ioemu:" + dev
 		}
-		disks = append(disks, q("disk", fmt.Sprintf("%s:%s,%s,%s", xenDiskDriver(d.DevType, d.LogicalID), a.Links[i], dev, mode)))
+		disks = append(disks, q("disk", fmt.Sprintf("%s:%s,%s,%s", xenDiskDriver(d), a.Links[i], dev, mode)))
 	}
 	line("disk = [%s]", strings.Join(disks, ", "))
 	if !hvm {

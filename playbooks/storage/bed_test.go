@@ -117,7 +117,7 @@ func TestBedDiskLifecycle(t *testing.T) {
 			if tmpl == RBD { // assembling again keeps one mapping
 				r.steps(Assemble(d, node, inst, 0))
 				ms, err := ParseShowmapped([]byte(r.run(node, "rbd", "showmapped", "--format", "json")))
-				if dev, err2 := MappedDevice(ms, rbdTestPool, d.LogicalID[1].(string)); err != nil || err2 != nil || dev == "" {
+				if dev, err2 := MappedDevice(ms, rbdTestPool, volumeOf(d)); err != nil || err2 != nil || dev == "" {
 					t.Fatalf("after two assembles: %q %v %v", dev, err, err2)
 				}
 			}
@@ -154,7 +154,7 @@ func TestBedDiskLifecycle(t *testing.T) {
 				size = r.run(node, "stat", "-c", "%s", DevicePath(d))
 			case RBD:
 				var info struct{ Size int64 }
-				if err := json.Unmarshal([]byte(r.run(node, "rbd", "info", "-p", rbdTestPool, d.LogicalID[1].(string), "--format", "json")), &info); err != nil {
+				if err := json.Unmarshal([]byte(r.run(node, "rbd", "info", "-p", rbdTestPool, volumeOf(d), "--format", "json")), &info); err != nil {
 					t.Fatal(err)
 				}
 				size = strconv.FormatInt(info.Size, 10)
@@ -221,7 +221,7 @@ func TestBedDiskLifecycle(t *testing.T) {
 			}
 			if tmpl == RBD {
 				ms, _ := ParseShowmapped([]byte(r.run(node, "rbd", "showmapped", "--format", "json")))
-				if dev, _ := MappedDevice(ms, rbdTestPool, d.LogicalID[1].(string)); dev != "" {
+				if dev, _ := MappedDevice(ms, rbdTestPool, volumeOf(d)); dev != "" {
 					t.Errorf("still mapped at %s", dev)
 				}
 			}

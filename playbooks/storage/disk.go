@@ -26,12 +26,12 @@ import (
 
 // Disk templates (instance disk_template) and leaf dev types.
 const (
-	Plain      = "plain"
-	File       = "file"
-	SharedFile = "sharedfile"
-	RBD        = "rbd"
-	BlockDev   = "blockdev"
-	Diskless   = "diskless"
+	Plain      = statefile.DevPlain
+	File       = statefile.DevFile
+	SharedFile = statefile.DevSharedFile
+	RBD        = statefile.DevRBD
+	BlockDev   = statefile.DevBlockDev
+	Diskless   = statefile.DevDiskless
 	DRBD       = statefile.DevDRBD // see NewDRBD and drbd_steps.go
 )
 
@@ -127,7 +127,7 @@ func New(template string, cl *statefile.Cluster, instance, primary string, first
 					return nil, fmt.Errorf("disk %d: adopt: %w", n, err)
 				}
 			}
-			d.LogicalID = []any{vg, lv}
+			d.SetPlainLV(vg, lv)
 		case File, SharedFile:
 			base := cl.FileStorageDir
 			if base == "" {
@@ -143,7 +143,7 @@ func New(template string, cl *statefile.Cluster, instance, primary string, first
 			if err := ValidateFilePath(p, base); err != nil {
 				return nil, fmt.Errorf("disk %d: %w", n, err)
 			}
-			d.LogicalID = []any{FileDriver, p}
+			d.SetFile(FileDriver, p)
 		case RBD:
 			pool := cl.RBDPool
 			if pool == "" {
@@ -159,7 +159,7 @@ func New(template string, cl *statefile.Cluster, instance, primary string, first
 			if err := ValidateRBDName("image", img); err != nil {
 				return nil, fmt.Errorf("disk %d: %w", n, err)
 			}
-			d.LogicalID = []any{RBD, img}
+			d.SetRBD(RBD, img)
 			d.Params["pool"] = pool
 			if u := paramString(cl.DiskParams[RBD], "user-id"); u != "" {
 				if err := ValidateRBDName("user-id", u); err != nil {
@@ -171,7 +171,7 @@ func New(template string, cl *statefile.Cluster, instance, primary string, first
 			if err := ValidateBlockDevPath(s.Adopt); err != nil {
 				return nil, fmt.Errorf("disk %d: blockdev needs adopt=<device>: %w", n, err)
 			}
-			d.LogicalID = []any{BlockDevDriver, s.Adopt}
+			d.SetBlockDev(BlockDevDriver, s.Adopt)
 		case DRBD:
 			return nil, fmt.Errorf("disk template drbd: use NewDRBD (it needs ports, minors and secrets)")
 		default:
@@ -208,44 +208,35 @@ func parse(d *statefile.Disk) (leaf, error) {
 		return leaf{}, fmt.Errorf("no disk")
 	}
 	l := leaf{typ: d.DevType}
-	str := func(i int) (string, error) {
-		if len(d.LogicalID) != 2 {
-			return "", fmt.Errorf("disk %s (%s): logical_id must have 2 elements, has %d", d.UUID, d.DevType, len(d.LogicalID))
-		}
-		s, ok := d.LogicalID[i].(string)
-		if !ok {
-			return "", fmt.Errorf("disk %s (%s): logical_id[%d] is not a string", d.UUID, d.DevType, i)
-		}
-		return s, nil
+	// Leaf logical_ids hold no secret, so the message may show them.
+	badID := func(layout string) error {
+		return fmt.Errorf("disk %s (%s): logical_id %v is not %s (two strings)", d.UUID, d.DevType, d.LogicalID, layout)
 	}
-	var err error
+	var ok bool
 	switch d.DevType {
 	case Plain:
-		if l.vg, err = str(0); err != nil {
-			return l, err
-		}
-		if l.lv, err = str(1); err != nil {
-			return l, err
+		if l.vg, l.lv, ok = d.PlainLV(); !ok {
+			return l, badID("[vg, lv]")
 		}
 		if err := ValidateLVMName("VG", l.vg); err != nil {
 			return l, err
 		}
 		return l, ValidateLVMName("LV", l.lv)
 	case File, SharedFile:
-		if l.path, err = str(1); err != nil {
-			return l, err
+		if _, l.path, ok = d.File(); !ok {
+			return l, badID("[driver, path]")
 		}
 		// The base is whatever holds <instance>/<file>: the path's
 		// grandparent. It must itself be an acceptable storage dir.
 		return l, ValidateFilePath(l.path, path.Dir(path.Dir(l.path)))
 	case BlockDev:
-		if l.path, err = str(1); err != nil {
-			return l, err
+		if _, l.path, ok = d.BlockDev(); !ok {
+			return l, badID("[driver, path]")
 		}
 		return l, ValidateBlockDevPath(l.path)
 	case RBD:
-		if l.image, err = str(1); err != nil {
-			return l, err
+		if _, l.image, ok = d.RBD(); !ok {
+			return l, badID("[driver, image]")
 		}
 		l.pool = paramString(d.Params, "pool")
 		if l.pool == "" {

@@ -61,18 +61,10 @@ func usedDRBD(st *statefile.State) (ports map[int]bool, minors map[string]map[in
 		if d == nil {
 			return
 		}
-		if d.DevType == DRBD && len(d.LogicalID) >= 5 {
-			a, _ := d.LogicalID[0].(string)
-			b, _ := d.LogicalID[1].(string)
-			if p, ok := intOf(d.LogicalID[2]); ok {
-				ports[p] = true
-			}
-			if m, ok := intOf(d.LogicalID[3]); ok {
-				mark(a, m)
-			}
-			if m, ok := intOf(d.LogicalID[4]); ok {
-				mark(b, m)
-			}
+		if id, ok := d.DRBD(); ok {
+			ports[id.Port] = true
+			mark(id.NodeA, id.MinorA)
+			mark(id.NodeB, id.MinorB)
 		}
 		for _, c := range d.Children {
 			walk(c)
@@ -90,22 +82,6 @@ func usedDRBD(st *statefile.State) (ports map[int]bool, minors map[string]map[in
 		}
 	}
 	return
-}
-
-// intOf reads a JSON number (float64 after decoding, int when built in Go).
-func intOf(v any) (int, bool) {
-	switch x := v.(type) {
-	case int:
-		return x, true
-	case int64:
-		return int(x), true
-	case float64:
-		if x != math.Trunc(x) || x < math.MinInt32 || x > math.MaxInt32 {
-			return 0, false
-		}
-		return int(x), true
-	}
-	return 0, false
 }
 
 // AllocDRBD gives n disks between nodeA and nodeB their port and minors
@@ -292,14 +268,18 @@ func NewDRBD(cl *statefile.Cluster, instance, primary, secondary string, firstIn
 			}
 		}
 		nodes := []string{primary, secondary}
-		data := &statefile.Disk{UUID: newID(), DevType: Plain, LogicalID: []any{vg, prefix + "_data"},
+		data := &statefile.Disk{UUID: newID(), DevType: Plain,
 			Nodes: append([]string(nil), nodes...), Size: s.Size, Mode: mode, Params: statefile.Params{}}
-		meta := &statefile.Disk{UUID: newID(), DevType: Plain, LogicalID: []any{metaVG, prefix + "_meta"},
+		data.SetPlainLV(vg, prefix+"_data")
+		meta := &statefile.Disk{UUID: newID(), DevType: Plain,
 			Nodes: append([]string(nil), nodes...), Size: DRBDMetaSize, Mode: mode, Params: statefile.Params{}}
-		out = append(out, &statefile.Disk{UUID: newID(), Name: s.Name, DevType: DRBD,
-			LogicalID: []any{primary, secondary, ids[i].Port, ids[i].MinorA, ids[i].MinorB, secrets[i]},
-			Children:  []*statefile.Disk{data, meta}, Nodes: nodes,
-			IVName: "disk/" + strconv.Itoa(n), Size: s.Size, Mode: mode, Params: statefile.Params{}})
+		meta.SetPlainLV(metaVG, prefix+"_meta")
+		d := &statefile.Disk{UUID: newID(), Name: s.Name, DevType: DRBD,
+			Children: []*statefile.Disk{data, meta}, Nodes: nodes,
+			IVName: "disk/" + strconv.Itoa(n), Size: s.Size, Mode: mode, Params: statefile.Params{}}
+		d.SetDRBD(statefile.DRBDLogicalID{NodeA: primary, NodeB: secondary,
+			Port: ids[i].Port, MinorA: ids[i].MinorA, MinorB: ids[i].MinorB, Secret: secrets[i]})
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -384,14 +364,16 @@ func parseDRBD(d *statefile.Disk) (drbdView, error) {
 	if d.DevType != DRBD {
 		return v, fmt.Errorf("disk %s is %s, not drbd", d.UUID, d.DevType)
 	}
-	if len(d.LogicalID) != 6 {
-		return v, fmt.Errorf("drbd disk %s: logical_id must have 6 elements, has %d", d.UUID, len(d.LogicalID))
+	id, ok := d.DRBD()
+	if !ok {
+		// Not shown: it may hold the secret.
+		return v, fmt.Errorf("drbd disk %s: logical_id is not [nodeA, nodeB, port, minorA, minorB, secret] (two names, three integers, a string)", d.UUID)
 	}
-	var ok bool
-	if v.nodeA, ok = d.LogicalID[0].(string); !ok || v.nodeA == "" {
+	v.nodeA, v.nodeB, v.port, v.minorA, v.minorB, v.secret = id.NodeA, id.NodeB, id.Port, id.MinorA, id.MinorB, id.Secret
+	if v.nodeA == "" {
 		return v, fmt.Errorf("drbd disk %s: logical_id[0] is not a node name", d.UUID)
 	}
-	if v.nodeB, ok = d.LogicalID[1].(string); !ok || v.nodeB == "" || v.nodeB == v.nodeA {
+	if v.nodeB == "" || v.nodeB == v.nodeA {
 		return v, fmt.Errorf("drbd disk %s: logical_id[1] is not a second node name", d.UUID)
 	}
 	for _, n := range []string{v.nodeA, v.nodeB} {
@@ -399,20 +381,8 @@ func parseDRBD(d *statefile.Disk) (drbdView, error) {
 			return v, fmt.Errorf("drbd disk %s: bad node name %q", d.UUID, n)
 		}
 	}
-	if v.port, ok = intOf(d.LogicalID[2]); !ok {
-		return v, fmt.Errorf("drbd disk %s: logical_id[2] (port) is not a number", d.UUID)
-	}
-	if v.minorA, ok = intOf(d.LogicalID[3]); !ok {
-		return v, fmt.Errorf("drbd disk %s: logical_id[3] (minor) is not a number", d.UUID)
-	}
-	if v.minorB, ok = intOf(d.LogicalID[4]); !ok {
-		return v, fmt.Errorf("drbd disk %s: logical_id[4] (minor) is not a number", d.UUID)
-	}
 	if err := validateIDs(DRBDIDs{v.port, v.minorA, v.minorB}); err != nil {
 		return v, fmt.Errorf("drbd disk %s: %w", d.UUID, err)
-	}
-	if v.secret, ok = d.LogicalID[5].(string); !ok {
-		return v, fmt.Errorf("drbd disk %s: logical_id[5] (secret) is not a string", d.UUID)
 	}
 	if err := ValidateDRBDSecret(v.secret); err != nil {
 		return v, fmt.Errorf("drbd disk %s: %w", d.UUID, err)
@@ -453,13 +423,14 @@ func (v drbdView) peerOf(node string) (string, error) {
 	return "", fmt.Errorf("drbd disk %s is not on node %s (its nodes are %s and %s)", v.d.UUID, node, v.nodeA, v.nodeB)
 }
 
-// DRBDInfo reads a drbd disk's logical_id back, validated.
-func DRBDInfo(d *statefile.Disk) (nodeA, nodeB string, port, minorA, minorB int, secret string, err error) {
+// DRBDInfo reads a drbd disk's logical_id back, validated (the disk's
+// children too), unlike d.DRBD().
+func DRBDInfo(d *statefile.Disk) (statefile.DRBDLogicalID, error) {
 	v, err := parseDRBD(d)
 	if err != nil {
-		return "", "", 0, 0, 0, "", err
+		return statefile.DRBDLogicalID{}, err
 	}
-	return v.nodeA, v.nodeB, v.port, v.minorA, v.minorB, v.secret, nil
+	return statefile.DRBDLogicalID{NodeA: v.nodeA, NodeB: v.nodeB, Port: v.port, MinorA: v.minorA, MinorB: v.minorB, Secret: v.secret}, nil
 }
 
 // MinorOn is d's minor on node.
@@ -512,11 +483,13 @@ func WithSecondary(d *statefile.Disk, primary, newNode string, newMinor int) (*s
 		return nil, err
 	}
 	nd := cloneDisk(d)
-	if v.nodeA == primary {
-		nd.LogicalID[1], nd.LogicalID[4] = newNode, newMinor
+	id, _ := d.DRBD() // parseDRBD checked it
+	if id.NodeA == primary {
+		id.NodeB, id.MinorB = newNode, newMinor
 	} else {
-		nd.LogicalID[0], nd.LogicalID[3] = newNode, newMinor
+		id.NodeA, id.MinorA = newNode, newMinor
 	}
+	nd.SetDRBD(id)
 	nodes := []string{primary, newNode}
 	nd.Nodes = nodes
 	for _, c := range nd.Children {
@@ -632,11 +605,12 @@ func paramInt(k string, v any) (int, error) {
 		}
 		return n, nil
 	default:
-		n, ok := intOf(v)
-		if !ok || n < 0 {
+		// The bound keeps the value an int on 32-bit builds too.
+		n, ok := statefile.Int(v)
+		if !ok || n < 0 || n > math.MaxInt32 {
 			return 0, fmt.Errorf("drbd parameter %s %v is not a non-negative integer", k, v)
 		}
-		return n, nil
+		return int(n), nil
 	}
 }
 

@@ -212,7 +212,7 @@ func TestBedDRBDLifecycle(t *testing.T) {
 	d.Children[0].Size += 4
 	b.stages(b.m(WaitSync(d, b.n2, b.env, 120)))
 	for _, n := range []string{b.n1, b.n2} {
-		out := b.run(n, "blockdev", "--getsize64", "/dev/"+b.bed.VG()+"/"+d.Children[0].LogicalID[1].(string))
+		out := b.run(n, "blockdev", "--getsize64", "/dev/"+b.bed.VG()+"/"+volumeOf(d.Children[0]))
 		if strings.TrimSpace(out) != strconv.Itoa(12<<20) {
 			t.Errorf("%s: data LV is %s bytes after grow", n, strings.TrimSpace(out))
 		}
@@ -368,7 +368,7 @@ func TestBedDRBDConversion(t *testing.T) {
 	b.stages(b.m(MakeSecondary(d, b.n2, "", 0)))
 
 	// And back to plain, renaming the data LV to the plain name.
-	back, onP, onS, err := DRBDToPlain(d, b.n1, pl.LogicalID[1].(string))
+	back, onP, onS, err := DRBDToPlain(d, b.n1, volumeOf(pl))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -784,7 +784,7 @@ func DRBDToPlain(d *statefile.Disk, primary, newLV string) (plain *statefile.Dis
 		onPrimary = append(onPrimary, plan.Step{Node: primary, Action: plan.Modify,
 			Desc: fmt.Sprintf("rename LV %s/%s to %s", v.data.vg, v.data.lv, newLV),
 			Argv: []string{"lvrename", v.data.vg, v.data.lv, newLV}})
-		plain.LogicalID = []any{v.data.vg, newLV}
+		plain.SetPlainLV(v.data.vg, newLV)
 	}
 	if onSecondary, err = removeDRBD(d, secondary); err != nil {
 		return nil, nil, nil, err

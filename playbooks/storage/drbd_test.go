@@ -106,16 +106,18 @@ func TestNewDRBD(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("disk 0:\n got %s\nwant %s", b, want)
 	}
-	a, bn, port, ma, mb, sec, err := DRBDInfo(ds[1])
-	if err != nil || a != "node1" || bn != "node2" || port != 11001 || ma != 1 || mb != 1 || sec != testSecret {
-		t.Errorf("DRBDInfo = %v %v %v %v %v %v %v", a, bn, port, ma, mb, sec, err)
+	id, err := DRBDInfo(ds[1])
+	if want := (statefile.DRBDLogicalID{NodeA: "node1", NodeB: "node2", Port: 11001, MinorA: 1, MinorB: 1, Secret: testSecret}); err != nil || id != want {
+		t.Errorf("DRBDInfo = %+v %v", id, err)
 	}
 	d1 := ds[1]
-	if d1.Children[0].LogicalID[0] != "othervg" || d1.Children[1].LogicalID[0] != "metavg" || d1.Children[1].Size != 128 || d1.Name != "data" {
+	dataVG, dataLV, _ := d1.Children[0].PlainLV()
+	metaVG, metaLV, _ := d1.Children[1].PlainLV()
+	if dataVG != "othervg" || metaVG != "metavg" || d1.Children[1].Size != 128 || d1.Name != "data" {
 		t.Errorf("disk 1: %+v %+v", d1.Children[0], d1.Children[1])
 	}
-	if !strings.HasSuffix(d1.Children[0].LogicalID[1].(string), ".disk1_data") || !strings.HasSuffix(d1.Children[1].LogicalID[1].(string), ".disk1_meta") ||
-		strings.TrimSuffix(d1.Children[0].LogicalID[1].(string), "_data") != strings.TrimSuffix(d1.Children[1].LogicalID[1].(string), "_meta") {
+	if !strings.HasSuffix(dataLV, ".disk1_data") || !strings.HasSuffix(metaLV, ".disk1_meta") ||
+		strings.TrimSuffix(dataLV, "_data") != strings.TrimSuffix(metaLV, "_meta") {
 		t.Errorf("child names %v %v", d1.Children[0].LogicalID, d1.Children[1].LogicalID)
 	}
 	// JSON round trip (numbers become float64) still reads back.
@@ -320,7 +322,9 @@ func TestDRBDSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if nd.LogicalID[1] != "node3" || nd.LogicalID[4] != 5 || nd.LogicalID[3] != 0 || !reflect.DeepEqual(nd.Children[0].Nodes, []string{"node1", "node3"}) || d.LogicalID[1] != "node2" {
+	nid, _ := nd.DRBD()
+	was, _ := d.DRBD()
+	if nid.NodeB != "node3" || nid.MinorB != 5 || nid.MinorA != 0 || !reflect.DeepEqual(nd.Children[0].Nodes, []string{"node1", "node3"}) || was.NodeB != "node2" {
 		t.Errorf("WithSecondary: %v %v (old %v)", nd.LogicalID, nd.Children[0].Nodes, d.LogicalID)
 	}
 	steps, err = AttachNet(nd, "node3", env, false)

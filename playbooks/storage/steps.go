@@ -382,7 +382,8 @@ func Rename(disks []*statefile.Disk, node, oldName, newName string) ([]plan.Step
 				return nil, nil, fmt.Errorf("disk %s: file %s is not in a directory named after instance %s", d.UUID, l.path, oldName)
 			}
 			ndir := path.Join(path.Dir(dir), newName)
-			nd.LogicalID[1] = path.Join(ndir, path.Base(l.path))
+			driver, _, _ := d.File()
+			nd.SetFile(driver, path.Join(ndir, path.Base(l.path)))
 			if dirs[dir] {
 				continue
 			}

@@ -28,6 +28,20 @@ func cluster() *statefile.Cluster {
 		SharedFileStorageDir: "/srv/ganeti/shared-file-storage", RBDPool: "rbd"}
 }
 
+// volumeOf is the second element of a leaf disk's logical_id: the LV,
+// the file or device path, the rbd image.
+func volumeOf(d *statefile.Disk) string {
+	if _, lv, ok := d.PlainLV(); ok {
+		return lv
+	}
+	for _, get := range []func() (string, string, bool){d.File, d.BlockDev, d.RBD} {
+		if _, name, ok := get(); ok {
+			return name
+		}
+	}
+	return ""
+}
+
 func mustNew(t *testing.T, tmpl string, specs ...Spec) []*statefile.Disk {
 	t.Helper()
 	ds, err := New(tmpl, cluster(), "inst1.example.com", "node1", 0, specs, ids())
@@ -325,10 +339,10 @@ func TestRenameFile(t *testing.T) {
 	if !slices.Equal(steps[0].Argv[4:], want) || !slices.Equal(steps[0].Undo.Argv[4:], []string{want[1], want[0]}) {
 		t.Errorf("rename argv %q undo %q", steps[0].Argv, steps[0].Undo.Argv)
 	}
-	if nds[1].LogicalID[1] != "/srv/ganeti/file-storage/inst2.example.com/00000002-aaaa-bbbb-cccc-dddddddddddd.file.disk1" {
+	if volumeOf(nds[1]) != "/srv/ganeti/file-storage/inst2.example.com/00000002-aaaa-bbbb-cccc-dddddddddddd.file.disk1" {
 		t.Errorf("new path %v", nds[1].LogicalID)
 	}
-	if ds[1].LogicalID[1] == nds[1].LogicalID[1] {
+	if volumeOf(ds[1]) == volumeOf(nds[1]) {
 		t.Error("Rename changed its input")
 	}
 	if _, _, err := Rename(ds, "node1", "other.example.com", "x.example.com"); err == nil {

@@ -113,8 +113,8 @@ func testRoundtrip(t *testing.T, s statefile.Store) {
 	if got.GanetictlVersion != "test" {
 		t.Errorf("GanetictlVersion = %q, want the lock holder's version %q", got.GanetictlVersion, "test")
 	}
-	if sec := got.Instances["web1"].Disks[0].LogicalID[5]; sec != "secret" {
-		t.Errorf("DRBD secret after roundtrip = %v, want it stored unmasked", sec)
+	if id, _ := got.Instances["web1"].Disks[0].DRBD(); id.Secret != "secret" {
+		t.Errorf("DRBD secret after roundtrip = %q, want it stored unmasked", id.Secret)
 	}
 }
 
