@@ -13,5 +13,5 @@ var (
 	// RecoverFixtureFor and RecoverInventory are the recovery tests'
 	// cluster, facts and probes, and inventory.
 	RecoverFixtureFor = recoverFixture
-	RecoverInventory  = inventory
+	RecoverInventory  = testInventory
 )

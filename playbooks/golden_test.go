@@ -392,6 +392,35 @@ func clusterCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) { return pb.RedistConf(w.env(), struct{}{}) }},
 		{name: "cluster_destroy", nodes: 1,
 			plan: func(w *world) (*plan.Plan, error) { return pb.ClusterDestroy(w.env()) }},
+		{name: "group_add",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.GroupAdd(w.env(), pb.GroupArgs{Name: "rack2", AllocPolicy: statefile.AllocLastResort,
+					NDParams: statefile.Params{"spindle_count": int64(2)}, DiskParams: map[string]statefile.Params{"plain": {"stripes": int64(2)}},
+					IPolicy: &statefile.IPolicy{VCPURatio: 2, DiskTemplates: []string{"plain", "drbd"}}})
+			}},
+		{name: "group_modify",
+			setup: func(w *world) { w.apply(pb.GroupAdd(w.env(), pb.GroupArgs{Name: "rack2"})) },
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.GroupModify(w.env(), pb.GroupArgs{Name: "rack2", AllocPolicy: statefile.AllocUnallocable,
+					IPolicy: &statefile.IPolicy{MinMax: []statefile.MinMax{{
+						Min: statefile.ISpec{"cpu-count": 1, "disk-count": 1, "disk-size": 512, "memory-size": 128, "nic-count": 1, "spindle-use": 1},
+						Max: statefile.ISpec{"cpu-count": 4, "disk-count": 4, "disk-size": 65536, "memory-size": 4096, "nic-count": 2, "spindle-use": 4}}}}})
+			}},
+		{name: "group_remove",
+			setup: func(w *world) { w.apply(pb.GroupAdd(w.env(), pb.GroupArgs{Name: "rack2"})) },
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GroupRemove(w.env(), "rack2") }},
+		{name: "group_rename",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.GroupRename(w.env(), pb.RenameArgs{Name: "default", NewName: "site-a"})
+			}},
+		{name: "group_assign_nodes_split_forced",
+			setup: func(w *world) {
+				w.apply(pb.GroupAdd(w.env(), pb.GroupArgs{Name: "rack2"}))
+				w.add(drbdInst("db1", "node2", "node3", 512))
+			},
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.GroupAssignNodes(w.env(), pb.AssignArgs{Group: "rack2", Nodes: []string{"node3"}, Force: true})
+			}},
 		{name: "tags_cluster_add",
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.Tags(w.env(), plan.KindCluster, "", []string{"prod", "dc1"}, nil)
@@ -434,7 +463,7 @@ func clusterCases() []goldenCase {
 				w.add(plainInst("web1", "node1", 1024, 512))
 				w.add(plainInst("web2", "node2", 256))
 				lv := func(d *statefile.Disk, size float64) storage.LV {
-					return storage.LV{VG: "xenvg", Name: d.LogicalID[1].(string), SizeMiB: size, Attr: "-wi-ao----", Active: true, Open: true}
+					return storage.LV{VG: "xenvg", Name: lvName(d), SizeMiB: size, Attr: "-wi-ao----", Active: true, Open: true}
 				}
 				web1, web2 := w.inst("web1"), w.inst("web2")
 				// web1's first disk was grown by hand; web2 is as recorded.
@@ -954,4 +983,10 @@ func TestGoldenCoverage(t *testing.T) {
 	if len(want) < 30 {
 		t.Errorf("found only %d planners: %v", len(want), want)
 	}
+}
+
+// lvName is the LV of a plain disk.
+func lvName(d *statefile.Disk) string {
+	_, lv, _ := d.PlainLV()
+	return lv
 }

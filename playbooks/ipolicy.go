@@ -100,6 +100,17 @@ func CloneIPolicy(p *statefile.IPolicy) *statefile.IPolicy {
 // does not know.
 func CheckIPolicy(p statefile.IPolicy) error {
 	for i, mm := range p.MinMax {
+		for side, spec := range map[string]statefile.ISpec{"min": mm.Min, "max": mm.Max} {
+			var missing []string
+			for _, k := range ISpecKeys {
+				if _, ok := spec[k]; !ok {
+					missing = append(missing, k)
+				}
+			}
+			if len(missing) > 0 {
+				return prereq(ErrWrongInput, "Invalid instance policy: minmax/%d: %s lacks %s (bounds need every spec)", i, side, strings.Join(missing, ", "))
+			}
+		}
 		for _, k := range ISpecKeys {
 			lo, hasLo := mm.Min[k]
 			hi, hasHi := mm.Max[k]

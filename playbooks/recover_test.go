@@ -283,7 +283,7 @@ func recoverFixture(t *testing.T) (*statefile.State, map[string]*NodeFacts, map[
 	return st, facts, probes
 }
 
-func inventory() []InventoryNode {
+func testInventory() []InventoryNode {
 	return []InventoryNode{{Name: "node1", Address: "198.18.0.1"}, {Name: "node2", Address: "198.18.0.2"}, {Name: "node3", Address: "198.18.0.3"},
 		{Name: "node4", Address: "198.18.0.4"}}
 }
@@ -361,7 +361,7 @@ func TestRecoverFromCopy(t *testing.T) {
 			if tt.alter != nil {
 				tt.alter(st, facts, probes)
 			}
-			in := RecoverInput{Copies: []StateCopy{{Node: "node2", State: st, Sum: "x"}}, Inventory: inventory(), Facts: facts, Probes: probes,
+			in := RecoverInput{Copies: []StateCopy{{Node: "node2", State: st, Sum: "x"}}, Inventory: testInventory(), Facts: facts, Probes: probes,
 				NewID: ids(), Random: func(n int) []byte { return make([]byte, n) }}
 			r, err := Recover(in)
 			if err != nil {
@@ -388,7 +388,7 @@ func TestRecoverRebuild(t *testing.T) {
 	skel := initState(t)
 	skel.Lineage = "new-lineage"
 	skel.Cluster.CandidatePoolSize = 10
-	in := RecoverInput{Inventory: inventory(), Facts: facts, Probes: probes, Skeleton: skel,
+	in := RecoverInput{Inventory: testInventory(), Facts: facts, Probes: probes, Skeleton: skel,
 		NewID: ids(), Random: func(n int) []byte { return make([]byte, n) }}
 	facts["node4"] = goodFacts("node4")
 	probes["node4"] = &NodeProbe{Node: "node4"}
