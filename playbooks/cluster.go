@@ -69,12 +69,13 @@ func (a TagsArgs) subject() string {
 }
 
 // CopyfileArgs are a file to copy to the same path on Nodes (none: every
-// online node).
+// online node), only those of Group when it is set.
 type CopyfileArgs struct {
 	Path    string
 	Mode    uint32
 	Content []byte
 	Nodes   []string
+	Group   string
 }
 
 // Copyfile plans copying a file to the nodes, each at once.
@@ -85,9 +86,18 @@ func Copyfile(env Env, a CopyfileArgs) (*plan.Plan, error) {
 		nodes = allOnline(st)
 	}
 	var steps []plan.Step
-	for _, n := range nodes {
-		if _, err := node(st, n); err != nil {
+	if a.Group != "" {
+		if _, err := nodeGroup(st, a.Group); err != nil {
 			return nil, err
+		}
+	}
+	for _, n := range nodes {
+		nd, err := node(st, n)
+		if err != nil {
+			return nil, err
+		}
+		if a.Group != "" && nd.Group != a.Group {
+			continue
 		}
 		steps = append(steps, plan.Step{Node: n, Action: plan.Upload, Desc: "copy " + a.Path, Path: a.Path, Mode: a.Mode, Content: a.Content})
 	}

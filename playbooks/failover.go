@@ -130,7 +130,26 @@ func moveTarget(st *statefile.State, inst *statefile.Instance, target, what stri
 	if err := usableNode(n); err != nil {
 		return "", err
 	}
+	// A drbd instance goes where its mirror is, even if that was split
+	// across groups; shared storage could go anywhere, so -n stays inside.
+	if inst.DiskTemplate != "drbd" {
+		if err := sameGroup(st, inst.PrimaryNode, n.Name, inst.Name); err != nil {
+			return "", err
+		}
+	}
 	return n.Name, nil
+}
+
+// sameGroup refuses to place instance inst on node b in another group
+// than its node a: allocation, failover, migration and mirrors stay inside
+// a node group (each may be a site); crossing is asked for explicitly.
+func sameGroup(st *statefile.State, a, b, inst string) error {
+	na, nb := st.Nodes[a], st.Nodes[b]
+	if na == nil || nb == nil || na.Group == nb.Group {
+		return nil
+	}
+	return prereq(ErrWrongInput, "Node %s is in group '%s' but %s of instance %s is in group '%s': instances stay inside their group; `instance change-group` moves one to another group",
+		b, nb.Group, a, inst, na.Group)
 }
 
 func gerund(what string) string {

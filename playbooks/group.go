@@ -340,3 +340,37 @@ func cloneGroup(g *statefile.NodeGroup) *statefile.NodeGroup {
 	}
 	return &c
 }
+
+// NDDefaults are Ganeti's node parameter defaults.
+var NDDefaults = statefile.Params{"cpu_speed": int64(1), "exclusive_storage": false, "oob_program": "", "ovs": false,
+	"ovs_link": "", "ovs_name": "switch1", "spindle_count": int64(1), "ssh_port": int64(22)}
+
+// EffectiveND are the node parameters that hold for a node of group with
+// its own parameters own: Ganeti's defaults, then the cluster's, the
+// group's and the node's.
+func EffectiveND(st *statefile.State, group string, own statefile.Params) statefile.Params {
+	out := cloneParams(NDDefaults)
+	mergeParams(&out, st.Cluster.NDParams)
+	if g := st.NodeGroups[group]; g != nil {
+		mergeParams(&out, g.NDParams)
+	}
+	mergeParams(&out, own)
+	return out
+}
+
+// EffectiveDiskParams are the disk parameters of each template in group:
+// the cluster's with the group's over them.
+func EffectiveDiskParams(st *statefile.State, group string) map[string]statefile.Params {
+	out := map[string]statefile.Params{}
+	for t, p := range st.Cluster.DiskParams {
+		out[t] = cloneParams(p)
+	}
+	if g := st.NodeGroups[group]; g != nil {
+		for t, p := range g.DiskParams {
+			cur := out[t]
+			mergeParams(&cur, p)
+			out[t] = cur
+		}
+	}
+	return out
+}

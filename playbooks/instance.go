@@ -186,6 +186,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		if err := usableNode(snode); err != nil {
 			return nil, err
 		}
+		if err := sameGroup(st, a.Primary, snode.Name, a.Name); err != nil {
+			return nil, err
+		}
 		a.Secondary = snode.Name
 	}
 	if err := checkBE(a.BEParams); err != nil {

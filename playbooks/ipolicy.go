@@ -100,7 +100,11 @@ func CloneIPolicy(p *statefile.IPolicy) *statefile.IPolicy {
 // does not know.
 func CheckIPolicy(p statefile.IPolicy) error {
 	for i, mm := range p.MinMax {
-		for side, spec := range map[string]statefile.ISpec{"min": mm.Min, "max": mm.Max} {
+		for _, side := range []struct {
+			name string
+			spec statefile.ISpec
+		}{{"min", mm.Min}, {"max", mm.Max}} {
+			side, spec := side.name, side.spec
 			var missing []string
 			for _, k := range ISpecKeys {
 				if _, ok := spec[k]; !ok {

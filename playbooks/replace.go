@@ -155,6 +155,9 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 	if target == inst.PrimaryNode || target == old {
 		return nil, prereq(ErrWrongInput, "The new secondary must differ from the primary (%s) and the current secondary (%s)", inst.PrimaryNode, old)
 	}
+	if err := sameGroup(st, inst.PrimaryNode, target, inst.Name); err != nil {
+		return nil, err
+	}
 	if err := usableNode(n); err != nil {
 		return nil, err
 	}
@@ -276,6 +279,9 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 			return nil, prereq(ErrWrongInput, "The secondary node cannot be the primary node")
 		}
 		if err := usableNode(sn); err != nil {
+			return nil, err
+		}
+		if err := sameGroup(st, inst.PrimaryNode, sn.Name, inst.Name); err != nil {
 			return nil, err
 		}
 		for _, n := range []string{inst.PrimaryNode, sn.Name} {

@@ -3,6 +3,7 @@ package playbooks
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ganetictl/ganetictl/statefile"
@@ -61,6 +62,8 @@ type VerifyInput struct {
 	// CurrentHelpers are the paths of this ganetictl's copy helpers; other
 	// helpers on the nodes are stale. Nil: helpers are not judged.
 	CurrentHelpers []string
+	// Group limits the per-group checks to one node group (-g).
+	Group string
 }
 
 // RequiredTools are the node programs ganetictl calls, by enabled feature.
@@ -119,12 +122,40 @@ func Verify(in VerifyInput) *VerifyReport {
 	}
 	add("Verifying all nodes belong to an existing group", groupless)
 
-	groups := make([]string, 0, len(st.NodeGroups))
-	for g := range st.NodeGroups {
-		groups = append(groups, g)
+	// Instance, volume and memory checks look at the whole cluster once;
+	// each finding is shown in the section of the group its object is in
+	// (an instance's: its primary node's), as Ganeti verifies group by group.
+	status, orphans := verifyInstances(st, in)
+	status = append(append(status, verifyDRBD(st, in)...), verifySplit(st)...)
+	n1 := verifyN1(st, in)
+	groupOf := func(f Finding) string {
+		switch f.Kind {
+		case "node":
+			if n := st.Nodes[f.Object]; n != nil {
+				return n.Group
+			}
+		case "instance":
+			if i := st.Instances[f.Object]; i != nil {
+				if n := st.Nodes[i.PrimaryNode]; n != nil {
+					return n.Group
+				}
+			}
+		}
+		return ""
 	}
-	sort.Strings(groups)
-	for _, g := range groups {
+	in2group := func(fs []Finding, g string) []Finding {
+		var out []Finding
+		for _, f := range fs {
+			if grp := groupOf(f); grp == g || grp == "" && g == firstGroup(st) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	for _, g := range sortedKeys(st.NodeGroups) {
+		if in.Group != "" && g != in.Group {
+			continue
+		}
 		var members []string
 		for _, n := range names {
 			if st.Nodes[n].Group == g {
@@ -135,17 +166,56 @@ func Verify(in VerifyInput) *VerifyReport {
 		add(fmt.Sprintf("Gathering data (%d nodes)", len(members)), nil)
 		add("Verifying configuration file consistency", verifyReplicas(st, in, members))
 		add("Verifying node status", verifyNodes(st, in, members))
+		add("Verifying instance status", in2group(status, g))
+		add("Verifying orphan volumes", in2group(orphans, g))
+		add("Verifying N+1 Memory redundancy", in2group(n1, g))
 	}
-	status, orphans := verifyInstances(st, in)
-	add("Verifying instance status", append(status, verifyDRBD(st, in)...))
-	add("Verifying orphan volumes", orphans)
-	add("Verifying N+1 Memory redundancy", verifyN1(st, in))
 	// Not a Ganeti section: shown only when there is something to say.
 	if fs := verifyLeftovers(st, in); len(fs) > 0 {
 		add("Verifying copy helpers and leftovers", fs)
 	}
 	add("Other Notes", otherNotes(st))
 	return r
+}
+
+// firstGroup is where findings about objects of no group are shown.
+func firstGroup(st *statefile.State) string {
+	if gs := sortedKeys(st.NodeGroups); len(gs) > 0 {
+		return gs[0]
+	}
+	return ""
+}
+
+// verifySplit warns about mirrored instances whose nodes are in
+// different groups (Ganeti's EINSTANCESPLITGROUPS): allocation,
+// evacuation and failover keep within a group.
+func verifySplit(st *statefile.State) []Finding {
+	var fs []Finding
+	for _, name := range sortedKeys(st.Instances) {
+		inst := st.Instances[name]
+		byGroup := map[string][]string{}
+		var order []string
+		for _, n := range append([]string{inst.PrimaryNode}, inst.SecondaryNodes()...) {
+			g := ""
+			if node := st.Nodes[n]; node != nil {
+				g = node.Group
+			}
+			if _, seen := byGroup[g]; !seen {
+				order = append(order, g)
+			}
+			byGroup[g] = append(byGroup[g], n)
+		}
+		if len(order) < 2 {
+			continue
+		}
+		var parts []string
+		for _, g := range order { // the primary's group first
+			parts = append(parts, fmt.Sprintf("%s (group %s)", strings.Join(byGroup[g], ", "), g))
+		}
+		fs = append(fs, Finding{SevWarning, "EINSTANCESPLITGROUPS", "instance", name,
+			"instance has primary and secondary nodes in different groups: " + strings.Join(parts, ", ")})
+	}
+	return fs
 }
 
 func sortedNodes(st *statefile.State) []string {

@@ -21,11 +21,12 @@ type VerifyDisksResult struct {
 
 // VerifyDisks finds, for instances whose disks should be active, missing
 // volumes and disks that are not active (no instance-disk link).
-func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts) VerifyDisksResult {
+func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts, group string) VerifyDisksResult {
 	res := VerifyDisksResult{Missing: map[string][][2]string{}}
 	bad := map[string]bool{}
+	inGroup := func(node string) bool { n := st.Nodes[node]; return group == "" || n != nil && n.Group == group }
 	for _, n := range sortedNodes(st) {
-		if st.Nodes[n].Offline {
+		if st.Nodes[n].Offline || !inGroup(n) {
 			continue
 		}
 		if f := facts[n]; f == nil || !f.Reachable {
@@ -41,7 +42,7 @@ func VerifyDisks(st *statefile.State, facts map[string]*NodeFacts) VerifyDisksRe
 	sort.Strings(names)
 	for _, name := range names {
 		inst := st.Instances[name]
-		if !inst.DisksActive || inst.AdminState == "offline" {
+		if !inst.DisksActive || inst.AdminState == "offline" || !inGroup(inst.PrimaryNode) {
 			continue
 		}
 		f := facts[inst.PrimaryNode]

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 func TestParseFacts(t *testing.T) {
@@ -157,5 +159,46 @@ func TestVerifyFindings(t *testing.T) {
 	r := Verify(VerifyInput{State: st, Facts: facts(), StateSum: "sum"})
 	if r.Errors() == 0 || !strings.Contains(r.Sections[0].Findings[0].Message, "not enough master candidates") {
 		t.Errorf("candidate pool: %+v", r.Sections[0])
+	}
+}
+
+func TestVerifyPerGroup(t *testing.T) {
+	st := initState(t, "node2", "node3")
+	st.NodeGroups["rack2"] = &statefile.NodeGroup{Name: "rack2", AllocPolicy: "preferred"}
+	st.Nodes["node3"].Group = "rack2"
+	st.Instances["db1"] = &statefile.Instance{Name: "db1", PrimaryNode: "node3", DiskTemplate: "drbd", AdminState: "down",
+		Disks: []*statefile.Disk{{DevType: statefile.DevDRBD, Nodes: []string{"node3", "node1"}}}}
+	facts := map[string]*NodeFacts{}
+	for _, n := range []string{"node1", "node2", "node3"} {
+		facts[n] = goodFacts(n)
+	}
+	// sections lists the titles, and where the split warning is: the
+	// group section it falls in and its message.
+	sections := func(r *VerifyReport) (titles []string, split string) {
+		group := ""
+		for _, s := range r.Sections {
+			titles = append(titles, s.Title)
+			if strings.HasPrefix(s.Title, "Verifying group") {
+				group = s.Title
+			}
+			for _, f := range s.Findings {
+				if f.Code == "EINSTANCESPLITGROUPS" {
+					split = group + "|" + f.Message
+				}
+			}
+		}
+		return titles, split
+	}
+	titles, split := sections(Verify(VerifyInput{State: st, Facts: facts}))
+	joined := strings.Join(titles, "\n")
+	if !strings.Contains(joined, "Verifying group 'default'\nGathering data (2 nodes)") || !strings.Contains(joined, "Verifying group 'rack2'\nGathering data (1 nodes)") {
+		t.Errorf("sections:\n%s", joined)
+	}
+	if want := "Verifying group 'rack2'|instance has primary and secondary nodes in different groups: node3 (group rack2), node1 (group default)"; split != want {
+		t.Errorf("split warning %q, want %q", split, want)
+	}
+	titles, _ = sections(Verify(VerifyInput{State: st, Facts: facts, Group: "rack2"}))
+	if joined := strings.Join(titles, "\n"); strings.Contains(joined, "'default'") {
+		t.Errorf("-g rack2 verified the default group:\n%s", joined)
 	}
 }

@@ -14,6 +14,7 @@ type CLI struct {
 	Cluster  ClusterCmd  `cmd:"" help:"Cluster-wide operations (gnt-cluster)."`
 	Node     NodeCmd     `cmd:"" help:"Node operations (gnt-node)."`
 	Instance InstanceCmd `cmd:"" help:"Instance operations (gnt-instance)."`
+	Group    GroupCmd    `cmd:"" help:"Node groups (gnt-group)."`
 	Backup   BackupCmd   `cmd:"" help:"Instance exports and imports (gnt-backup)."`
 	OS       OSCmd       `cmd:"" name:"os" help:"OS definitions on the nodes (gnt-os)."`
 	State    StateCmd    `cmd:"" help:"Inspect the state file, its history and lock."`

@@ -241,8 +241,9 @@ func goarchName() string {
 
 // ClusterVerifyCmd is gnt-cluster verify.
 type ClusterVerifyCmd struct {
-	ErrorCodes bool `name:"error-codes" help:"Print findings as ERROR:CODE:kind:object:message."`
-	Fix        bool `name:"fix" help:"Remove stale copy helpers and what interrupted copies left on the nodes."`
+	ErrorCodes bool   `name:"error-codes" help:"Print findings as ERROR:CODE:kind:object:message."`
+	Fix        bool   `name:"fix" help:"Remove stale copy helpers and what interrupted copies left on the nodes."`
+	Group      string `short:"g" name:"node-group" help:"Verify only this group's nodes and instances."`
 }
 
 func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
@@ -251,8 +252,11 @@ func (c *ClusterVerifyCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 		return err
 	}
 	defer a.close()
-	nodes, _ := onlineNodes(st, nil)
-	in := playbooks.VerifyInput{State: st, Facts: a.gather(ctx, st, nodes), StateSum: a.stateSum(ctx), MinVGSize: 20480}
+	nodes, err := onlineNodesIn(st, nil, c.Group)
+	if err != nil {
+		return err
+	}
+	in := playbooks.VerifyInput{State: st, Facts: a.gather(ctx, st, nodes), StateSum: a.stateSum(ctx), MinVGSize: 20480, Group: c.Group}
 	in.CurrentHelpers = a.currentHelpers(ctx, in.Facts)
 	if link, ok := st.Cluster.NICParams["link"].(string); ok && link != "" {
 		in.Bridges = []string{link}
@@ -331,6 +335,7 @@ func (c *ClusterVersionCmd) Run(g *Globals, s view.Streams) error {
 // ClusterCommandCmd is gnt-cluster command.
 type ClusterCommandCmd struct {
 	Nodes        string   `short:"n" name:"node" help:"Comma-separated nodes (default: all online nodes)."`
+	Group        string   `short:"g" name:"node-group" help:"Only the nodes of this group."`
 	FailureOnly  bool     `name:"failure-only" help:"Show only the nodes where the command failed."`
 	MachineNames bool     `short:"M" name:"show-machine-names" help:"Prefix every output line with the node name."`
 	Command      []string `arg:"" passthrough:"" help:"The command and its arguments (each one word; no shell)."`
@@ -342,7 +347,7 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 		return err
 	}
 	defer a.close()
-	nodes, err := onlineNodes(st, splitList(c.Nodes))
+	nodes, err := onlineNodesIn(st, splitList(c.Nodes), c.Group)
 	if err != nil {
 		return err
 	}
@@ -419,6 +424,7 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 // ClusterCopyfileCmd is gnt-cluster copyfile.
 type ClusterCopyfileCmd struct {
 	Nodes string `short:"n" name:"node" help:"Comma-separated nodes (default: all online nodes)."`
+	Group string `short:"g" name:"node-group" help:"Only the nodes of this group."`
 	File  string `arg:"" type:"existingfile" help:"Local file; copied to the same absolute path on the nodes."`
 }
 
@@ -443,7 +449,7 @@ func (c *ClusterCopyfileCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return a.run(ctx, playbooks.CopyfileOp.With(playbooks.CopyfileArgs{Path: path, Mode: uint32(fi.Mode().Perm()), Content: data, Nodes: splitList(c.Nodes)}))
+	return a.run(ctx, playbooks.CopyfileOp.With(playbooks.CopyfileArgs{Path: path, Mode: uint32(fi.Mode().Perm()), Content: data, Nodes: splitList(c.Nodes), Group: c.Group}))
 }
 
 // ClusterRenameCmd is gnt-cluster rename.

@@ -99,12 +99,17 @@ func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, 
 }
 
 // pickSecondary chooses a new secondary for inst: the vm-capable online
-// node with the most free VG space that is neither its primary nor leaving.
+// node of its primary's group with the most free VG space that is neither
+// its primary nor leaving.
 func (a *app) pickSecondary(ctx context.Context, st *statefile.State, inst *statefile.Instance, leaving string) (string, error) {
 	var cands []string
+	group := ""
+	if p := st.Nodes[inst.PrimaryNode]; p != nil {
+		group = p.Group
+	}
 	for _, n := range st.NodeNames() {
 		node := st.Nodes[n]
-		if n == leaving || n == inst.PrimaryNode || node.Offline || node.Drained || !node.VMCapable {
+		if n == leaving || n == inst.PrimaryNode || node.Offline || node.Drained || !node.VMCapable || node.Group != group {
 			continue
 		}
 		cands = append(cands, n)
@@ -117,7 +122,7 @@ func (a *app) pickSecondary(ctx context.Context, st *statefile.State, inst *stat
 		}
 	}
 	if best == "" {
-		return "", fmt.Errorf("no node can take the mirror of %s (pass -n NODE)", inst.Name)
+		return "", fmt.Errorf("no node of group '%s' can take the mirror of %s (pass -n NODE, or move it with instance change-group)", group, inst.Name)
 	}
 	return best, nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -39,4 +41,15 @@ func (g *Globals) openJournal() (*app, *statefile.Journal, error) {
 		return nil, nil, err
 	}
 	return a, j, nil
+}
+
+// openStateOnly is openStore and the state, for the commands that only
+// read the state (no node is asked).
+func (g *Globals) openStateOnly(ctx context.Context) (*app, *statefile.State, error) {
+	a, err := g.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.readState(ctx)
+	return a, st, err
 }

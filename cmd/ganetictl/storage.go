@@ -190,7 +190,10 @@ func (c *NodeRepairStorageCmd) Run(ctx context.Context, g *Globals) error {
 // ClusterVerifyDisksCmd is gnt-cluster verify-disks: instances whose disks
 // should be active but are not get them activated; missing volumes are
 // listed. Silent when all is well.
-type ClusterVerifyDisksCmd struct{}
+type ClusterVerifyDisksCmd struct {
+	Group    string `short:"g" name:"node-group" help:"Only this group's nodes and instances."`
+	NoStrict bool   `name:"no-strict" help:"Accepted for compatibility."`
+}
 
 func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
 	a, st, err := g.openState(ctx)
@@ -198,9 +201,12 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Stre
 		return err
 	}
 	defer a.close()
-	nodes, _ := onlineNodes(st, nil)
+	nodes, err := onlineNodesIn(st, nil, c.Group)
+	if err != nil {
+		return err
+	}
 	facts := a.gather(ctx, st, nodes, playbooks.PartVolumes, playbooks.PartDRBD)
-	res := playbooks.VerifyDisks(st, facts)
+	res := playbooks.VerifyDisks(st, facts, c.Group)
 	for _, n := range res.BadNodes {
 		fmt.Fprintf(s.Out, "Error gathering data on node %s: %s\n", n, factsErr(facts[n]))
 	}

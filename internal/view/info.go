@@ -207,3 +207,10 @@ func asMap(v any) (map[string]any, bool) {
 	}
 	return m, true
 }
+
+// InfoList is the result of an info command: one Info per object, shown
+// one after another (RenderInfo), a JSON array.
+type InfoList []Info
+
+// Text renders the infos.
+func (l InfoList) Text(w io.Writer) error { return RenderInfo(w, []Info(l)) }

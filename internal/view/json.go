@@ -3,6 +3,7 @@ package view
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 )
 
@@ -35,4 +36,14 @@ func marshalRaw(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// CompactJSON is v as one line of JSON, for structured values in a list
+// column.
+func CompactJSON(v any) string {
+	b, err := marshalRaw(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
