@@ -39,6 +39,8 @@ const tempInfix = ".tmp-"
 //	history/<serial>.json the versions replaced, exactly as they were
 //	history/index.jsonl   who committed which serial, when, with what operation
 //	journal/<id>.json     the job journal, see Journal
+//	queue.drained         the job queue's drain flag, see SetDrained
+//	applied-plans         the saved plans applied, see MarkApplied
 //
 // Directories are created 0700 and files 0600 since the state holds secrets.
 // The lock is an flock on state.lock, so the kernel releases it when its holder

@@ -31,8 +31,19 @@ type DrainInfo struct {
 	Time time.Time `json:"time"`
 }
 
-// SetDrained drains the job queue.
+// SetDrained drains the job queue: no new job starts until Undrain. Empty
+// fields of d are filled in for this process (user, host, the store's
+// clock in UTC). The flag is written atomically.
 func (s *DirStore) SetDrained(d DrainInfo) error {
+	if d.Who == "" {
+		d.Who = currentUser()
+	}
+	if d.Host == "" {
+		d.Host = hostname()
+	}
+	if d.Time.IsZero() {
+		d.Time = s.now().UTC()
+	}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -40,7 +51,8 @@ func (s *DirStore) SetDrained(d DrainInfo) error {
 	return writeAtomic(s.path(drainFile), b, 0o600)
 }
 
-// Undrain lets new jobs start again; an undrained queue stays so.
+// Undrain lets new jobs start again; undraining a queue that is not
+// drained does nothing.
 func (s *DirStore) Undrain() error {
 	err := os.Remove(s.path(drainFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -49,7 +61,9 @@ func (s *DirStore) Undrain() error {
 	return syncDir(s.Dir)
 }
 
-// Drained reports whether the queue is drained, and by whom.
+// Drained reports whether the queue is drained, and by whom. A flag whose
+// details are unreadable still drains (with a zero DrainInfo); an error is
+// returned only when the flag cannot be read at all.
 func (s *DirStore) Drained() (DrainInfo, bool, error) {
 	var d DrainInfo
 	b, err := os.ReadFile(s.path(drainFile))
@@ -63,7 +77,9 @@ func (s *DirStore) Drained() (DrainInfo, bool, error) {
 	return d, true, nil
 }
 
-// MarkApplied records that the saved plan id was applied at at.
+// MarkApplied records that the saved plan id was applied at at, by
+// rewriting the record atomically with one more line. The caller holds
+// the state lock, which makes AppliedAt and MarkApplied one step.
 func (s *DirStore) MarkApplied(id string, at time.Time) error {
 	if strings.ContainsAny(id, " \n") || id == "" {
 		return fmt.Errorf("saved plan id %q: not an id", id)
@@ -76,7 +92,8 @@ func (s *DirStore) MarkApplied(id string, at time.Time) error {
 	return writeAtomic(s.path(appliedFile), append(old, line...), 0o600)
 }
 
-// AppliedAt reports when the saved plan id was applied, if it was.
+// AppliedAt reports when the saved plan id was applied, if it was (the
+// time is zero when the record has no readable time).
 func (s *DirStore) AppliedAt(id string) (time.Time, bool, error) {
 	b, err := os.ReadFile(s.path(appliedFile))
 	switch {

@@ -147,27 +147,21 @@ func (c *BackupListCmd) Run(ctx context.Context, g *Globals) error {
 	for i, n := range nodes {
 		steps[i] = plan.Step{Node: n, Action: plan.Read, Argv: []string{"sh", "-c", listExportsScript, "ganetictl-list-exports", playbooks.ExportDir}}
 	}
-	out := map[string][]string{}
+	got := map[string][]string{}
 	for _, r := range apply.Gather(ctx, steps, a.pool, apply.Options{Parallel: a.parallel()}) {
 		if r.Err != nil {
-			fmt.Fprintf(a.s.Err, "WARNING: %s: %v\n", r.Step.Node, r.Err)
+			a.pr.Warning("%s: %v", r.Step.Node, r.Err)
 			continue
 		}
-		out[r.Step.Node] = strings.Fields(string(r.Stdout))
+		got[r.Step.Node] = strings.Fields(string(r.Stdout))
 	}
-	if g.JSON {
-		return view.JSON(a.s.Out, out)
-	}
+	var out view.Exports
 	for _, n := range nodes {
-		if _, ok := out[n]; !ok {
-			continue
-		}
-		fmt.Fprintf(a.s.Out, "Node: %s\nExports:\n", n)
-		for _, e := range out[n] {
-			fmt.Fprintf(a.s.Out, "  %s\n", e)
+		if exps, ok := got[n]; ok {
+			out = append(out, view.NodeExports{Node: n, Exports: exps})
 		}
 	}
-	return nil
+	return a.pr.Result(out)
 }
 
 // BackupRemoveCmd is gnt-backup remove.

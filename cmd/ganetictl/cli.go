@@ -45,10 +45,11 @@ type Globals struct {
 // VersionCmd prints the version.
 type VersionCmd struct{}
 
-func (c *VersionCmd) Run(g *Globals, s view.Streams) error {
-	if g.JSON {
-		return view.JSON(s.Out, map[string]string{"ganetictl_version": g.version})
-	}
-	_, err := s.Out.Write([]byte("ganetictl " + g.version + "\n"))
-	return err
+func (c *VersionCmd) Run(g *Globals) error {
+	return g.printer().Result(view.Version{Version: g.version})
+}
+
+// printer is how the commands that open nothing print.
+func (g *Globals) printer() view.Printer {
+	return view.Printer{Streams: g.streams, JSON: g.JSON}
 }

@@ -164,17 +164,13 @@ func pickList(flag string, def []string) []string {
 // ClusterInfoCmd is gnt-cluster info.
 type ClusterInfoCmd struct{}
 
-func (c *ClusterInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *ClusterInfoCmd) Run(ctx context.Context, g *Globals) error {
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	info := clusterInfo(st)
-	if g.JSON {
-		return view.JSON(s.Out, info)
-	}
-	return view.RenderInfo(s.Out, info)
+	return a.pr.Result(clusterInfo(st))
 }
 
 func clusterInfo(st *statefile.State) view.Info {
@@ -303,33 +299,26 @@ func (e silentExit) Silent() bool  { return true }
 // ClusterGetmasterCmd is gnt-cluster getmaster.
 type ClusterGetmasterCmd struct{}
 
-func (c *ClusterGetmasterCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *ClusterGetmasterCmd) Run(ctx context.Context, g *Globals) error {
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if g.JSON {
-		return view.JSON(s.Out, map[string]string{"master": st.Cluster.MasterNode})
-	}
-	_, err = fmt.Fprintln(s.Out, st.Cluster.MasterNode)
-	return err
+	return a.pr.Result(view.Master{Name: st.Cluster.MasterNode})
 }
 
 // ClusterVersionCmd is gnt-cluster version.
 type ClusterVersionCmd struct{}
 
-func (c *ClusterVersionCmd) Run(g *Globals, s view.Streams) error {
+func (c *ClusterVersionCmd) Run(g *Globals) error {
 	info := view.Info{}.
 		Add("Software version", g.version).
 		Add("Internode protocol", "ssh (no node daemon)").
 		Add("Configuration format", statefile.FormatVersion).
 		Add("OS api version", 20).
 		Add("Export interface", 0)
-	if g.JSON {
-		return view.JSON(s.Out, info)
-	}
-	return view.RenderInfo(s.Out, info)
+	return g.printer().Result(info)
 }
 
 // ClusterCommandCmd is gnt-cluster command.
@@ -341,7 +330,7 @@ type ClusterCommandCmd struct {
 	Command      []string `arg:"" passthrough:"" help:"The command and its arguments (each one word; no shell)."`
 }
 
-func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals) error {
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
@@ -371,15 +360,9 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	}
 	results := a.readOnly(ctx, steps)
 	failed := 0
-	type out struct {
-		Node     string `json:"node"`
-		Output   string `json:"output"`
-		ExitCode int    `json:"exit_code"`
-		Error    string `json:"error,omitempty"`
-	}
-	var outs []out
+	outs := view.CommandOutputs{FailureOnly: c.FailureOnly, MachineNames: c.MachineNames}
 	for _, r := range results {
-		o := out{Node: r.Step.Node, Output: string(r.Stdout) + string(r.Stderr), ExitCode: r.ExitCode}
+		o := view.NodeOutput{Node: r.Step.Node, Output: string(r.Stdout) + string(r.Stderr), ExitCode: r.ExitCode}
 		if r.Err != nil {
 			failed++
 			if r.ExitCode <= 0 {
@@ -389,31 +372,10 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 				}
 			}
 		}
-		outs = append(outs, o)
+		outs.Outputs = append(outs.Outputs, o)
 	}
-	if g.JSON {
-		if err := view.JSON(s.Out, outs); err != nil {
-			return err
-		}
-	} else {
-		for _, o := range outs {
-			if c.FailureOnly && o.ExitCode == 0 {
-				continue
-			}
-			text := strings.TrimRight(o.Output, "\n")
-			if o.Error != "" {
-				text = o.Error
-			}
-			fmt.Fprintln(s.Out, "------------------------------------------------")
-			if c.MachineNames {
-				for _, line := range strings.Split(text, "\n") {
-					fmt.Fprintf(s.Out, "%s: %s\n", o.Node, line)
-				}
-			} else {
-				fmt.Fprintf(s.Out, "node: %s\n%s\n", o.Node, text)
-			}
-			fmt.Fprintf(s.Out, "return code = %d\n", o.ExitCode)
-		}
+	if err := a.pr.Result(outs); err != nil {
+		return err
 	}
 	if failed > 0 {
 		return silentExit(exitPartial)

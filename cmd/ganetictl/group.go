@@ -232,7 +232,7 @@ func (c *GroupInfoCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	infos := view.InfoList{}
+	infos := view.Infos{}
 	for _, r := range rows {
 		dp := view.Info{}
 		eff := playbooks.EffectiveDiskParams(st, r.Name)

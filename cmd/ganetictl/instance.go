@@ -274,7 +274,7 @@ type InstanceActivateCmd struct {
 	Name string `arg:""`
 }
 
-func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -288,11 +288,11 @@ func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals, s view.Stream
 		return err
 	}
 	inst := st.Instances[c.Name]
-	// Ganeti prints node:disk/N:device for each disk.
+	var disks view.ActivatedDisks
 	for i, d := range inst.Disks {
-		fmt.Fprintf(s.Out, "%s:%s:%s\n", inst.PrimaryNode, d.IVName, storage.LinkPath(inst.Name, i))
+		disks = append(disks, view.DiskDevice{Node: inst.PrimaryNode, IVName: d.IVName, Device: storage.LinkPath(inst.Name, i)})
 	}
-	return nil
+	return a.pr.Result(disks)
 }
 
 // InstanceDeactivateCmd is gnt-instance deactivate-disks.

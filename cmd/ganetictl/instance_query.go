@@ -234,7 +234,7 @@ type InstanceInfoCmd struct {
 	Names  []string `arg:"" optional:""`
 }
 
-func (c *InstanceInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *InstanceInfoCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -244,14 +244,11 @@ func (c *InstanceInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) e
 	if err != nil {
 		return err
 	}
-	var infos []view.Info
+	var infos view.Infos
 	for _, r := range rows {
 		infos = append(infos, instanceInfo(r, c.Static))
 	}
-	if g.JSON {
-		return view.JSON(s.Out, infos)
-	}
-	return view.RenderInfo(s.Out, infos)
+	return a.pr.Result(infos)
 }
 
 func instanceInfo(r instRow, static bool) view.Info {
@@ -354,8 +351,7 @@ func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams
 		return err
 	}
 	if c.ShowCmd {
-		fmt.Fprintf(s.Out, "%s: %s\n", inst.PrimaryNode, remote.Quote(argv))
-		return nil
+		return a.pr.Result(view.ConsoleCommand{Node: inst.PrimaryNode, Argv: argv, Command: remote.Quote(argv)})
 	}
 	r, err := a.pool.Get(ctx, inst.PrimaryNode)
 	if err != nil {
@@ -363,7 +359,7 @@ func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams
 	}
 	cmd := remote.Command{Argv: argv, Stdin: stdin, Stdout: s.Out, Stderr: s.Err}
 	if tty {
-		fmt.Fprintf(s.Err, "Connected to the console of %s on %s (leave with ^]).\r\n", c.Name, inst.PrimaryNode)
+		_ = a.pr.Status(view.ConsoleAttached{Instance: c.Name, Node: inst.PrimaryNode, Raw: true})
 		cols, rows, _ := term.GetSize(int(os.Stdin.Fd()))
 		cmd.TTY = &remote.TTY{Term: os.Getenv("TERM"), Rows: rows, Cols: cols}
 		old, err := term.MakeRaw(int(os.Stdin.Fd()))
@@ -372,7 +368,7 @@ func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams
 		}
 		defer term.Restore(int(os.Stdin.Fd()), old)
 	} else {
-		fmt.Fprintf(s.Err, "Connected to the console of %s on %s (end with EOF or ^]).\n", c.Name, inst.PrimaryNode)
+		_ = a.pr.Status(view.ConsoleAttached{Instance: c.Name, Node: inst.PrimaryNode})
 	}
 	_, err = r.Run(ctx, cmd)
 	return err
@@ -397,7 +393,7 @@ type batchSpec struct {
 	NoInstall   bool             `json:"no_install"`
 }
 
-func (c *InstanceBatchCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *InstanceBatchCmd) Run(ctx context.Context, g *Globals) error {
 	f, err := os.Open(c.File)
 	if err != nil {
 		return err
@@ -439,7 +435,7 @@ func (c *InstanceBatchCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 		cmds = append(cmds, cmd)
 	}
 	for i := range cmds {
-		fmt.Fprintf(s.Err, "* creating instance %s\n", cmds[i].Name)
+		g.printer().Note("* creating instance %s", cmds[i].Name)
 		if err := cmds[i].Run(ctx, g); err != nil {
 			return fmt.Errorf("instance %s: %w", cmds[i].Name, err)
 		}

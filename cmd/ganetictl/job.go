@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -27,7 +26,7 @@ type JobCmd struct {
 // JobListCmd is gnt-job list.
 type JobListCmd struct{}
 
-func (c *JobListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *JobListCmd) Run(ctx context.Context, g *Globals) error {
 	a, j, err := g.openJournal()
 	if err != nil {
 		return err
@@ -37,18 +36,7 @@ func (c *JobListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error 
 	if err != nil {
 		return err
 	}
-	if g.JSON {
-		return view.JSON(s.Out, jobs)
-	}
-	t := view.Table{Columns: []view.Column{{Title: "ID", Numeric: true}, {Title: "Status"}, {Title: "Summary"}}}
-	for _, job := range jobs {
-		summary := job.Operation
-		if len(job.Opcodes) > 0 {
-			summary = job.Opcodes[0]
-		}
-		t.Rows = append(t.Rows, []string{strconv.FormatInt(job.ID, 10), string(job.Status), summary})
-	}
-	return view.RenderTable(s.Out, t, view.TableOpts{})
+	return a.pr.Result(view.JobList(jobs))
 }
 
 // JobInfoCmd is gnt-job info.
@@ -56,42 +44,13 @@ type JobInfoCmd struct {
 	ID int64 `arg:""`
 }
 
-func (c *JobInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *JobInfoCmd) Run(ctx context.Context, g *Globals) error {
 	a, _, job, err := g.openJob(ctx, c.ID)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	if g.JSON {
-		return view.JSON(s.Out, job)
-	}
-	return view.RenderInfo(s.Out, []view.Info{jobInfo(job)})
-}
-
-func jobInfo(job *statefile.Job) view.Info {
-	var steps []view.Info
-	for _, st := range job.Steps {
-		dur, desc := "", st.Desc
-		if !st.End.IsZero() {
-			dur = st.End.Sub(st.Start).Round(time.Millisecond).String()
-		}
-		if st.Undo {
-			desc = "undo: " + desc
-		}
-		steps = append(steps, view.Info{}.
-			Add("Stage", st.Stage).Add("Node", st.Node).Add("Step", desc).Add("Status", string(st.Status)).
-			Add("Duration", dur).Add("Error", st.Error).Add("Output", st.Output))
-	}
-	return view.Info{}.
-		Add("Job ID", job.ID).
-		Add("Status", string(job.Status)).
-		Add("Command", job.Operation).
-		Add("Submitted by", job.Who+"@"+job.Host+" pid "+strconv.Itoa(job.PID)).
-		Add("Processing start", fmtStamp(job.Started)).
-		Add("Processing end", fmtStamp(job.Ended)).
-		Add("Opcodes", job.Opcodes).
-		Add("Steps", steps).
-		Add("Log", job.Log)
+	return a.pr.Result(view.JobInfo{Job: job})
 }
 
 // JobWatchCmd is gnt-job watch.
@@ -99,7 +58,7 @@ type JobWatchCmd struct {
 	ID int64 `arg:""`
 }
 
-func (c *JobWatchCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *JobWatchCmd) Run(ctx context.Context, g *Globals) error {
 	a, j, err := g.openJournal()
 	if err != nil {
 		return err
@@ -116,18 +75,12 @@ func (c *JobWatchCmd) Run(ctx context.Context, g *Globals, s view.Streams) error
 			if st.Status == statefile.JobRunning {
 				break // shown once it ends
 			}
-			what := st.Desc
-			if st.Undo {
-				what = "undo: " + what
-			}
-			line := fmt.Sprintf("%s %s: %s ... %s", st.End.Local().Format("15:04:05"), st.Node, what, st.Status)
-			if st.Error != "" {
-				line += ": " + st.Error
-			}
-			fmt.Fprintln(s.Err, line)
+			_ = a.pr.Status(view.JobStep(st))
 		}
 		if !job.Status.Active() {
-			fmt.Fprintf(s.Out, "Job %d %s\n", job.ID, job.Status)
+			if err := a.pr.Result(view.JobEnded{ID: job.ID, Status: job.Status}); err != nil {
+				return err
+			}
 			if job.Status != statefile.JobSuccess {
 				return silentExit(exitError)
 			}
@@ -146,7 +99,7 @@ type JobCancelCmd struct {
 	ID int64 `arg:""`
 }
 
-func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *JobCancelCmd) Run(ctx context.Context, g *Globals) error {
 	a, j, job, err := g.openJob(ctx, c.ID)
 	if err != nil {
 		return err
@@ -158,9 +111,9 @@ func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if host, _ := os.Hostname(); job.Host != host {
 		return invalid("job %d runs on %s, not here: cancel it there", c.ID, job.Host)
 	}
+	res := view.JobCancel{ID: c.ID, PID: job.PID, Host: job.Host, DryRun: g.DryRun}
 	if g.DryRun {
-		fmt.Fprintf(s.Out, "Would cancel job %d (SIGINT to pid %d on %s)\n", c.ID, job.PID, job.Host)
-		return nil
+		return a.pr.Result(res)
 	}
 	job.CancelRequested = true
 	if err := j.Update(ctx, job); err != nil {
@@ -171,8 +124,7 @@ func (c *JobCancelCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if err := syscall.Kill(job.PID, syscall.SIGINT); err != nil {
 		return fmt.Errorf("cancel job %d (pid %d): %w", c.ID, job.PID, err)
 	}
-	fmt.Fprintf(s.Out, "Job %d has been cancelled\n", c.ID)
-	return nil
+	return a.pr.Result(res)
 }
 
 // JobArchiveCmd is gnt-job archive.
@@ -181,7 +133,7 @@ type JobArchiveCmd struct {
 	IDs []int64 `arg:"" optional:"" name:"id"`
 }
 
-func (c *JobArchiveCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *JobArchiveCmd) Run(ctx context.Context, g *Globals) error {
 	a, j, err := g.openJournal()
 	if err != nil {
 		return err
@@ -203,18 +155,14 @@ func (c *JobArchiveCmd) Run(ctx context.Context, g *Globals, s view.Streams) err
 		return invalid("name the jobs to archive, or give --all")
 	}
 	if g.DryRun {
-		fmt.Fprintf(s.Out, "Would archive %d job(s): %v\n", len(ids), ids)
-		return nil
+		return a.pr.Result(view.JobArchive{IDs: ids, DryRun: true})
 	}
-	n := 0
 	for _, id := range ids {
 		if err := j.Archive(ctx, id); err != nil {
 			return err
 		}
-		n++
 	}
-	fmt.Fprintf(s.Err, "Archived %d job(s)\n", n)
-	return nil
+	return a.pr.Outcome(view.JobArchive{IDs: ids})
 }
 
 // JobResumeCmd finishes a crashed job.

@@ -294,7 +294,7 @@ type NodeInfoCmd struct {
 // ndDefaults are Ganeti's node parameter defaults, shown as "default (x)".
 var ndDefaults = map[string]any{"cpu_speed": 1, "exclusive_storage": false, "oob_program": "", "ovs": false, "ovs_link": "", "ovs_name": "switch1", "spindle_count": 1, "ssh_port": 22}
 
-func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -304,7 +304,7 @@ func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error
 	if err != nil {
 		return err
 	}
-	var infos []view.Info
+	var infos view.Infos
 	for _, r := range rows {
 		pri, sec := r.instances()
 		eff := map[string]any{}
@@ -330,10 +330,7 @@ func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error
 			Add("secondary for instances", sec).
 			Add("node parameters", view.ParamsInfo(map[string]any(r.NDParams), eff)))
 	}
-	if g.JSON {
-		return view.JSON(s.Out, infos)
-	}
-	return view.RenderInfo(s.Out, infos)
+	return a.pr.Result(infos)
 }
 
 // Tags commands serve both nouns: the parent command's name says which.
@@ -396,7 +393,7 @@ func splitTagArgs(kind string, args []string) (name string, tags []string, err e
 	return args[0], args[1:], nil
 }
 
-func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *kong.Context) error {
+func (c *TagsListCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
 	kind := nounOf(k)
 	name, _, err := splitTagArgs(kind, c.Args)
 	if err != nil {
@@ -411,16 +408,7 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, s view.Streams, k *ko
 	if err != nil {
 		return err
 	}
-	if g.JSON {
-		if tags == nil {
-			tags = []string{}
-		}
-		return view.JSON(s.Out, tags)
-	}
-	for _, t := range tags {
-		fmt.Fprintln(s.Out, t)
-	}
-	return nil
+	return a.pr.Result(view.Tags(tags))
 }
 
 // nounOf is the noun of the running command ("cluster" or "node").

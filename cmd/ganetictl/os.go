@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
@@ -31,7 +29,7 @@ type OSListCmd struct {
 	NoHeaders bool `name:"no-headers"`
 }
 
-func (c *OSListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *OSListCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -71,23 +69,13 @@ func (c *OSListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
 		}
 	}
 	sort.Strings(names)
-	if g.JSON {
-		if names == nil {
-			names = []string{}
-		}
-		return view.JSON(s.Out, names)
-	}
-	t := view.Table{Columns: []view.Column{{Title: "Name"}}, PadLastTitle: true}
-	for _, n := range names {
-		t.Rows = append(t.Rows, []string{n})
-	}
-	return view.RenderTable(s.Out, t, view.TableOpts{NoHeaders: c.NoHeaders})
+	return a.pr.Result(view.OSList{Names: names, NoHeaders: c.NoHeaders})
 }
 
 // OSDiagnoseCmd is gnt-os diagnose.
 type OSDiagnoseCmd struct{}
 
-func (c *OSDiagnoseCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *OSDiagnoseCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -108,59 +96,42 @@ func (c *OSDiagnoseCmd) Run(ctx context.Context, g *Globals, s view.Streams) err
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	type nodeStatus struct {
-		Node   string           `json:"node"`
-		Status string           `json:"status"`
-		OS     *playbooks.OSDef `json:"os,omitempty"`
-	}
-	report := map[string][]nodeStatus{}
+	var report view.OSDiagnosis
 	bad := false
 	for _, name := range names {
-		global := "valid"
-		var lines []string
+		o := view.OSStatus{Name: name, Global: "valid"}
 		for _, n := range nodes {
 			f := facts[n]
-			ns := nodeStatus{Node: n}
+			ns := view.OSNodeStatus{Node: n}
 			switch {
 			case f == nil || !f.Reachable:
 				ns.Status = "node unreachable: " + factsErr(f)
 			case f.OS[name] == nil:
 				ns.Status = "OS not found"
-				global = "invalid - not present on all nodes"
+				o.Global = "invalid - not present on all nodes"
 			case !f.OS[name].Valid():
-				ns.OS = f.OS[name]
-				ns.Status = "invalid - " + f.OS[name].Problem()
-				global = "invalid"
+				ns.OS, ns.Status = osDef(f.OS[name]), "invalid - "+f.OS[name].Problem()
+				o.Global = "invalid"
 			default:
-				ns.OS = f.OS[name]
-				ns.Status = "valid"
+				ns.OS, ns.Status = osDef(f.OS[name]), "valid"
 			}
-			report[name] = append(report[name], ns)
-			line := fmt.Sprintf("  Node: %s, status: %s", n, ns.Status)
-			if ns.OS != nil {
-				line += fmt.Sprintf(" (path: %s)", ns.OS.Path)
-				if len(ns.OS.Variants) > 0 {
-					line += " [variants: " + strings.Join(ns.OS.Variants, ", ") + "]"
-				}
-				if len(ns.OS.Parameters) > 0 {
-					line += " [parameters: " + strings.Join(ns.OS.Parameters, ", ") + "]"
-				}
-				line += fmt.Sprintf(" [API versions: %s]", strings.Trim(fmt.Sprint(ns.OS.APIs), "[]"))
-			}
-			lines = append(lines, line)
+			o.Nodes = append(o.Nodes, ns)
 		}
-		bad = bad || global != "valid"
-		if !g.JSON {
-			fmt.Fprintf(s.Out, "OS: %s [global status: %s]\n%s\n\n", name, global, strings.Join(lines, "\n"))
-		}
+		bad = bad || o.Global != "valid"
+		report = append(report, o)
 	}
-	if g.JSON {
-		return view.JSON(s.Out, report)
+	if err := a.pr.Result(report); err != nil {
+		return err
 	}
 	if bad {
 		return silentExit(exitError)
 	}
 	return nil
+}
+
+func osDef(d *playbooks.OSDef) *view.OSDef {
+	v := view.OSDef(*d)
+	return &v
 }
 
 func factsErr(f *playbooks.NodeFacts) string {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,27 +16,6 @@ import (
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-// drainFile in the state directory marks the job queue as drained: no new
-// job starts (gnt-cluster queue drain). Resume and abort of crashed jobs
-// still run: they finish work already begun.
-const drainFile = "queue.drained"
-
-type drainInfo struct {
-	Who  string    `json:"who"`
-	Host string    `json:"host"`
-	Time time.Time `json:"time"`
-}
-
-func (a *app) drained() (*drainInfo, bool) {
-	b, err := os.ReadFile(filepath.Join(a.store.Dir, drainFile))
-	if err != nil {
-		return nil, false
-	}
-	var d drainInfo
-	_ = json.Unmarshal(b, &d)
-	return &d, true
-}
-
 // checkQueue refuses a new job while the queue is drained.
 func (a *app) checkQueue() error { return a.eng.Admit() }
 
@@ -49,7 +26,8 @@ type ClusterQueueCmd struct {
 	Info    ClusterQueueInfoCmd    `cmd:"" help:"Show whether the queue is drained and what runs."`
 }
 
-// ClusterQueueDrainCmd sets the drain flag.
+// ClusterQueueDrainCmd sets the drain flag: no new job starts (resume and
+// abort of crashed jobs still run: they finish work already begun).
 type ClusterQueueDrainCmd struct{}
 
 func (c *ClusterQueueDrainCmd) Run(g *Globals) error {
@@ -58,13 +36,12 @@ func (c *ClusterQueueDrainCmd) Run(g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if g.DryRun {
-		fmt.Fprintln(g.streams.Out, "Would set the drain flag: no new jobs would start")
-		return nil
+	if !g.DryRun {
+		if err := a.store.SetDrained(statefile.DrainInfo{}); err != nil {
+			return err
+		}
 	}
-	info := statefile.NewLockInfo("", "")
-	b, _ := json.Marshal(drainInfo{Who: info.Who, Host: info.Host, Time: time.Now().UTC()})
-	return os.WriteFile(filepath.Join(a.store.Dir, drainFile), b, 0o600)
+	return a.pr.Result(view.QueueDrain{Drained: true, DryRun: g.DryRun})
 }
 
 // ClusterQueueUndrainCmd clears the drain flag.
@@ -76,27 +53,24 @@ func (c *ClusterQueueUndrainCmd) Run(g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if g.DryRun {
-		fmt.Fprintln(g.streams.Out, "Would unset the drain flag")
-		return nil
+	if !g.DryRun {
+		if err := a.store.Undrain(); err != nil {
+			return err
+		}
 	}
-	if err := os.Remove(filepath.Join(a.store.Dir, drainFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return a.pr.Result(view.QueueDrain{Drained: false, DryRun: g.DryRun})
 }
 
 // ClusterQueueInfoCmd prints the drain flag and the active jobs.
 type ClusterQueueInfoCmd struct{}
 
-func (c *ClusterQueueInfoCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	a, err := g.openStore()
+func (c *ClusterQueueInfoCmd) Run(ctx context.Context, g *Globals) error {
+	a, j, err := g.openJournal()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	d, drained := a.drained()
-	j, err := a.store.Journal()
+	d, drained, err := a.store.Drained()
 	if err != nil {
 		return err
 	}
@@ -104,24 +78,14 @@ func (c *ClusterQueueInfoCmd) Run(ctx context.Context, g *Globals, s view.Stream
 	if err != nil {
 		return err
 	}
-	counts := map[statefile.JobStatus]int{}
-	for _, job := range jobs {
-		counts[job.Status]++
-	}
-	if g.JSON {
-		return view.JSON(s.Out, map[string]any{"drained": drained, "drain": d, "jobs": counts})
-	}
+	info := view.QueueInfo{Drained: drained, Jobs: map[statefile.JobStatus]int{}}
 	if drained {
-		fmt.Fprintf(s.Out, "The drain flag is set (by %s@%s at %s)\n", d.Who, d.Host, d.Time.Format(time.RFC3339))
-	} else {
-		fmt.Fprintln(s.Out, "The drain flag is unset")
+		info.Drain = &d
 	}
-	for _, st := range []statefile.JobStatus{statefile.JobQueued, statefile.JobWaiting, statefile.JobRunning, statefile.JobCrashed} {
-		if counts[st] > 0 {
-			fmt.Fprintf(s.Out, "%d job(s) %s\n", counts[st], st)
-		}
+	for _, job := range jobs {
+		info.Jobs[job.Status]++
 	}
-	return nil
+	return a.pr.Result(info)
 }
 
 // jobEnv carries a submitted job's ID to the background process that runs it.

@@ -95,7 +95,7 @@ type ClusterRecoverCmd struct {
 	Lineage string `help:"Take the copies of this lineage when nodes hold copies of different clusters."`
 }
 
-func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals) error {
 	if g.PlanOut != "" {
 		return invalid("cluster recover cannot save its plan (it is made from the nodes at the moment); use --dry-run to see it")
 	}
@@ -152,16 +152,12 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	for n, why := range pr.bad {
 		res.Notes = append(res.Notes, playbooks.RecoverNote{Kind: playbooks.NoteAmbiguous, Object: "node " + n, Message: "unreadable state copy: " + why})
 	}
-	if g.JSON && g.DryRun {
-		return view.RecoveryJSON(s.Out, recoveryView(res), nil)
-	}
-	if !g.JSON {
-		if err := view.RenderRecovery(s.Out, recoveryView(res)); err != nil {
-			return err
-		}
-	}
+	rec := recoveryView(res)
 	if g.DryRun {
-		return nil
+		return a.pr.Result(rec)
+	}
+	if err := a.pr.Preview(rec); err != nil {
+		return err
 	}
 	if err := a.confirm(fmt.Sprintf("Write this state (%d change(s), %d note(s) to look at)?", len(res.Plan.Changes), res.Ambiguous())); err != nil {
 		return err
@@ -176,18 +172,10 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 			repl = append(repl, n)
 		}
 	}
-	rerr := a.replicate(ctx, repl)
-	if rerr != nil {
-		fmt.Fprintf(s.Err, "WARNING: %v\n", rerr)
+	if rerr := a.replicate(ctx, repl); rerr != nil {
+		a.pr.Warning("%v", rerr)
 	}
-	if g.JSON {
-		return view.RecoveryJSON(s.Out, recoveryView(res), map[string]any{"committed": true, "serial": serial, "replicated": repl})
-	}
-	fmt.Fprintf(s.Err, "State recovered: serial %d, lineage %s; copied to %d master candidate(s).\n", serial, res.Lineage, len(repl))
-	if n := res.Ambiguous(); n > 0 {
-		fmt.Fprintf(s.Err, "WARNING: %d note(s) above need attention; run `ganetictl cluster verify`.\n", n)
-	}
-	return nil
+	return a.pr.Outcome(view.Recovered{Recovery: rec, Serial: serial, Replicated: repl, Ambiguous: res.Ambiguous()})
 }
 
 // writeRecovered writes the recovered state: the copy it came from is
@@ -264,7 +252,7 @@ type StatePullCmd struct {
 	Lineage string `help:"Take the copies of this lineage when nodes hold copies of different clusters."`
 }
 
-func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *StatePullCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -283,9 +271,7 @@ func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	best, _, err := playbooks.PullChoice(playbooks.PullArgs{Local: local, Copies: pr.copies, Lineage: c.Lineage, Force: c.Force})
 	report := pullReport(local, pr, best)
 	if err != nil {
-		if !g.JSON {
-			_ = view.RenderStateCopies(s.Err, report.Copies)
-		}
+		_ = a.pr.Status(report.Copies)
 		return err
 	}
 	if best == nil {
@@ -299,26 +285,12 @@ func (c *StatePullCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 			return err
 		}
 	}
-	if g.JSON {
-		return view.JSON(s.Out, report)
-	}
-	if err := view.RenderStateCopies(s.Out, report.Copies); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(s.Out, "\n%s\n", report.Result)
-	return err
+	return a.pr.Result(report)
 }
 
-type pullResult struct {
-	Copies    []view.StateCopyRow `json:"copies"`
-	TakenFrom string              `json:"taken_from,omitempty"`
-	Serial    int64               `json:"serial,omitempty"`
-	Lineage   string              `json:"lineage,omitempty"`
-	Result    string              `json:"result"`
-}
-
-func pullReport(local *statefile.State, pr *probed, best *playbooks.StateCopy) *pullResult {
-	r := &pullResult{}
+// pullReport is state pull's report on the copies it looked at.
+func pullReport(local *statefile.State, pr *probed, best *playbooks.StateCopy) *view.StatePull {
+	r := &view.StatePull{}
 	if local != nil {
 		r.Copies = append(r.Copies, view.StateCopyRow{Node: playbooks.WorkstationSource, Serial: local.Serial, Lineage: local.Lineage, Status: "local state"})
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -50,7 +49,7 @@ func (c *StateShowCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 // StateHistoryCmd lists versions.
 type StateHistoryCmd struct{}
 
-func (c *StateHistoryCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *StateHistoryCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.openStore()
 	if err != nil {
 		return err
@@ -60,18 +59,7 @@ func (c *StateHistoryCmd) Run(ctx context.Context, g *Globals, s view.Streams) e
 	if err != nil {
 		return err
 	}
-	if g.JSON {
-		return view.JSON(s.Out, hist)
-	}
-	t := view.Table{Columns: []view.Column{{Title: "Serial", Numeric: true}, {Title: "Time"}, {Title: "Who"}, {Title: "Operation"}}}
-	for _, h := range hist {
-		serial := strconv.FormatInt(h.Serial, 10)
-		if h.Current {
-			serial += "*"
-		}
-		t.Rows = append(t.Rows, []string{serial, fmtStamp(h.Time), h.Who, h.Operation})
-	}
-	return view.RenderTable(s.Out, t, view.TableOpts{})
+	return a.pr.Result(view.History(hist))
 }
 
 // StateDiffCmd compares two serials.
@@ -80,7 +68,7 @@ type StateDiffCmd struct {
 	B int64 `arg:"" optional:"" help:"Newer serial (default: current)."`
 }
 
-func (c *StateDiffCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *StateDiffCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.openStore()
 	if err != nil {
 		return err
@@ -115,15 +103,7 @@ func (c *StateDiffCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if c.B > 0 {
 		bName = strconv.FormatInt(c.B, 10)
 	}
-	diff := lineDiff(left, right)
-	if g.JSON {
-		return view.JSON(s.Out, map[string]any{"from": c.A, "to": bName, "diff": nonNil(diff)})
-	}
-	fmt.Fprintf(s.Out, "--- serial %d\n+++ serial %s\n", c.A, bName)
-	for _, l := range diff {
-		fmt.Fprintln(s.Out, l)
-	}
-	return nil
+	return a.pr.Result(view.StateDiff{From: c.A, To: bName, Diff: lineDiff(left, right)})
 }
 
 // lineDiff is a plain LCS line diff: unchanged lines are left out except as
@@ -175,7 +155,7 @@ type StateUnlockCmd struct {
 	Force string `help:"The lock ID to break (shown in the 'state is locked' error)." required:""`
 }
 
-func (c *StateUnlockCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *StateUnlockCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.openStore()
 	if err != nil {
 		return err
@@ -184,6 +164,5 @@ func (c *StateUnlockCmd) Run(ctx context.Context, g *Globals, s view.Streams) er
 	if err := a.store.ForceUnlock(ctx, c.Force); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Err, "Lock %s broken.\n", c.Force)
-	return nil
+	return a.pr.Outcome(view.LockBroken{ID: c.Force})
 }

@@ -17,7 +17,7 @@ type StateImportCmd struct {
 	Force bool   `help:"Import although a state exists: the import becomes the new current version, of a new lineage (another cluster); the old versions stay in history."`
 }
 
-func (c *StateImportCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *StateImportCmd) Run(ctx context.Context, g *Globals) error {
 	if g.PlanOut != "" {
 		return invalid("state import makes no plan to save; use --dry-run to see what it would import")
 	}
@@ -65,32 +65,15 @@ func (c *StateImportCmd) Run(ctx context.Context, g *Globals, s view.Streams) er
 			return err
 		}
 	}
-	if g.JSON {
-		out := map[string]any{"dry_run": g.DryRun, "ganeti_version": res.Version, "ganeti_serial": res.Serial,
-			"summary": view.StateSummary(st), "warnings": nonNil(warnings)}
-		if !g.DryRun {
-			out["serial"], out["lineage"] = st.Serial, st.Lineage
-		}
-		return view.JSON(s.Out, out)
-	}
 	for _, w := range warnings {
-		fmt.Fprintf(s.Err, "WARNING: %s\n", w)
+		a.pr.Warning("%s", w)
 	}
-	verb := "Imported"
-	if g.DryRun {
-		verb = "Would import"
+	out := view.StateImport{DryRun: g.DryRun, GanetiVersion: res.Version, GanetiSerial: res.Serial,
+		Summary: view.StateSummary(st), Warnings: warnings}
+	if !g.DryRun {
+		out.Serial, out.Lineage = st.Serial, st.Lineage
 	}
-	fmt.Fprintf(s.Out, "%s Ganeti %s configuration (config serial %d):\n", verb, res.Version, res.Serial)
-	if err := view.RenderInfo(s.Out, view.StateSummary(st)); err != nil {
-		return err
-	}
-	if g.DryRun {
-		fmt.Fprintln(s.Out, "Dry run: nothing written.")
-		return nil
-	}
-	fmt.Fprintf(s.Out, "Imported as serial %d, lineage %s. Next: check the inventory has every node, then run `ganetictl cluster verify`.\n",
-		st.Serial, st.Lineage)
-	return nil
+	return a.pr.Result(out)
 }
 
 // inventoryMismatches names the imported nodes ganetictl cannot reach, since
@@ -106,11 +89,4 @@ func inventoryMismatches(a *app, st *statefile.State) []string {
 		}
 	}
 	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -25,7 +25,7 @@ const rollbackWarning = "a rollback changes the state file only: nothing on the 
 	"Whatever was done on the nodes since that serial (instances created, moved or removed, disks replaced) stays, " +
 	"and `ganetictl cluster verify` will show the differences between the rolled-back state and the nodes"
 
-func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals) error {
 	if g.PlanOut != "" {
 		return invalid("state rollback makes no plan to save; use --dry-run to see what it would change")
 	}
@@ -66,31 +66,17 @@ func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 	if err != nil {
 		return err
 	}
-	if g.JSON && g.DryRun {
-		return view.JSON(s.Out, map[string]any{"dry_run": true, "from_serial": cur.Serial, "to_content_of": c.Serial,
-			"new_serial": cur.Serial + 1, "changes": nonNil(changes), "diff": nonNil(diff)})
-	}
 	if statefile.Equal(cur, next) {
-		fmt.Fprintf(s.Err, "Serial %d has the same content as the current state (serial %d); nothing to do.\n", c.Serial, cur.Serial)
-		if g.JSON {
-			return view.JSON(s.Out, map[string]any{"rolled_back": false, "serial": cur.Serial})
-		}
-		return nil
+		return a.pr.Outcome(view.RollbackNoop{DryRun: g.DryRun, Serial: cur.Serial, ToContentOf: c.Serial})
 	}
-	fmt.Fprintf(s.Err, "WARNING: %s.\n", rollbackWarning)
-	if !g.JSON {
-		fmt.Fprintf(s.Out, "Rolling back to the content of serial %d, written as serial %d (current: %d). Changes:\n", c.Serial, cur.Serial+1, cur.Serial)
-		for _, l := range changes {
-			fmt.Fprintln(s.Out, "  "+l)
-		}
-		if g.DryRun {
-			fmt.Fprintf(s.Out, "--- serial %d (current)\n+++ serial %d\n", cur.Serial, c.Serial)
-			for _, l := range diff {
-				fmt.Fprintln(s.Out, l)
-			}
-			fmt.Fprintln(s.Out, "Dry run: nothing written.")
-			return nil
-		}
+	a.pr.Warning("%s.", rollbackWarning)
+	rb := view.RollbackPlan{DryRun: g.DryRun, FromSerial: cur.Serial, ToContentOf: c.Serial, NewSerial: cur.Serial + 1,
+		Changes: changes, Diff: diff}
+	if g.DryRun {
+		return a.pr.Result(rb)
+	}
+	if err := a.pr.Preview(rb); err != nil {
+		return err
 	}
 	if err := a.confirm(fmt.Sprintf("Roll the state back to serial %d?", c.Serial)); err != nil {
 		return err
@@ -99,11 +85,7 @@ func (c *StateRollbackCmd) Run(ctx context.Context, g *Globals, s view.Streams) 
 	if err != nil {
 		return err
 	}
-	if g.JSON {
-		return view.JSON(s.Out, map[string]any{"rolled_back": true, "to_content_of": c.Serial, "serial": serial, "changes": changes})
-	}
-	fmt.Fprintf(s.Out, "State rolled back: serial %d has the content of serial %d. Run `ganetictl cluster verify` to see where the nodes differ.\n", serial, c.Serial)
-	return nil
+	return a.pr.Result(view.RolledBack{ToContentOf: c.Serial, Serial: serial, Changes: changes})
 }
 
 // stateLineDiff is `state diff` between two states, secrets masked.

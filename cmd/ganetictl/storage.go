@@ -62,7 +62,7 @@ func (c *NodeVolumesCmd) Run(ctx context.Context, g *Globals, s view.Streams) er
 	var rows []volumeRow
 	for _, r := range a.readOnly(ctx, steps) {
 		if r.Err != nil {
-			fmt.Fprintf(s.Err, "WARNING: %v\n", r.Err)
+			a.pr.Warning("%v", r.Err)
 			continue
 		}
 		vols, err := storage.ParseNodeVolumes(r.Stdout)
@@ -140,7 +140,7 @@ func (c *NodeListStorageCmd) Run(ctx context.Context, g *Globals, s view.Streams
 	var rows []storage.StorageRow
 	for _, r := range a.readOnly(ctx, steps) {
 		if r.Err != nil {
-			fmt.Fprintf(s.Err, "WARNING: %v\n", r.Err)
+			a.pr.Warning("%v", r.Err)
 			continue
 		}
 		got, err := storage.ParseStorage(r.Step.Node, c.Type, r.Stdout)
@@ -195,7 +195,7 @@ type ClusterVerifyDisksCmd struct {
 	NoStrict bool   `name:"no-strict" help:"Accepted for compatibility."`
 }
 
-func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals) error {
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
@@ -207,27 +207,24 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals, s view.Stre
 	}
 	facts := a.gather(ctx, st, nodes, playbooks.PartVolumes, playbooks.PartDRBD)
 	res := playbooks.VerifyDisks(st, facts, c.Group)
+	v := view.NewVerifyDisks(a.pr)
 	for _, n := range res.BadNodes {
-		fmt.Fprintf(s.Out, "Error gathering data on node %s: %s\n", n, factsErr(facts[n]))
+		v.BadNode(n, factsErr(facts[n]))
 	}
 	for _, inst := range res.NeedActivation {
-		fmt.Fprintf(s.Out, "Activating disks for instance '%s'\n", inst)
+		v.Activating(inst)
 		if g.DryRun {
 			continue
 		}
-		err := a.run(ctx, playbooks.ActivateDisksOp.With(inst))
-		if err != nil {
-			fmt.Fprintf(s.Out, "Error activating disks for instance %s: %v\n", inst, err)
-		}
+		v.Activated(inst, a.run(ctx, playbooks.ActivateDisksOp.With(inst)))
 	}
 	for _, inst := range sortedMapKeys(res.Missing) {
-		fmt.Fprintf(s.Out, "Instance %s has missing logical volumes:\n", inst)
-		for _, nv := range res.Missing[inst] {
-			fmt.Fprintf(s.Out, "\t%s %s\n", nv[0], nv[1])
-		}
+		v.Missing(inst, res.Missing[inst])
+	}
+	if err := v.Close(); err != nil {
+		return err
 	}
 	if len(res.Missing) > 0 {
-		fmt.Fprintln(s.Out, "You need to replace or recreate disks for all the above instances if this message persists after fixing broken nodes.")
 		return silentExit(exitError)
 	}
 	return nil
@@ -238,7 +235,7 @@ type ClusterRepairDiskSizesCmd struct {
 	Instances []string `arg:"" optional:""`
 }
 
-func (c *ClusterRepairDiskSizesCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+func (c *ClusterRepairDiskSizesCmd) Run(ctx context.Context, g *Globals) error {
 	a, err := g.open()
 	if err != nil {
 		return err

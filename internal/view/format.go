@@ -87,3 +87,12 @@ func formatFloat(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
+
+// stamp is a time as Ganeti's info and list commands show it, in local
+// time: "2006-01-02 15:04:05"; "" for the zero time.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format(time.DateTime)
+}

@@ -40,6 +40,17 @@ type Inline []any
 //	info := view.Info{}.Add("Cluster name", c.Name).Add("Tags", "(none)")
 func (in Info) Add(key string, value any) Info { return append(in, Item{key, value}) }
 
+// Text renders the Info as Ganeti's info commands print one object
+// (gnt-cluster info): Info is a Result, its JSON the ordered object.
+func (in Info) Text(w io.Writer) error { return RenderInfo(w, in) }
+
+// Infos are the objects of an info command that shows several (gnt-node
+// info, gnt-instance info): each printed as a "- " item, JSON an array.
+type Infos []Info
+
+// Text renders each Info as a "- " item.
+func (in Infos) Text(w io.Writer) error { return RenderInfo(w, []Info(in)) }
+
 // MarshalJSON writes the items as one JSON object, keys in order.
 func (in Info) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
@@ -207,10 +218,3 @@ func asMap(v any) (map[string]any, bool) {
 	}
 	return m, true
 }
-
-// InfoList is the result of an info command: one Info per object, shown
-// one after another (RenderInfo), a JSON array.
-type InfoList []Info
-
-// Text renders the infos.
-func (l InfoList) Text(w io.Writer) error { return RenderInfo(w, []Info(l)) }

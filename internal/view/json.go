@@ -47,3 +47,11 @@ func CompactJSON(v any) string {
 	}
 	return string(b)
 }
+
+// nonNil is s, or an empty list for JSON's [] instead of null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -8,7 +8,8 @@ import (
 // Result is a command's output as one value: Text renders it for people;
 // its JSON form is the value itself (json.Marshal), so both show the same
 // data. Commands build a Result and hand it to Printer.Result instead of
-// choosing between text and JSON themselves.
+// choosing between text and JSON themselves. Text may write nothing: a
+// command that succeeds silently for people still has a JSON result.
 type Result interface {
 	Text(w io.Writer) error
 }
@@ -26,6 +27,33 @@ func (p Printer) Result(r Result) error {
 		return JSON(p.Out, r)
 	}
 	return r.Text(p.Out)
+}
+
+// Preview writes r's text to Out for people to read before a question
+// (what a rollback or a recovery will write). With JSON it writes
+// nothing: the result written afterwards carries the data.
+func (p Printer) Preview(r Result) error {
+	if p.JSON {
+		return nil
+	}
+	return r.Text(p.Out)
+}
+
+// Outcome writes a result whose text is a status line for people rather
+// than output ("Lock ... broken.", "Archived 2 job(s)"): the text on Err,
+// or the JSON on Out like every result.
+func (p Printer) Outcome(r Result) error {
+	if p.JSON {
+		return JSON(p.Out, r)
+	}
+	return r.Text(p.Err)
+}
+
+// Status writes r's text to Err, with or without JSON: what a command is
+// doing (a console attached, a job's steps as they end) or the details
+// of a refusal that follows.
+func (p Printer) Status(r Result) error {
+	return r.Text(p.Err)
 }
 
 // Warning writes "WARNING: msg" to Err, as Ganeti's tools do.

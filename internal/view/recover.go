@@ -16,7 +16,9 @@ type RecoveryNote struct {
 	Message string `json:"message"`
 }
 
-// Recovery is what `cluster recover` shows before it writes the state.
+// Recovery is what `cluster recover` will write: where the state comes
+// from, the notes, and the plan (secrets masked). People see it before
+// the question (Printer.Preview); it is a dry run's result.
 type Recovery struct {
 	Source  string // "copy" or "nodes"
 	From    string // the copy's holder (a node, or the workstation)
@@ -26,9 +28,9 @@ type Recovery struct {
 	Plan    *plan.Plan
 }
 
-// RenderRecovery prints where the state comes from, the notes as a table
-// and the plan (secrets masked).
-func RenderRecovery(w io.Writer, r Recovery) error {
+// Text writes where the state comes from, the notes as a table and the
+// plan.
+func (r Recovery) Text(w io.Writer) error {
 	from := "the nodes (rebuilt)"
 	if r.Source == "copy" {
 		from = fmt.Sprintf("%s, serial %d", r.From, r.Serial)
@@ -43,22 +45,49 @@ func RenderRecovery(w io.Writer, r Recovery) error {
 	if err := RenderTable(w, t, TableOpts{}); err != nil {
 		return err
 	}
-	fmt.Fprintln(w)
+	if _, err := fmt.Fprintln(w); err != nil {
+		return err
+	}
 	return RenderPlan(w, r.Plan)
 }
 
-// RecoveryJSON writes the recovery as one JSON object (its plan with
-// secrets masked) with the extra result fields (committed, serial, ...).
-func RecoveryJSON(w io.Writer, r Recovery, extra map[string]any) error {
-	out := map[string]any{"source": r.Source, "from": r.From, "serial_taken": r.Serial, "lineage": r.Lineage,
-		"notes": r.Notes, "plan": maskedPlan(r.Plan)}
-	if r.Notes == nil {
-		out["notes"] = []RecoveryNote{}
+// MarshalJSON writes one object: source, from, serial_taken, lineage,
+// notes and the masked plan.
+func (r Recovery) MarshalJSON() ([]byte, error) { return marshalRaw(r.fields()) }
+
+func (r Recovery) fields() map[string]any {
+	return map[string]any{"source": r.Source, "from": r.From, "serial_taken": r.Serial, "lineage": r.Lineage,
+		"notes": nonNil(r.Notes), "plan": maskedPlan(r.Plan)}
+}
+
+// Recovered is `cluster recover` done: the state written as Serial and
+// copied to the master candidates Replicated (Printer.Outcome).
+type Recovered struct {
+	Recovery   Recovery
+	Serial     int64
+	Replicated []string
+	Ambiguous  int // notes that need attention
+}
+
+// Text says what was written, and whether notes need attention.
+func (r Recovered) Text(w io.Writer) error {
+	if _, err := fmt.Fprintf(w, "State recovered: serial %d, lineage %s; copied to %d master candidate(s).\n",
+		r.Serial, r.Recovery.Lineage, len(r.Replicated)); err != nil {
+		return err
 	}
-	for k, v := range extra {
-		out[k] = v
+	if r.Ambiguous > 0 {
+		_, err := fmt.Fprintf(w, "WARNING: %d note(s) above need attention; run `ganetictl cluster verify`.\n", r.Ambiguous)
+		return err
 	}
-	return JSON(w, out)
+	return nil
+}
+
+// MarshalJSON is the Recovery's object with committed, serial and
+// replicated.
+func (r Recovered) MarshalJSON() ([]byte, error) {
+	m := r.Recovery.fields()
+	m["committed"], m["serial"], m["replicated"] = true, r.Serial, r.Replicated
+	return marshalRaw(m)
 }
 
 // StateCopyRow is one copy of the state in `state pull`'s report.
@@ -70,15 +99,37 @@ type StateCopyRow struct {
 	Status  string `json:"status"`
 }
 
-// RenderStateCopies prints the copies state pull looked at.
-func RenderStateCopies(w io.Writer, rows []StateCopyRow) error {
+// StateCopies are the copies of the state `state pull` looked at: shown
+// on their own before a refusal (Printer.Status).
+type StateCopies []StateCopyRow
+
+// Text writes the table: Node, Serial, Lineage, SHA256, Status.
+func (c StateCopies) Text(w io.Writer) error {
 	t := Table{Columns: []Column{{Title: "Node"}, {Title: "Serial", Numeric: true}, {Title: "Lineage"}, {Title: "SHA256"}, {Title: "Status"}}}
-	for _, c := range rows {
+	for _, r := range c {
 		serial := ""
-		if c.Serial > 0 {
-			serial = strconv.FormatInt(c.Serial, 10)
+		if r.Serial > 0 {
+			serial = strconv.FormatInt(r.Serial, 10)
 		}
-		t.Rows = append(t.Rows, []string{c.Node, serial, c.Lineage, c.SHA256, c.Status})
+		t.Rows = append(t.Rows, []string{r.Node, serial, r.Lineage, r.SHA256, r.Status})
 	}
 	return RenderTable(w, t, TableOpts{})
+}
+
+// StatePull is `state pull`: the copies looked at and what was done.
+type StatePull struct {
+	Copies    StateCopies `json:"copies"`
+	TakenFrom string      `json:"taken_from,omitempty"`
+	Serial    int64       `json:"serial,omitempty"`
+	Lineage   string      `json:"lineage,omitempty"`
+	Result    string      `json:"result"` // "took serial 7 (lineage L) from node2", "already up to date (serial 7)"
+}
+
+// Text writes the copies, then the result.
+func (p StatePull) Text(w io.Writer) error {
+	if err := p.Copies.Text(w); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", p.Result)
+	return err
 }
