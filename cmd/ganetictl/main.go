@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -41,7 +42,7 @@ inventory or state; 11 state locked by another ganetictl; 12 stale plan; 80 usag
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], view.StdStreams())
+	code := run(ctx, linkArgs(os.Args[0], os.Args[1:]), view.StdStreams())
 	stop()
 	os.Exit(code)
 }
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 		fmt.Fprintln(s.Err, "ganetictl:", err)
 		return exitUsage
 	}
+	cli.Globals.Verbose = cli.Globals.Verbose || cli.Globals.Debug
 	cli.Globals.streams = s
 	cli.Globals.version = Version
 	if cli.Globals.Submit && !cli.Globals.DryRun && cli.Globals.PlanOut == "" {
@@ -137,3 +139,20 @@ func (e *invalidError) Error() string { return e.err.Error() }
 func (e *invalidError) Unwrap() error { return e.err }
 
 func invalid(format string, a ...any) error { return &invalidError{fmt.Errorf(format, a...)} }
+
+// linkNouns are the nouns a link to the binary may stand for, by the
+// link's name: gnt-instance is `ganetictl instance`, so scripts written
+// for Ganeti run unchanged (`make install` creates the links).
+var linkNouns = map[string]string{
+	"gnt-cluster": "cluster", "gnt-node": "node", "gnt-instance": "instance", "gnt-backup": "backup",
+	"gnt-os": "os", "gnt-job": "job", "gnt-group": "group", "gnt-network": "network",
+}
+
+// linkArgs are the arguments as ganetictl reads them when started as
+// argv0.
+func linkArgs(argv0 string, args []string) []string {
+	if noun, ok := linkNouns[filepath.Base(argv0)]; ok {
+		return append([]string{noun}, args...)
+	}
+	return args
+}
