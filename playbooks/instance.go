@@ -2,7 +2,6 @@ package playbooks
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -94,10 +93,11 @@ func checkBE(be statefile.Params) error {
 // NICSpec is one --net N:... of instance add or modify.
 type NICSpec struct {
 	MAC     string // "" or "generate" for a new one, "auto" keeps
-	IP      string
+	IP      string // an address, "pool" (from Network's pool) or "none"
 	Mode    string
 	Link    string
-	Network string
+	VLAN    string
+	Network string // a network's name, or "none" (modify: leave it)
 	Name    string
 }
 
@@ -116,6 +116,10 @@ type InstanceAddArgs struct {
 	NICs       []NICSpec
 	NoStart    bool
 	NoInstall  bool
+	// NoConflictsCheck: an address outside any network is not checked
+	// against the networks of the primary's group, and an externally
+	// reserved address of a network may be taken (--no-conflicts-check).
+	NoConflictsCheck bool
 }
 
 // InstanceAddOp is gnt-instance add: the facts of its nodes, with the OS
@@ -256,9 +260,14 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 			return nil, err
 		}
 	}
-	nics, err := newNICs(env, a.NICs, nil)
-	if err != nil {
-		return nil, err
+	np := newNICPlanner(env, a.Name, a.Primary, nil, !a.NoConflictsCheck)
+	var nics []*statefile.NIC
+	for i, spec := range a.NICs {
+		nic, err := np.add(i, spec)
+		if err != nil {
+			return nil, err
+		}
+		nics = append(nics, nic)
 	}
 	inst := &statefile.Instance{
 		Meta: statefile.Meta{UUID: env.NewID()}, Name: a.Name, PrimaryNode: a.Primary, OS: joinOS(def.Name, variant),
@@ -311,7 +320,14 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		}
 		p.Add("start the instance", plan.Abort, steps...)
 	}
-	return setInstance(p, st, a.Name, nil, inst)
+	if err := p.Set(plan.KindInstance, a.Name, nil, inst); err != nil {
+		return nil, err
+	}
+	if err := np.record(p); err != nil {
+		return nil, err
+	}
+	ReplicateTo(p, masterCandidates(st)...)
+	return p, nil
 }
 
 func joinOS(name, variant string) string {
@@ -381,75 +397,6 @@ func checkMemory(nodeName string, f *NodeFacts, be statefile.Params) error {
 // startMemory is Ganeti's rule: max(minmem, min(maxmem, node free)).
 func startMemory(f *NodeFacts, be statefile.Params) int64 {
 	return max(intParam(be, "minmem"), min(intParam(be, "maxmem"), f.MemFree))
-}
-
-// newNICs builds NIC objects, generating MACs unique in the cluster.
-func newNICs(env Env, specs []NICSpec, keep []*statefile.NIC) ([]*statefile.NIC, error) {
-	st := env.State
-	used := map[string]string{}
-	ips := map[string]string{}
-	for _, i := range st.Instances {
-		for _, n := range i.NICs {
-			used[strings.ToLower(n.MAC)] = i.Name
-			if n.IP != "" {
-				ips[n.IP] = i.Name
-			}
-		}
-	}
-	for _, n := range keep {
-		used[strings.ToLower(n.MAC)] = "this instance"
-	}
-	var out []*statefile.NIC
-	for i, s := range specs {
-		mode := s.Mode
-		if mode == "" {
-			mode, _ = st.Cluster.NICParams["mode"].(string)
-		}
-		if mode == "" {
-			mode = "bridged"
-		}
-		if mode != "bridged" && mode != "routed" && mode != "openvswitch" {
-			return nil, prereq(ErrWrongInput, "NIC %d: invalid mode '%s' (bridged, routed or openvswitch)", i, mode)
-		}
-		link := s.Link
-		if link == "" {
-			link, _ = st.Cluster.NICParams["link"].(string)
-		}
-		if link != "" && !validIfName(link) {
-			return nil, prereq(ErrWrongInput, "NIC %d: invalid link '%s' (an interface name)", i, link)
-		}
-		mac := strings.ToLower(s.MAC)
-		switch mac {
-		case "", "generate", "auto":
-			var err error
-			if mac, err = generateMAC(env, st.Cluster.MACPrefix, used); err != nil {
-				return nil, err
-			}
-		default:
-			if _, err := net.ParseMAC(mac); err != nil || len(mac) != 17 {
-				return nil, prereq(ErrWrongInput, "NIC %d: invalid MAC address '%s'", i, s.MAC)
-			}
-			if other, dup := used[mac]; dup {
-				return nil, prereq(ErrWrongInput, "NIC %d: MAC address %s already in use by %s", i, mac, other)
-			}
-		}
-		used[mac] = "this instance"
-		if s.IP != "" && s.IP != "none" {
-			if net.ParseIP(s.IP) == nil {
-				return nil, prereq(ErrWrongInput, "NIC %d: invalid IP address '%s'", i, s.IP)
-			}
-			if other, dup := ips[s.IP]; dup {
-				return nil, prereq(ErrWrongInput, "NIC %d: IP address %s already in use by %s", i, s.IP, other)
-			}
-			ips[s.IP] = "this instance"
-		}
-		nic := &statefile.NIC{UUID: env.NewID(), Name: s.Name, MAC: mac, NICParams: statefile.Params{"mode": mode, "link": link}}
-		if s.IP != "none" {
-			nic.IP = s.IP
-		}
-		out = append(out, nic)
-	}
-	return out, nil
 }
 
 func validIfName(s string) bool {

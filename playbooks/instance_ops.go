@@ -157,6 +157,14 @@ func InstanceRemove(env Env, name string, timeout time.Duration, ignoreFailures 
 	if err := p.Delete(plan.KindInstance, name, inst); err != nil {
 		return nil, err
 	}
+	// Its addresses go back to their networks' pools, in the same commit.
+	np := newNICPlanner(env, name, inst.PrimaryNode, nil, true)
+	for _, nic := range inst.NICs {
+		np.remove(nic)
+	}
+	if err := np.record(p); err != nil {
+		return nil, err
+	}
 	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
 }
