@@ -363,7 +363,7 @@ func (w *world) copies(nodes ...string) []pb.StateCopy {
 func goldenCases() []goldenCase {
 	var cases []goldenCase
 	for _, group := range [][]goldenCase{clusterCases(), nodeCases(), instanceCases(), instanceOpCases(),
-		modifyCases(), haCases(), replaceCases(), copyCases()} {
+		modifyCases(), haCases(), replaceCases(), copyCases(), networkCases()} {
 		cases = append(cases, group...)
 	}
 	return cases
@@ -989,4 +989,99 @@ func TestGoldenCoverage(t *testing.T) {
 func lvName(d *statefile.Disk) string {
 	_, lv, _ := d.PlainLV()
 	return lv
+}
+
+// withNetwork adds network "test" (198.18.10.0/24, gateway .1, MAC prefix
+// aa:00:10) connected to the default group on br100.
+func withNetwork(w *world) {
+	w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.10.0/24", Gateway: "198.18.10.1", MACPrefix: "aa:00:10"}))
+	w.apply(pb.NetworkConnect(w.env(), pb.NetworkConnectArgs{Network: "test", Mode: "bridged", Link: "br100"}))
+}
+
+// poolNIC is a NIC taking an address from network test's pool.
+func poolNIC(a pb.InstanceAddArgs) pb.InstanceAddArgs {
+	a.NICs = []pb.NICSpec{{IP: pb.IPPool, Network: "test"}}
+	return a
+}
+
+func networkCases() []goldenCase {
+	return []goldenCase{
+		{name: "network_add",
+			plan: func(w *world) (*plan.Plan, error) {
+				// The nodes are in 198.18.0.0/24: node2's and node3's
+				// addresses are reserved, as Ganeti does.
+				return pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.0.0/24", Gateway: "198.18.0.254",
+					Network6: "2001:db8:10::/64", Gateway6: "fe80::1", MACPrefix: "AA:00:10", Reserved: []string{"198.18.0.100"}, Tags: []string{"dns"}})
+			}},
+		{name: "network_add_ipv6_only",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "v6", Network6: "2001:db8:20::/64", Gateway6: "2001:db8:20::1"})
+			}},
+		{name: "network_modify",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkModify(w.env(), pb.NetworkModifyArgs{Name: "test", AddReserved: []string{"198.18.10.5", "198.18.10.6"},
+					RemoveReserved: []string{"198.18.10.1"}, MACPrefix: "none", Network6: "2001:db8:10::/64"})
+			}},
+		{name: "network_modify_gateway",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkModify(w.env(), pb.NetworkModifyArgs{Name: "test", Gateway: "198.18.10.254"})
+			}},
+		{name: "network_remove",
+			setup: func(w *world) {
+				w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.10.0/24"}))
+			},
+			plan: func(w *world) (*plan.Plan, error) { return pb.NetworkRemove(w.env(), "test") }},
+		{name: "network_rename",
+			setup: func(w *world) { withNetwork(w); w.add(poolNIC(plainInst("web1", "node1", 1024))) },
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkRename(w.env(), pb.RenameArgs{Name: "test", NewName: "public"})
+			}},
+		{name: "network_connect",
+			setup: func(w *world) {
+				w.apply(pb.GroupAdd(w.env(), pb.GroupArgs{Name: "rack2"}))
+				w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.10.0/24", Gateway: "198.18.10.1"}))
+			},
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkConnect(w.env(), pb.NetworkConnectArgs{Network: "test", Groups: []string{"default", "rack2"},
+					Mode: "bridged", Link: "br100", VLAN: "100"})
+			}},
+		{name: "network_disconnect",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkDisconnect(w.env(), pb.NetworkDisconnectArgs{Network: "test"})
+			}},
+		{name: "instance_add_ip_pool",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				a := poolNIC(plainInst("web1", "node1", 1024))
+				a.NICs = append(a.NICs, pb.NICSpec{Network: "test", IP: "198.18.10.50"})
+				return pb.InstanceAdd(w.env(), a)
+			}},
+		{name: "instance_modify_nic_network_move",
+			setup: func(w *world) {
+				withNetwork(w)
+				w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test1", Network: "198.18.11.0/24"}))
+				w.apply(pb.NetworkConnect(w.env(), pb.NetworkConnectArgs{Network: "test1", Link: "br101"}))
+				w.add(poolNIC(stopped(plainInst("web1", "node1", 1024))))
+			},
+			plan: func(w *world) (*plan.Plan, error) {
+				// The guide: move the last NIC to network test1, without an address.
+				return pb.InstanceModify(w.env(), pb.ModifyInstanceArgs{Name: "web1",
+					NICs: []pb.NICMod{{Op: "modify", Index: -1, Spec: pb.NICSpec{IP: "none", Network: "test1"}}}})
+			}},
+		{name: "instance_modify_nic_add_pool",
+			setup: func(w *world) { withNetwork(w); w.add(stopped(plainInst("web1", "node1", 1024))) },
+			plan: func(w *world) (*plan.Plan, error) {
+				// The guide: gnt-instance modify --net -1:add,ip=pool,network=test inst1
+				return pb.InstanceModify(w.env(), pb.ModifyInstanceArgs{Name: "web1",
+					NICs: []pb.NICMod{{Op: "add", Index: -1, Spec: pb.NICSpec{IP: pb.IPPool, Network: "test"}}}})
+			}},
+		{name: "instance_remove_releases_ip",
+			setup: func(w *world) { withNetwork(w); w.add(poolNIC(plainInst("web1", "node1", 1024))); w.runs("web1") },
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.InstanceRemove(w.env(), "web1", pb.DefaultShutdownTimeout, false)
+			}},
+	}
 }

@@ -307,7 +307,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	}
 	// As in Ganeti, a diskless instance has nothing to install onto.
 	if !a.NoInstall && a.Template != "diskless" {
-		p.Add("install the OS", plan.Abort, osStep(a.Primary, inst, def, variant, "create", links(inst), nil))
+		p.Add("install the OS", plan.Abort, osStep(st, a.Primary, inst, def, variant, "create", links(inst), nil))
 	}
 	if a.NoStart {
 		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {

@@ -450,7 +450,7 @@ func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err
 	}
-	p.Add("install the OS", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "create", links(c), map[string]string{"INSTANCE_REINSTALL": "1"}))
+	p.Add("install the OS", plan.Abort, osStep(env.State, inst.PrimaryNode, c, def, variant, "create", links(c), map[string]string{"INSTANCE_REINSTALL": "1"}))
 	if !inst.DisksActive {
 		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
 			return nil, err
@@ -493,7 +493,7 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 		if err := activate(env, p, "activate disks", c, false); err != nil {
 			return nil, err
 		}
-		p.Add("run the OS rename script", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "rename", links(c), map[string]string{"OLD_INSTANCE_NAME": name}))
+		p.Add("run the OS rename script", plan.Abort, osStep(env.State, inst.PrimaryNode, c, def, variant, "rename", links(c), map[string]string{"OLD_INSTANCE_NAME": name}))
 		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, c); err != nil {
 			return nil, err
 		}

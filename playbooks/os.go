@@ -147,8 +147,10 @@ if env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
   rc=$?; echo "OS $script script failed (exit $rc), last lines of $log:" >&2; tail -n 20 "$log" >&2; exit $rc
 fi`
 
-// osEnv is the OS API environment for an instance (reference §8.3).
-func osEnv(inst *statefile.Instance, def *OSDef, variant string, links []string, extra map[string]string) []string {
+// osEnv is the OS API environment for an instance (reference §8.3); a NIC
+// in a network has the network's variables, NIC_<n>_NETWORK_*, as in
+// Ganeti's OSEnvironment.
+func osEnv(st *statefile.State, inst *statefile.Instance, def *OSDef, variant string, links []string, extra map[string]string) []string {
 	env := map[string]string{
 		"OS_API_VERSION":           "20",
 		"OS_NAME":                  def.Name,
@@ -173,17 +175,22 @@ func osEnv(inst *statefile.Instance, def *OSDef, variant string, links []string,
 			env[p+"BACKEND_TYPE"] = "file:loop"
 		}
 	}
-	for i, n := range inst.NICs {
+	for i, nic := range inst.NICs {
 		p := fmt.Sprintf("NIC_%d_", i)
-		env[p+"MAC"] = n.MAC
-		if n.IP != "" {
-			env[p+"IP"] = n.IP
+		env[p+"MAC"] = nic.MAC
+		if nic.IP != "" {
+			env[p+"IP"] = nic.IP
 		}
-		mode, _ := n.NICParams["mode"].(string)
-		link, _ := n.NICParams["link"].(string)
+		mode, _ := nic.NICParams["mode"].(string)
+		link, _ := nic.NICParams["link"].(string)
 		env[p+"MODE"], env[p+"LINK"] = mode, link
 		if mode == "bridged" {
 			env[p+"BRIDGE"] = link
+		}
+		if n := st.Networks[nic.Network]; nic.Network != "" && n != nil {
+			for k, v := range NetworkEnv(n, p) {
+				env[k] = v
+			}
 		}
 	}
 	for k, v := range inst.OSParams {
@@ -205,8 +212,27 @@ func osEnv(inst *statefile.Instance, def *OSDef, variant string, links []string,
 }
 
 // osStep runs script ("create", "rename", ...) of the instance's OS on node.
-func osStep(node string, inst *statefile.Instance, def *OSDef, variant, script string, links []string, extra map[string]string) plan.Step {
+func osStep(st *statefile.State, node string, inst *statefile.Instance, def *OSDef, variant, script string, links []string, extra map[string]string) plan.Step {
 	log := fmt.Sprintf("/var/log/ganeti/os/%s-%s-%s.log", script, def.Name, inst.Name)
-	argv := append([]string{"sh", "-c", osScript, "ganetictl-os", def.Path, script, log}, osEnv(inst, def, variant, links, extra)...)
+	argv := append([]string{"sh", "-c", osScript, "ganetictl-os", def.Path, script, log}, osEnv(st, inst, def, variant, links, extra)...)
 	return plan.Step{Node: node, Action: plan.Exec, Desc: fmt.Sprintf("run the %s script of OS %s", script, def.Name), Argv: argv}
+}
+
+// NetworkEnv is a network's variables for scripts, each name prefixed
+// (Ganeti's Network.HooksDict): NETWORK_NAME, NETWORK_UUID, NETWORK_TAGS
+// always, NETWORK_SUBNET, NETWORK_GATEWAY, NETWORK_SUBNET6,
+// NETWORK_GATEWAY6 and NETWORK_MAC_PREFIX when set.
+func NetworkEnv(n *statefile.Network, prefix string) map[string]string {
+	env := map[string]string{
+		prefix + "NETWORK_NAME": n.Name,
+		prefix + "NETWORK_UUID": n.UUID,
+		prefix + "NETWORK_TAGS": strings.Join(n.Tags, " "),
+	}
+	for k, v := range map[string]string{"SUBNET": n.Network, "GATEWAY": n.Gateway, "SUBNET6": n.Network6,
+		"GATEWAY6": n.Gateway6, "MAC_PREFIX": n.MACPrefix} {
+		if v != "" {
+			env[prefix+"NETWORK_"+k] = v
+		}
+	}
+	return env
 }
