@@ -1052,6 +1052,11 @@ func networkCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.NetworkDisconnect(w.env(), pb.NetworkDisconnectArgs{Network: "test"})
 			}},
+		{name: "tags_network_add",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.Tags(w.env(), plan.KindNetwork, "test", []string{"dns", "private-filtered"}, nil)
+			}},
 		{name: "instance_add_ip_pool",
 			setup: withNetwork,
 			plan: func(w *world) (*plan.Plan, error) {
