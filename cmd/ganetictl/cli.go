@@ -15,6 +15,7 @@ type CLI struct {
 	Node     NodeCmd     `cmd:"" help:"Node operations (gnt-node)."`
 	Instance InstanceCmd `cmd:"" help:"Instance operations (gnt-instance)."`
 	Group    GroupCmd    `cmd:"" help:"Node groups (gnt-group)."`
+	Network  NetworkCmd  `cmd:"" help:"IP networks and their pools (gnt-network)."`
 	Backup   BackupCmd   `cmd:"" help:"Instance exports and imports (gnt-backup)."`
 	OS       OSCmd       `cmd:"" name:"os" help:"OS definitions on the nodes (gnt-os)."`
 	State    StateCmd    `cmd:"" help:"Inspect the state file, its history and lock."`

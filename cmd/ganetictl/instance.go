@@ -47,17 +47,20 @@ type InstanceAddCmd struct {
 	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
 	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, rbd." required:""`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
-	Disks       []string `name:"disk" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
+	Disks       []string `name:"disk" sep:"none" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"maxmem=,minmem=,memory=,vcpus=,auto_balance=..."`
 	Hypervisor  string   `short:"H" name:"hypervisor-parameters" help:"HV[:k=v,...]"`
 	OSParams    string   `name:"os-parameters" short:"O"`
-	NICs        []string `name:"net" help:"N:ip=,mac=,link=,mode= (repeatable); default one NIC."`
+	NICs        []string `name:"net" sep:"none" help:"N:ip=IP|pool|none,network=NET,mac=,link=,mode=,vlan=,name= (repeatable); default one NIC."`
 	NoNICs      bool     `name:"no-nics"`
 	NoStart     bool     `name:"no-start"`
 	NoInstall   bool     `name:"no-install"`
 	NoNameCheck bool     `name:"no-name-check"`
 	NoIPCheck   bool     `name:"no-ip-check"`
-	Name        string   `arg:""`
+	// NoConflictsCheck lets a NIC take an externally reserved address of
+	// its network, or an address of a network it is not in.
+	NoConflictsCheck bool   `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
+	Name             string `arg:""`
 }
 
 func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
@@ -80,7 +83,8 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 		}
 	}
 	primary, secondary, _ := strings.Cut(c.Node, ":")
-	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall}
+	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall,
+		NoConflictsCheck: c.NoConflictsCheck}
 	if c.OS == "" {
 		return a, invalid("no OS given: pass -o OS[+variant] (see `ganetictl os list`)")
 	}
@@ -181,7 +185,7 @@ func parseNICSpecs(nets []string) ([]playbooks.NICSpec, error) {
 		idxS, rest, _ := strings.Cut(n, ":")
 		idx, err := strconv.Atoi(idxS)
 		if err != nil || idx < 0 || idx >= len(nets) {
-			return nil, invalid("--net %q: expected N:ip=,mac=,link=,mode= with N from 0 to %d", n, len(nets)-1)
+			return nil, invalid("--net %q: expected N:ip=,network=,mac=,link=,mode= with N from 0 to %d", n, len(nets)-1)
 		}
 		spec, err := parseNICKV(rest)
 		if err != nil {
@@ -207,10 +211,12 @@ func parseNICKV(s string) (playbooks.NICSpec, error) {
 			spec.Mode = v
 		case "network":
 			spec.Network = v
+		case "vlan":
+			spec.VLAN = v
 		case "name":
 			spec.Name = v
 		default:
-			return spec, fmt.Errorf("unknown NIC parameter %q (ip, mac, link, mode, network, name)", k)
+			return spec, fmt.Errorf("unknown NIC parameter %q (ip, mac, link, mode, vlan, network, name)", k)
 		}
 	}
 	return spec, nil
@@ -374,17 +380,18 @@ func (c *InstanceRenameCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceModifyCmd is gnt-instance modify.
 type InstanceModifyCmd struct {
-	Backend       string   `short:"B" name:"backend-parameters"`
-	Hypervisor    string   `short:"H" name:"hypervisor-parameters"`
-	RuntimeMemory string   `short:"m" name:"runtime-memory"`
-	Disks         []string `name:"disk" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
-	NICs          []string `name:"net" help:"add[:ip=,mac=,link=,mode=] | N:remove | N:link=... (repeatable)"`
-	OSType        string   `short:"o" name:"os-type"`
-	Offline       bool     `name:"offline"`
-	Online        bool     `name:"online"`
-	Template      string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
-	Node          string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
-	Name          string   `arg:""`
+	Backend          string   `short:"B" name:"backend-parameters"`
+	Hypervisor       string   `short:"H" name:"hypervisor-parameters"`
+	RuntimeMemory    string   `short:"m" name:"runtime-memory"`
+	Disks            []string `name:"disk" sep:"none" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
+	NICs             []string `name:"net" sep:"none" help:"add[:ip=,network=,mac=,link=,mode=] | N:remove | N:ip=pool,network=NET | N:ip=none,network=none (repeatable)"`
+	NoConflictsCheck bool     `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
+	OSType           string   `short:"o" name:"os-type"`
+	Offline          bool     `name:"offline"`
+	Online           bool     `name:"online"`
+	Template         string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
+	Node             string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
+	Name             string   `arg:""`
 }
 
 func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
@@ -397,7 +404,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
 	}
-	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType}
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, NoConflictsCheck: c.NoConflictsCheck}
 	var err error
 	if args.BEParams, err = parseKV(c.Backend); err != nil {
 		return err

@@ -146,6 +146,23 @@ var instanceSpec = view.ListSpec[instRow]{
 		{Name: "nic.links", Title: "NIC_links", Kind: view.KindList, Doc: "NIC links", Get: func(r instRow) any {
 			return nicField(r.Instance, func(n *statefile.NIC) string { l, _ := n.NICParams["link"].(string); return l })
 		}},
+		{Name: "nic.modes", Title: "NIC_modes", Kind: view.KindList, Doc: "NIC modes", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string { m, _ := n.NICParams["mode"].(string); return m })
+		}},
+		{Name: "nic.vlans", Title: "NIC_VLANs", Kind: view.KindList, Doc: "NIC VLANs", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string { v, _ := n.NICParams["vlan"].(string); return v })
+		}},
+		{Name: "nic.networks", Title: "NIC_networks", Kind: view.KindList, Doc: "List containing each interface's network (UUID)", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string {
+				if net := r.st.Networks[n.Network]; net != nil {
+					return net.UUID
+				}
+				return ""
+			})
+		}},
+		{Name: "nic.networks.names", Title: "NIC_networks_names", Kind: view.KindList, Doc: "List containing each interface's network", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string { return n.Network })
+		}},
 		{Name: "be/maxmem", Title: "ConfigMaxMem", Kind: view.KindUnit, Doc: "Maximum memory", Get: func(r instRow) any { return intOf(r.be()["maxmem"]) }},
 		{Name: "be/minmem", Title: "ConfigMinMem", Kind: view.KindUnit, Doc: "Minimum memory", Get: func(r instRow) any { return intOf(r.be()["minmem"]) }},
 		{Name: "be/vcpus", Title: "ConfigVCPUs", Kind: view.KindNumber, Doc: "Configured vCPUs", Get: func(r instRow) any { return intOf(r.be()["vcpus"]) }},
@@ -280,8 +297,9 @@ func instanceInfo(r instRow, static bool) view.Info {
 	for i, n := range r.NICs {
 		mode, _ := n.NICParams["mode"].(string)
 		link, _ := n.NICParams["link"].(string)
+		vlan, _ := n.NICParams["vlan"].(string)
 		nics = append(nics, view.Info{}.Add(fmt.Sprintf("nic/%d", i), "").Add("MAC", n.MAC).Add("IP", nilIfEmpty(n.IP)).
-			Add("mode", mode).Add("link", link).Add("vlan", "").Add("network", nilIfEmpty(n.Network)).Add("UUID", n.UUID).Add("name", nilIfEmpty(n.Name)))
+			Add("mode", mode).Add("link", link).Add("vlan", vlan).Add("network", nilIfEmpty(n.Network)).Add("UUID", n.UUID).Add("name", nilIfEmpty(n.Name)))
 	}
 	var disks []view.Info
 	for i, d := range r.Disks {
