@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 		fmt.Fprintln(s.Err, "ganetictl:", err)
 		return exitError
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(deviceIndexValues(args))
 	if exited >= 0 { // --help or --version printed and asked to exit
 		return exited
 	}
@@ -156,3 +158,26 @@ func linkArgs(argv0 string, args []string) []string {
 	}
 	return args
 }
+
+// deviceIndexValues joins a long flag and a following value that starts
+// with a negative device index ("--net -1:add,ip=pool" becomes
+// "--net=-1:add,ip=pool"): Ganeti's optparse takes it as the flag's value,
+// kong would read it as a short flag.
+func deviceIndexValues(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if strings.HasPrefix(a, "--") && !strings.Contains(a, "=") && i+1 < len(args) && negIndexRE.MatchString(args[i+1]) {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+var negIndexRE = regexp.MustCompile(`^-[0-9]+:`)

@@ -399,7 +399,7 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, k *kong.Context) erro
 	if err != nil {
 		return err
 	}
-	a, st, err := g.openState(ctx)
+	a, st, err := g.openStateOnly(ctx) // the state only: no SSH needed
 	if err != nil {
 		return err
 	}
