@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -317,5 +319,75 @@ func TestNetworkConcurrentPool(t *testing.T) {
 	r := c.ok("network", "list", "--no-headers", "-o", "free_count,reserved_count,inst_cnt", "race")
 	if strings.Fields(r.stdout)[0] != "5" || strings.Fields(r.stdout)[2] != "8" {
 		t.Errorf("counts: %q", r.stdout)
+	}
+}
+
+// TestNetworkDeclarative: a desired-state file declaring a network, its
+// connection and an instance with a NIC in it converges with apply -f; a
+// plan right after shows no changes; an edit moves the NIC.
+func TestNetworkDeclarative(t *testing.T) {
+	c := newCluster(t, 2)
+	n := c.names()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	file := filepath.Join(t.TempDir(), "desired.toml")
+	write := func(nicNet string) {
+		s := `[[network]]
+name = "dc-net"
+subnet = "198.18.10.0/24"
+gateway = "198.18.10.1"
+reserved = ["198.18.10.2"]
+[[network.connect]]
+group = "default"
+link = "br0"
+
+[[network]]
+name = "dc-net2"
+subnet = "198.18.11.0/24"
+[[network.connect]]
+group = "default"
+link = "br0"
+
+[[instance]]
+name = "e2e-dc-nic"
+template = "diskless"
+primary = "` + n[1] + `"
+os = "testos"
+state = "stopped"
+[[instance.nic]]
+network = "` + nicNet + `"
+ip = "pool"
+`
+		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("dc-net")
+	r := c.fails(2, "plan", "-f", file, "--detailed-exitcode")
+	for _, w := range []string{"+ network dc-net", "subnet 198.18.10.0/24, gateway 198.18.10.1", "connect to default (bridged, br0, )",
+		"+ instance e2e-dc-nic", "network add dc-net", "network connect dc-net default"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("plan lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	c.ok("apply", "-f", file, "--yes")
+	c.ok("plan", "-f", file, "--detailed-exitcode")
+	st := loadState(t, c.stateDir)
+	if nic := st.Instances["e2e-dc-nic"].NICs[0]; nic.Network != "dc-net" || nic.IP != "198.18.10.3" || nic.NICParams["link"] != "br0" {
+		t.Errorf("NIC %+v", nic)
+	}
+	write("dc-net2")
+	r = c.fails(2, "plan", "-f", file, "--detailed-exitcode")
+	if !strings.Contains(r.stdout, "nic 0: network dc-net -> dc-net2, ip 198.18.10.3 -> pool") {
+		t.Errorf("edited plan:\n%s", r.stdout)
+	}
+	c.ok("apply", "-f", file, "--yes")
+	c.ok("plan", "-f", file, "--detailed-exitcode")
+	st = loadState(t, c.stateDir)
+	if nic := st.Instances["e2e-dc-nic"].NICs[0]; nic.Network != "dc-net2" || nic.IP != "198.18.11.1" {
+		t.Errorf("moved NIC %+v", nic)
+	}
+	if held, _ := c.pool(st, "dc-net"); len(held) != 0 {
+		t.Errorf("dc-net still holds %v", held)
 	}
 }

@@ -440,7 +440,7 @@ func NetworkConnect(env Env, a NetworkConnectArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, err := connectParams(st, a)
+	params, err := ConnectParams(st, a)
 	if err != nil {
 		return nil, err
 	}
@@ -482,9 +482,9 @@ func NetworkConnect(env Env, a NetworkConnectArgs) (*plan.Plan, error) {
 // NICModes are the NIC modes Ganeti knows.
 var NICModes = []string{"bridged", "routed", "openvswitch"}
 
-// connectParams are the netparams a connection sets: the given ones over
+// ConnectParams are the netparams a connection sets: the given ones over
 // the cluster's NIC defaults, checked as Ganeti checks NIC parameters.
-func connectParams(st *statefile.State, a NetworkConnectArgs) (statefile.Params, error) {
+func ConnectParams(st *statefile.State, a NetworkConnectArgs) (statefile.Params, error) {
 	mode, link := a.Mode, a.Link
 	if mode == "" {
 		mode, _ = st.Cluster.NICParams["mode"].(string)
