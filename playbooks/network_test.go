@@ -269,3 +269,20 @@ func TestNetworkModifyWarnings(t *testing.T) {
 		t.Errorf("gateway none: %+v", n)
 	}
 }
+
+// TestNetworkRemoveInUse: a network no group is connected to (its group
+// was left by the instance's node, say) is still not removed while NICs
+// use it.
+func TestNetworkRemoveInUse(t *testing.T) {
+	env := networkEnv(t)
+	mustApply(t, must(InstanceAdd(env, addArgs("web1", NICSpec{Network: "test", IP: IPPool}, NICSpec{Network: "test"}))), env.State)
+	delete(env.State.NodeGroups["default"].Networks, "test")
+	err := errOf(NetworkRemove(env, "test"))
+	if err == nil || !strings.Contains(err.Error(), "Network 'test' is still used by the NICs of instances: web1: 0:198.18.10.2, 1:None") {
+		t.Errorf("remove in use: %v", err)
+	}
+	mustApply(t, must(InstanceRemove(env, "web1", DefaultShutdownTimeout, true)), env.State)
+	if _, err := NetworkRemove(env, "test"); err != nil {
+		t.Errorf("remove unused: %v", err)
+	}
+}
