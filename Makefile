@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.Version=$(VERSION)
 export TESTBED_DIR ?= /tmp/ganetictl-testbed
 
-.PHONY: help build helper test unit e2e test-update vet depcheck deps demo bench clean
+.PHONY: help build helper install test unit e2e test-update vet depcheck deps demo bench clean
 
 help:
 	@echo "make build        build bin/ganetictl (static)"
@@ -13,6 +13,7 @@ help:
 	@echo "make demo         bring up a 3-node test cluster and tour ganetictl on it"
 	@echo "make bench        benchmarks against parallel-ssh and ssh loops on a 20-node test bed"
 	@echo "make testbed-up NODES=3 / make testbed-down"
+	@echo "make install      ganetictl, its helpers and the gnt-* links into PREFIX/bin (default /usr/local)"
 
 build: helper
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ganetictl ./cmd/ganetictl
@@ -23,6 +24,15 @@ helper:
 	for arch in amd64 arm64; do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/ganetictl-helper-linux-$$arch ./cmd/ganetictl-helper || exit 1; \
 	done
+
+# install puts ganetictl and its helpers in PREFIX/bin, with the gnt-*
+# links that make Ganeti's command names run it (scripts run unchanged).
+PREFIX    ?= /usr/local
+GNT_LINKS := gnt-cluster gnt-node gnt-instance gnt-backup gnt-os gnt-job gnt-group gnt-network
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN)/ganetictl $(BIN)/ganetictl-helper-linux-amd64 $(BIN)/ganetictl-helper-linux-arm64 $(DESTDIR)$(PREFIX)/bin/
+	for l in $(GNT_LINKS); do ln -sf ganetictl $(DESTDIR)$(PREFIX)/bin/$$l; done
 
 # deps installs what the tests and the test bed need (Debian, as root).
 deps:

@@ -439,6 +439,10 @@ func clusterCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Target: "node2", Copies: w.copies("node1", "node2")})
 			}},
+		{name: "cluster_master_failover_newest_candidate",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Copies: w.copies("node1", "node2")})
+			}},
 		{name: "cluster_master_failover_no_voting",
 			setup: func(w *world) { w.down("node1", "connection timed out") },
 			plan: func(w *world) (*plan.Plan, error) {

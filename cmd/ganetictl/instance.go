@@ -61,11 +61,18 @@ type InstanceAddCmd struct {
 }
 
 func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
+	// The inventory first: a broken one is the error to see, not a name
+	// that does not resolve.
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
 	args, err := c.args()
 	if err != nil {
 		return err
 	}
-	return g.run(ctx, playbooks.InstanceAddOp.With(args))
+	return a.run(ctx, playbooks.InstanceAddOp.With(args))
 }
 
 // args checks everything that needs no state: names, sizes, syntax.
