@@ -321,6 +321,20 @@ func (c *ClusterVersionCmd) Run(g *Globals) error {
 	return g.printer().Result(info)
 }
 
+// argv is the remote command: what follows "--", or the first word that is
+// not a flag. kong hands an unknown leading flag over as the command's
+// start: it is refused, not run on every node.
+func (c *ClusterCommandCmd) argv() ([]string, error) {
+	argv := c.Command
+	if len(argv) > 0 && argv[0] == "--" {
+		return argv[1:], nil
+	}
+	if len(argv) > 0 && strings.HasPrefix(argv[0], "-") {
+		return nil, invalid("unknown flag %s: cluster command takes -n, -g, -M and --failure-only before the command; put the command after --", argv[0])
+	}
+	return argv, nil
+}
+
 // ClusterCommandCmd is gnt-cluster command.
 type ClusterCommandCmd struct {
 	Nodes        string   `short:"n" name:"node" help:"Comma-separated nodes (default: all online nodes)."`
@@ -340,9 +354,9 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	argv := c.Command
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
+	argv, err := c.argv()
+	if err != nil {
+		return err
 	}
 	if len(argv) == 0 {
 		return invalid("cluster command needs a command to run, e.g. `ganetictl cluster command -- uptime`")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"os"
 
 	"fmt"
 	"sort"
@@ -337,12 +339,14 @@ func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals) error {
 
 // TagsAddCmd is add-tags.
 type TagsAddCmd struct {
-	Args []string `arg:"" help:"For node: NODE TAG...; for cluster: TAG..."`
+	From string   `name:"from" help:"Also the tags in this file, one a line (- for stdin)."`
+	Args []string `arg:"" optional:"" help:"For node: NODE TAG...; for cluster: TAG..."`
 }
 
 // TagsRemoveCmd is remove-tags.
 type TagsRemoveCmd struct {
-	Args []string `arg:""`
+	From string   `name:"from" help:"Also the tags in this file, one a line (- for stdin)."`
+	Args []string `arg:"" optional:""`
 }
 
 // TagsListCmd is list-tags.
@@ -351,17 +355,24 @@ type TagsListCmd struct {
 }
 
 func (c *TagsAddCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
-	return changeTags(ctx, g, nounOf(k), c.Args, true)
+	return changeTags(ctx, g, nounOf(k), c.Args, c.From, true)
 }
 
 func (c *TagsRemoveCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
-	return changeTags(ctx, g, nounOf(k), c.Args, false)
+	return changeTags(ctx, g, nounOf(k), c.Args, c.From, false)
 }
 
-func changeTags(ctx context.Context, g *Globals, kind string, args []string, add bool) error {
+func changeTags(ctx context.Context, g *Globals, kind string, args []string, from string, add bool) error {
 	name, tags, err := splitTagArgs(kind, args)
 	if err != nil {
 		return err
+	}
+	if from != "" {
+		more, err := tagsFrom(from)
+		if err != nil {
+			return err
+		}
+		tags = append(tags, more...)
 	}
 	if len(tags) == 0 {
 		return invalid("no tags given")
@@ -418,4 +429,26 @@ func nounOf(k *kong.Context) string {
 		return plan.KindNodeGroup
 	}
 	return noun
+}
+
+// tagsFrom reads tags one a line from path, or from stdin for "-"
+// (Ganeti's --from).
+func tagsFrom(path string) ([]string, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(stdin)
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, invalid("--from %s: %v", path, err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
