@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/ganetictl/ganetictl/internal/qfilter"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"
 	"github.com/ganetictl/ganetictl/playbooks"
@@ -221,6 +222,7 @@ type NodeListCmd struct {
 	NoHeaders bool     `name:"no-headers"`
 	Separator string   `name:"separator"`
 	Units     string   `name:"units" help:"h, m, g or t"`
+	Filter    bool     `short:"F" name:"filter" help:"The arguments are a query filter (e.g. 'role == \"C\"')."`
 	Names     []string `arg:"" optional:""`
 }
 
@@ -234,18 +236,30 @@ func (c *NodeListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error
 	if err != nil {
 		return invalid("%v", err)
 	}
+	names, filter, err := listFilter(c.Names, c.Filter)
+	if err != nil {
+		return err
+	}
 	needLive := false
 	for _, f := range sel {
 		needLive = needLive || liveFields[f.Name]
+	}
+	if filter != nil {
+		for _, f := range qfilter.Fields(filter) {
+			needLive = needLive || liveFields[f]
+		}
 	}
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	rows, err := a.nodeRows(ctx, c.Names, needLive)
+	rows, err := a.nodeRows(ctx, names, needLive)
 	if err != nil {
 		return err
+	}
+	if rows, err = nodeSpec.Filter(rows, filter); err != nil {
+		return invalid("%v", err)
 	}
 	return view.RenderList(s.Out, nodeSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }
