@@ -439,6 +439,12 @@ func clusterCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Target: "node2", Copies: w.copies("node1", "node2")})
 			}},
+		{name: "os_modify",
+			plan: func(w *world) (*plan.Plan, error) {
+				hidden := true
+				return pb.OSModify(w.env(), pb.OSModifyArgs{OS: "testos", Hidden: &hidden, OSParams: statefile.Params{"dhcp": "no"},
+					HVParams: map[string]statefile.Params{"kvm": {"kernel_path": "/boot/vmlinuz"}}})
+			}},
 		{name: "cluster_master_failover_newest_candidate",
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Copies: w.copies("node1", "node2")})

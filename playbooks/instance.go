@@ -207,6 +207,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if osName, _, _ := strings.Cut(a.OS, "+"); slices.Contains(st.Cluster.BlacklistedOS, osName) {
+		return nil, prereq(ErrWrongInput, "Guest OS '%s' is not allowed for installation (blacklisted: `os modify --blacklisted=no %s` allows it)", osName, osName)
+	}
 	for i, sp := range a.Disks {
 		if sp.Adopt == "" {
 			continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -38,6 +39,7 @@ type ClusterCmd struct {
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
 	RemoveTags      TagsRemoveCmd             `cmd:"" name:"remove-tags" help:"Remove tags from the cluster."`
 	ListTags        TagsListCmd               `cmd:"" name:"list-tags" help:"List the cluster's tags."`
+	SearchTags      ClusterSearchTagsCmd      `cmd:"" name:"search-tags" help:"Find the tags matching a regular expression on every object."`
 }
 
 // ClusterInitCmd is gnt-cluster init.
@@ -503,4 +505,29 @@ type ClusterRedistConfCmd struct{}
 
 func (c *ClusterRedistConfCmd) Run(ctx context.Context, g *Globals) error {
 	return g.run(ctx, playbooks.RedistConfOp.With(struct{}{}))
+}
+
+// ClusterSearchTagsCmd is gnt-cluster search-tags: "PATH TAG" for every
+// tag the pattern (a regular expression) matches; exit 1 when none.
+type ClusterSearchTagsCmd struct {
+	Pattern string `arg:""`
+}
+
+func (c *ClusterSearchTagsCmd) Run(ctx context.Context, g *Globals) error {
+	re, err := regexp.Compile(c.Pattern)
+	if err != nil {
+		return invalid("search-tags %q: %v", c.Pattern, err)
+	}
+	a, st, err := g.openStateOnly(ctx)
+	if err != nil {
+		return err
+	}
+	found := playbooks.SearchTags(st, re)
+	if err := a.pr.Result(view.TagMatches(found)); err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return silentExit(exitError)
+	}
+	return nil
 }

@@ -37,6 +37,38 @@ type NodeCmd struct {
 	AddTags       TagsAddCmd           `cmd:"" name:"add-tags" help:"Add tags to a node."`
 	RemoveTags    TagsRemoveCmd        `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
 	ListTags      TagsListCmd          `cmd:"" name:"list-tags" help:"List a node's tags."`
+	ListDRBD      NodeListDRBDCmd      `cmd:"" name:"list-drbd" help:"List the DRBD minors the cluster gives a node."`
+}
+
+// NodeListDRBDCmd is gnt-node list-drbd.
+type NodeListDRBDCmd struct {
+	NoHeaders bool   `name:"no-headers"`
+	Separator string `name:"separator"`
+	Node      string `arg:""`
+}
+
+var drbdSpec = view.ListSpec[playbooks.DRBDMinor]{
+	Default: []string{"node", "minor", "instance", "disk", "role", "peer"},
+	Fields: []view.Field[playbooks.DRBDMinor]{
+		{Name: "node", Title: "Node", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Node }},
+		{Name: "minor", Title: "Minor", Kind: view.KindNumber, Get: func(m playbooks.DRBDMinor) any { return m.Minor }},
+		{Name: "instance", Title: "Instance", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Instance }},
+		{Name: "disk", Title: "Disk", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Disk }},
+		{Name: "role", Title: "Role", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Role }},
+		{Name: "peer", Title: "PeerNode", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Peer }},
+	},
+}
+
+func (c *NodeListDRBDCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	_, st, err := g.openStateOnly(ctx)
+	if err != nil {
+		return err
+	}
+	minors, err := playbooks.NodeDRBD(st, c.Node)
+	if err != nil {
+		return err
+	}
+	return view.RenderList(s.Out, drbdSpec, minors, view.ListOpts{Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }
 
 // NodeAddCmd is gnt-node add.

@@ -1,8 +1,11 @@
 package view
 
 import (
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ganetictl/ganetictl/playbooks"
 )
 
 // Tags is `list-tags` (cluster, node, instance): one tag a line, JSON an
@@ -20,3 +23,19 @@ func (t Tags) Text(w io.Writer) error {
 
 // MarshalJSON is the tags as an array.
 func (t Tags) MarshalJSON() ([]byte, error) { return marshalRaw(nonNil([]string(t))) }
+
+// TagMatches are search-tags' findings: "PATH TAG" lines.
+type TagMatches []playbooks.TagMatch
+
+// Text writes one match a line.
+func (m TagMatches) Text(w io.Writer) error {
+	for _, t := range m {
+		if _, err := fmt.Fprintf(w, "%s %s\n", t.Path, t.Tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarshalJSON is the list, [] when empty.
+func (m TagMatches) MarshalJSON() ([]byte, error) { return marshalRaw(nonNil([]playbooks.TagMatch(m))) }
