@@ -72,7 +72,7 @@ var (
 		ID: OpInstanceReinstall, Command: "instance reinstall",
 		Subject: func(a ReinstallArgs) string { return a.Name },
 		Needs:   func(st *statefile.State, a ReinstallArgs) Needs { return instanceNeeds(st, a.Name, PartOS) },
-		Plan:    func(env Env, a ReinstallArgs) (*plan.Plan, error) { return Reinstall(env, a.Name, a.OS) },
+		Plan:    func(env Env, a ReinstallArgs) (*plan.Plan, error) { return Reinstall(env, a.Name, a.OS, a.OSParams) },
 	})
 	RenameOp = define(&Opcode[RenameArgs]{
 		ID: OpInstanceRename, Command: "instance rename",
@@ -109,8 +109,11 @@ type (
 		Absolute bool  // Amount is the new size
 	}
 	RecreateArgs  struct{ Name, Node string } // Node: a new primary
-	ReinstallArgs struct{ Name, OS string }   // OS: a new one, or ""
-	RenameArgs    struct{ Name, NewName string }
+	ReinstallArgs struct {
+		Name, OS string           // OS: a new one, or ""
+		OSParams statefile.Params // -O: the instance's OS parameters, over the ones it has
+	}
+	RenameArgs struct{ Name, NewName string }
 )
 
 // instanceNeeds are the facts of an instance's nodes: what runs there,
@@ -418,7 +421,7 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 
 // Reinstall plans running the OS create script again on a stopped instance,
 // optionally with another OS.
-func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
+func Reinstall(env Env, name, newOS string, osParams statefile.Params) (*plan.Plan, error) {
 	st := env.State
 	inst, err := stoppedInstance(env, name)
 	if err != nil {
@@ -438,6 +441,10 @@ func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	c.OS = joinOS(def.Name, variant)
+	if osParams != nil {
+		c.OSParams = cloneParams(inst.OSParams)
+		mergeParams(&c.OSParams, osParams)
+	}
 	p := plan.New(plan.InstanceOp(OpInstanceReinstall, name), st.Lineage, st.Serial)
 	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err

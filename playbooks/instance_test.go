@@ -134,7 +134,7 @@ func TestInstanceOpsNeedState(t *testing.T) {
 	if _, err := Rename(env, "web1", "web2"); err == nil || !strings.Contains(err.Error(), "shut it down") {
 		t.Errorf("rename while running: %v", err)
 	}
-	if _, err := Reinstall(env, "web1", ""); err == nil {
+	if _, err := Reinstall(env, "web1", "", nil); err == nil {
 		t.Error("reinstall while running must be refused")
 	}
 	if _, err := InstanceModify(env, ModifyInstanceArgs{Name: "web1", Disks: []DiskMod{{Op: "remove", Index: 0}}}); err == nil {

@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,3 +99,89 @@ func NodeDRBD(st *statefile.State, node string) ([]DRBDMinor, error) {
 
 // NodeByName finds a node by name (or a unique short name).
 func NodeByName(st *statefile.State, name string) (*statefile.Node, error) { return node(st, name) }
+
+// Selection modes of the commands that act on several instances at once
+// (Ganeti's --node, --primary, ... of gnt-instance startup and others).
+const (
+	SelectNames       = ""              // the arguments are instance names
+	SelectAll         = "all"           // every instance; no arguments
+	SelectNode        = "node"          // instances with a primary or secondary on the nodes named
+	SelectPrimary     = "primary"       // instances with their primary on the nodes named
+	SelectSecondary   = "secondary"     // instances with a secondary on the nodes named
+	SelectTags        = "tags"          // instances with any of the tags named
+	SelectNodeTags    = "node-tags"     // instances on nodes with any of the tags
+	SelectPriNodeTags = "pri-node-tags" // instances whose primary has any of the tags
+	SelectSecNodeTags = "sec-node-tags" // instances with a secondary that has any of the tags
+)
+
+// SelectInstances names the instances a selection picks, sorted.
+func SelectInstances(st *statefile.State, mode string, args []string) ([]string, error) {
+	if mode == SelectAll {
+		if len(args) > 0 {
+			return nil, prereq(ErrWrongInput, "--all takes no arguments")
+		}
+		return st.InstanceNames(), nil
+	}
+	if len(args) == 0 {
+		return nil, prereq(ErrWrongInput, "name at least one instance (or node or tag, with the selection flag)")
+	}
+	if mode == SelectNames {
+		var out []string
+		for _, a := range args {
+			i, err := instance(st, a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, i.Name)
+		}
+		return out, nil
+	}
+	has := func(tags []string) bool {
+		for _, t := range args {
+			if slices.Contains(tags, t) {
+				return true
+			}
+		}
+		return false
+	}
+	nodeOK := func(n string) bool {
+		node := st.Nodes[n]
+		switch mode {
+		case SelectNode, SelectPrimary, SelectSecondary:
+			return slices.Contains(args, n)
+		}
+		return node != nil && has(node.Tags)
+	}
+	switch mode {
+	case SelectNode, SelectPrimary, SelectSecondary:
+		for _, a := range args {
+			if _, err := node(st, a); err != nil {
+				return nil, err
+			}
+		}
+	case SelectTags, SelectNodeTags, SelectPriNodeTags, SelectSecNodeTags:
+	default:
+		return nil, prereq(ErrWrongInput, "unknown selection %q", mode)
+	}
+	var out []string
+	for _, name := range st.InstanceNames() {
+		i := st.Instances[name]
+		pri := nodeOK(i.PrimaryNode)
+		sec := slices.ContainsFunc(i.SecondaryNodes(), nodeOK)
+		var pick bool
+		switch mode {
+		case SelectTags:
+			pick = has(i.Tags)
+		case SelectNode, SelectNodeTags:
+			pick = pri || sec
+		case SelectPrimary, SelectPriNodeTags:
+			pick = pri
+		case SelectSecondary, SelectSecNodeTags:
+			pick = sec
+		}
+		if pick {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}

@@ -247,33 +247,42 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceStartupCmd is gnt-instance startup.
 type InstanceStartupCmd struct {
-	Name string `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceStartupCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceStartupOp.With(c.Name))
+	return g.runSelected(ctx, "started", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceStartupOp.With(name)
+	})
 }
 
 // InstanceShutdownCmd is gnt-instance shutdown.
 type InstanceShutdownCmd struct {
 	Timeout    time.Duration `name:"timeout" default:"2m" help:"Wait this long for a clean shutdown before killing."`
 	NoRemember bool          `name:"no-remember" help:"Do not record the instance as stopped."`
-	Name       string        `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceShutdownCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: c.Name, Timeout: c.Timeout, NoRemember: c.NoRemember}))
+	return g.runSelected(ctx, "stopped", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: name, Timeout: c.Timeout, NoRemember: c.NoRemember})
+	})
 }
 
 // InstanceRebootCmd is gnt-instance reboot.
 type InstanceRebootCmd struct {
 	Type            string        `name:"type" default:"hard" enum:"soft,hard,full" help:"soft, hard or full."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"2m"`
-	Name            string        `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: c.Name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout}))
+	return g.runSelected(ctx, "rebooted", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout})
+	})
 }
 
 // InstanceActivateCmd is gnt-instance activate-disks.
@@ -340,23 +349,32 @@ func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceReinstallCmd is gnt-instance reinstall.
 type InstanceReinstallCmd struct {
-	OS    string `short:"o" name:"os-type"`
-	Force bool   `short:"f" name:"force"`
-	Name  string `arg:""`
+	OS       string `short:"o" name:"os-type"`
+	OSParams string `short:"O" name:"os-parameters" help:"key=value,... for the OS (recorded as the instance's)."`
+	Force    bool   `short:"f" name:"force"`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
+	osp, err := parseKV(c.OSParams)
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	if !c.Force {
-		if err := a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Name)); err != nil {
+	if !c.Force && len(c.Names) == 1 && !c.All {
+		a, err := g.open()
+		if err != nil {
+			return err
+		}
+		err = a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Names[0]))
+		a.close()
+		if err != nil {
 			return err
 		}
 	}
-	return a.run(ctx, playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: c.Name, OS: c.OS}))
+	return g.runSelected(ctx, "reinstalled (all their data removed)", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: name, OS: c.OS, OSParams: osp})
+	})
 }
 
 // InstanceRenameCmd is gnt-instance rename.
