@@ -407,7 +407,7 @@ func (d *differ) create(in *Instance, replacing bool) {
 		return
 	}
 	args := playbooks.InstanceAddArgs{Name: in.Name, Template: in.Template, Primary: primary, OS: in.OS, Hypervisor: in.Hypervisor,
-		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped"}
+		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped", Tags: in.Tags}
 	if in.Template == "drbd" {
 		args.Secondary = secondary
 	}

@@ -115,6 +115,7 @@ type InstanceAddArgs struct {
 	OSParams   statefile.Params
 	NICs       []NICSpec
 	NoStart    bool
+	Tags       []string // the new instance's tags (--tags)
 	NoInstall  bool
 }
 
@@ -126,7 +127,7 @@ var InstanceAddOp = define(&Opcode[InstanceAddArgs]{
 	Subject: func(a InstanceAddArgs) string { return a.Name },
 	Needs: func(st *statefile.State, a InstanceAddArgs) Needs {
 		parts := []string{PartOS}
-		if a.Template == storage.Plain || a.Template == storage.DRBD {
+		if t := defaultTemplate(st, a.Template); t == storage.Plain || t == storage.DRBD {
 			parts = append(parts, PartVGs)
 		}
 		if slices.ContainsFunc(a.Disks, func(d storage.Spec) bool { return d.Adopt != "" }) {
@@ -146,6 +147,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if _, ok := st.Instances[a.Name]; ok {
 		return nil, prereq(ErrExists, "Instance '%s' is already in the cluster", a.Name)
 	}
+	a.Template = defaultTemplate(st, a.Template)
 	if !slices.Contains(cl.EnabledDiskTemplates, a.Template) {
 		return nil, prereq(ErrWrongInput, "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s", a.Template, strings.Join(cl.EnabledDiskTemplates, ","))
 	}
@@ -266,7 +268,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	inst := &statefile.Instance{
 		Meta: statefile.Meta{UUID: env.NewID()}, Name: a.Name, PrimaryNode: a.Primary, OS: joinOS(def.Name, variant),
 		Hypervisor: a.Hypervisor, HVParams: a.HVParams, BEParams: a.BEParams, OSParams: a.OSParams,
-		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: []string{},
+		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: sortedTags(a.Tags),
 	}
 	if a.NoStart {
 		inst.AdminState = "down"
@@ -630,4 +632,22 @@ func newDRBDDisks(env Env, a InstanceAddArgs) ([]*statefile.Disk, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	return disks, nil
+}
+
+// sortedTags are tags as the state keeps them: sorted, once each, never nil.
+func sortedTags(tags []string) []string {
+	out := slices.Compact(slices.Sorted(slices.Values(tags)))
+	if out == nil {
+		return []string{}
+	}
+	return out
+}
+
+// defaultTemplate is t, or the cluster's default disk template (the first
+// enabled one, as Ganeti) when t is empty.
+func defaultTemplate(st *statefile.State, t string) string {
+	if t == "" && len(st.Cluster.EnabledDiskTemplates) > 0 {
+		return st.Cluster.EnabledDiskTemplates[0]
+	}
+	return t
 }

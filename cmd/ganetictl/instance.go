@@ -45,7 +45,7 @@ type InstanceCmd struct {
 type InstanceAddCmd struct {
 	Node        string   `short:"n" name:"node" help:"Primary node (PNODE[:SNODE])." required:""`
 	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
-	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, rbd." required:""`
+	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, drbd, rbd (default: the cluster's first enabled)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
 	Disks       []string `name:"disk" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"maxmem=,minmem=,memory=,vcpus=,auto_balance=..."`
@@ -54,6 +54,7 @@ type InstanceAddCmd struct {
 	NICs        []string `name:"net" help:"N:ip=,mac=,link=,mode= (repeatable); default one NIC."`
 	NoNICs      bool     `name:"no-nics"`
 	NoStart     bool     `name:"no-start"`
+	Tags        string   `name:"tags" help:"Comma-separated tags of the new instance."`
 	NoInstall   bool     `name:"no-install"`
 	NoNameCheck bool     `name:"no-name-check"`
 	NoIPCheck   bool     `name:"no-ip-check"`
@@ -113,6 +114,12 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 	}
 	if len(a.NICs) == 0 && !c.NoNICs {
 		a.NICs = []playbooks.NICSpec{{}}
+	}
+	a.Tags = splitList(c.Tags)
+	for _, t := range a.Tags {
+		if err := inventory.ValidTag(t); err != nil {
+			return a, invalid("--tags: %v", err)
+		}
 	}
 	return a, nil
 }
