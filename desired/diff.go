@@ -487,7 +487,7 @@ func (d *differ) modify(in *Instance) {
 		case mib > size:
 			idx := i
 			op := &Op{Desc: fmt.Sprintf("instance grow-disk %s %d", name, idx), Object: "instance " + name, Instances: []string{name},
-				Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.GrowDisk(env, name, idx, mib, true) }}
+				Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.GrowDisk(env, name, idx, mib, true, false) }}
 			if d.add(phModify, in.KeyLine("disks"), op) {
 				change(fmt.Sprintf("disk %d: %d -> %d MiB", i, size, mib))
 			}

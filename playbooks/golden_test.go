@@ -577,6 +577,12 @@ func instanceCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.InstanceAdd(w.env(), drbdInst("db1", "node1", "node2", 1024))
 			}},
+		{name: "instance_add_drbd_no_wait_for_sync",
+			plan: func(w *world) (*plan.Plan, error) {
+				a := drbdInst("db1", "node1", "node2", 1024)
+				a.NoWaitForSync = true
+				return pb.InstanceAdd(w.env(), a)
+			}},
 		{name: "instance_add_file_no_start",
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.InstanceAdd(w.env(), stopped(fileInst("files1", "node2", 512)))
@@ -707,13 +713,13 @@ func instanceOpCases() []goldenCase {
 			plan:  func(w *world) (*plan.Plan, error) { return pb.DeactivateDisks(w.env(), "db1", true) }},
 		{name: "instance_grow_disk_plain",
 			setup: func(w *world) { w.add(plainInst("web1", "node1", 1024, 512)); w.runs("web1") },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "web1", 1, 512, false) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "web1", 1, 512, false, false) }},
 		{name: "instance_grow_disk_drbd_absolute",
 			setup: func(w *world) { w.add(drbdInst("db1", "node1", "node2", 1024)); w.runs("db1"); w.drbdSynced("db1") },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "db1", 0, 2048, true) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "db1", 0, 2048, true, false) }},
 		{name: "instance_grow_disk_file",
 			setup: func(w *world) { w.add(stopped(fileInst("files1", "node2", 512))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "files1", 0, 256, false) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "files1", 0, 256, false, false) }},
 	}
 }
 
@@ -867,6 +873,10 @@ func replaceCases() []goldenCase {
 		{name: "instance_replace_disks_primary", setup: drbdRunning, plan: replace("primary", "")},
 		{name: "instance_replace_disks_secondary_one_disk", setup: drbdRunning, plan: replace("secondary", "", 1)},
 		{name: "instance_replace_disks_new_secondary", setup: drbdRunning, plan: replace("new", "node3")},
+		{name: "instance_replace_disks_new_secondary_early_release", setup: drbdRunning,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.ReplaceDisks(w.env(), pb.ReplaceDisksArgs{Name: "db1", Mode: "new", NewNode: "node3", Timestamp: timestamp, EarlyRelease: true})
+			}},
 		{name: "instance_replace_disks_new_secondary_old_down",
 			setup: func(w *world) {
 				drbdRunning(w)

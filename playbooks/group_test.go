@@ -127,3 +127,30 @@ func TestSelectInstances(t *testing.T) {
 		}
 	}
 }
+
+func TestInstancePolicyEnforced(t *testing.T) {
+	env := instanceEnv(t)
+	add := InstanceAddArgs{Name: "web1", Template: "file", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}}
+	// No policy set: Ganeti's defaults are shown, not enforced.
+	if _, err := InstanceAdd(env, add); err != nil {
+		t.Fatalf("without a policy: %v", err)
+	}
+	pol := DefaultIPolicy()
+	env.State.Cluster.IPolicy = &pol
+	_, err := InstanceAdd(env, add)
+	if err == nil || !strings.Contains(err.Error(), "disk-size value 64 is not in range [1024, 1048576]") || !strings.Contains(err.Error(), "--ignore-ipolicy") {
+		t.Errorf("a 64 MiB disk under Ganeti's default policy: %v", err)
+	}
+	add.IgnoreIPolicy = true
+	if _, err := InstanceAdd(env, add); err != nil {
+		t.Errorf("--ignore-ipolicy: %v", err)
+	}
+	// A group's stricter policy applies to its nodes.
+	env.State.Cluster.IPolicy = nil
+	env.State.NodeGroups["default"].IPolicy = &statefile.IPolicy{DiskTemplates: []string{"plain"}}
+	add.IgnoreIPolicy = false
+	if _, err := InstanceAdd(env, add); err == nil || !strings.Contains(err.Error(), "Disk template file is not allowed") {
+		t.Errorf("the group's templates: %v", err)
+	}
+}

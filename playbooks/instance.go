@@ -116,7 +116,11 @@ type InstanceAddArgs struct {
 	NICs       []NICSpec
 	NoStart    bool
 	Tags       []string // the new instance's tags (--tags)
-	NoInstall  bool
+	// IgnoreIPolicy places the instance even where it breaks the instance
+	// policy (--ignore-ipolicy); NoWaitForSync does not wait for a new
+	// mirror to sync (--no-wait-for-sync).
+	IgnoreIPolicy, NoWaitForSync bool
+	NoInstall                    bool
 }
 
 // InstanceAddOp is gnt-instance add: the facts of its nodes, with the OS
@@ -294,7 +298,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if err := activate(env, p, "activate disks", inst, true); err != nil {
 		return nil, err
 	}
-	if isDRBD(inst) {
+	if isDRBD(inst) && !a.NoWaitForSync {
 		seqs, err := drbdWaitSync(env, inst)
 		if err != nil {
 			return nil, err
@@ -315,6 +319,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 			return nil, err
 		}
 		p.Add("start the instance", plan.Abort, steps...)
+	}
+	if err := checkIPolicy(st, inst, a.IgnoreIPolicy); err != nil {
+		return nil, err
 	}
 	return setInstance(p, st, a.Name, nil, inst)
 }

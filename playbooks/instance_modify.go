@@ -35,6 +35,7 @@ type ModifyInstanceArgs struct {
 	NICs          []NICMod
 	OSType        string
 	Offline       *bool // --offline (true) / --online (false)
+	IgnoreIPolicy bool  // --ignore-ipolicy
 }
 
 // InstanceModifyOp is gnt-instance modify (but -t: InstanceConvertOp).
@@ -121,6 +122,11 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	}
 	if err := modifyNICs(env, c, a.NICs); err != nil {
 		return nil, err
+	}
+	if a.BEParams != nil || len(a.Disks) > 0 || len(a.NICs) > 0 {
+		if err := checkIPolicy(st, c, a.IgnoreIPolicy); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.Set(plan.KindInstance, a.Name, inst, c); err != nil {
 		return nil, err

@@ -58,7 +58,10 @@ type InstanceAddCmd struct {
 	NoInstall   bool     `name:"no-install"`
 	NoNameCheck bool     `name:"no-name-check"`
 	NoIPCheck   bool     `name:"no-ip-check"`
-	Name        string   `arg:""`
+	// NoWaitForSync and IgnoreIPolicy are Ganeti's options of the same names.
+	NoWaitForSync bool   `name:"no-wait-for-sync" help:"Do not wait for a new mirror to sync."`
+	IgnoreIPolicy bool   `name:"ignore-ipolicy" help:"Create the instance even where it breaks the instance policy."`
+	Name          string `arg:""`
 }
 
 func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
@@ -88,7 +91,8 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 		}
 	}
 	primary, secondary, _ := strings.Cut(c.Node, ":")
-	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall}
+	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall,
+		NoWaitForSync: c.NoWaitForSync, IgnoreIPolicy: c.IgnoreIPolicy}
 	if c.OS == "" {
 		return a, invalid("no OS given: pass -o OS[+variant] (see `ganetictl os list`)")
 	}
@@ -294,7 +298,9 @@ func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceActivateCmd is gnt-instance activate-disks.
 type InstanceActivateCmd struct {
-	Name string `arg:""`
+	WaitForSync bool   `name:"wait-for-sync" help:"Wait until a mirror's disks are in sync."`
+	IgnoreSize  bool   `name:"ignore-size" help:"Accepted for compatibility (sizes come from the state)."`
+	Name        string `arg:""`
 }
 
 func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
@@ -303,7 +309,7 @@ func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if err := a.run(ctx, playbooks.ActivateDisksOp.With(c.Name)); err != nil || g.DryRun || g.PlanOut != "" {
+	if err := a.run(ctx, playbooks.ActivateDisksOp.With(playbooks.ActivateArgs{Name: c.Name, WaitForSync: c.WaitForSync})); err != nil || g.DryRun || g.PlanOut != "" {
 		return err
 	}
 	st, err := a.readState(ctx)
@@ -330,10 +336,12 @@ func (c *InstanceDeactivateCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceGrowDiskCmd is gnt-instance grow-disk.
 type InstanceGrowDiskCmd struct {
-	Absolute bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
-	Name     string `arg:""`
-	Disk     int    `arg:"" help:"Disk index."`
-	Amount   string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
+	Absolute      bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
+	NoWaitForSync bool   `name:"no-wait-for-sync" help:"Accepted for compatibility: a grown mirror needs no resync here."`
+	IgnoreIPolicy bool   `name:"ignore-ipolicy" help:"Grow past the instance policy's disk size."`
+	Name          string `arg:""`
+	Disk          int    `arg:"" help:"Disk index."`
+	Amount        string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
 }
 
 func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
@@ -341,7 +349,7 @@ func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("grow-disk amount %q: %v", c.Amount, err)
 	}
-	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute}))
+	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute, IgnoreIPolicy: c.IgnoreIPolicy}))
 }
 
 // InstanceRecreateCmd is gnt-instance recreate-disks.
@@ -416,6 +424,8 @@ type InstanceModifyCmd struct {
 	Online        bool     `name:"online"`
 	Template      string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
 	Node          string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
+	NoWaitForSync bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
+	IgnoreIPolicy bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
 	Name          string   `arg:""`
 }
 
@@ -424,12 +434,12 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
 			return invalid("-t (disk template conversion) cannot be combined with other changes")
 		}
-		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node}))
+		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node, NoWaitForSync: c.NoWaitForSync}))
 	}
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
 	}
-	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType}
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy}
 	var err error
 	if args.BEParams, err = parseKV(c.Backend); err != nil {
 		return err
