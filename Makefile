@@ -46,12 +46,10 @@ vet:
 	$(GO) vet -tags bed ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-# depcheck is strict for every rule but one: fmt.Print*/Fprint* in
-# cmd/ganetictl outside main.go only warn until PRINTS_STRICT=1
-# ("make depcheck PRINTS_STRICT=1"; see scripts/depcheck.sh).
-PRINTS_STRICT ?=
+# depcheck enforces DESIGN §2's dependency directions and that only
+# internal/view prints (see scripts/depcheck.sh).
 depcheck:
-	@DEPCHECK_PRINTS=$(if $(filter 1,$(PRINTS_STRICT)),strict,warn) sh scripts/depcheck.sh
+	@sh scripts/depcheck.sh
 
 # Unit tests need no root and never touch a test bed: every test that
 # starts or uses one is in a file behind the build tag "bed" (//go:build

@@ -522,8 +522,11 @@ func (c *ClusterSearchTagsCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	found := playbooks.SearchTags(st, re)
-	if err := a.pr.Result(view.TagMatches(found)); err != nil {
+	var found view.TagMatches
+	for _, m := range playbooks.SearchTags(st, re) {
+		found = append(found, view.TagMatch(m))
+	}
+	if err := a.pr.Result(found); err != nil {
 		return err
 	}
 	if len(found) == 0 {

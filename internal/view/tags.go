@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/ganetictl/ganetictl/playbooks"
 )
 
 // Tags is `list-tags` (cluster, node, instance): one tag a line, JSON an
@@ -24,8 +22,14 @@ func (t Tags) Text(w io.Writer) error {
 // MarshalJSON is the tags as an array.
 func (t Tags) MarshalJSON() ([]byte, error) { return marshalRaw(nonNil([]string(t))) }
 
+// TagMatch is one tag search-tags found: the object's path and the tag.
+type TagMatch struct {
+	Path string `json:"path"`
+	Tag  string `json:"tag"`
+}
+
 // TagMatches are search-tags' findings: "PATH TAG" lines.
-type TagMatches []playbooks.TagMatch
+type TagMatches []TagMatch
 
 // Text writes one match a line.
 func (m TagMatches) Text(w io.Writer) error {
@@ -38,4 +42,4 @@ func (m TagMatches) Text(w io.Writer) error {
 }
 
 // MarshalJSON is the list, [] when empty.
-func (m TagMatches) MarshalJSON() ([]byte, error) { return marshalRaw(nonNil([]playbooks.TagMatch(m))) }
+func (m TagMatches) MarshalJSON() ([]byte, error) { return marshalRaw(nonNil([]TagMatch(m))) }
