@@ -412,7 +412,7 @@ func (d *differ) create(in *Instance, replacing bool) {
 		return
 	}
 	args := playbooks.InstanceAddArgs{Name: in.Name, Template: in.Template, Primary: primary, OS: in.OS, Hypervisor: in.Hypervisor,
-		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped"}
+		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped", Tags: in.Tags}
 	if in.Template == "drbd" {
 		args.Secondary = secondary
 	}
@@ -492,7 +492,9 @@ func (d *differ) modify(in *Instance) {
 		case mib > size:
 			idx := i
 			op := &Op{Desc: fmt.Sprintf("instance grow-disk %s %d", name, idx), Object: "instance " + name, Instances: []string{name},
-				Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.GrowDisk(env, name, idx, mib, true) }}
+				Plan: func(env playbooks.Env) (*plan.Plan, error) {
+					return playbooks.GrowDisk(env, name, idx, mib, true, false)
+				}}
 			if d.add(phModify, in.KeyLine("disks"), op) {
 				change(fmt.Sprintf("disk %d: %d -> %d MiB", i, size, mib))
 			}

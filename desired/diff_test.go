@@ -226,6 +226,52 @@ os = "testos"
 	}
 }
 
+// TestApplyConverges: applying a file's operations leaves nothing to do,
+// for every field the file declares (tags included: a new instance's
+// tags were once left for a second pass).
+func TestApplyConverges(t *testing.T) {
+	env := cluster(t)
+	f, err := Parse("desired.toml", []byte(`[cluster]
+tags = ["site:a"]
+
+[[instance]]
+name = "web1"
+template = "file"
+primary = "node1"
+disks = ["64M"]
+os = "testos"
+tags = ["owner:alice", "app:web"]
+
+[[instance]]
+name = "db1"
+template = "drbd"
+primary = "node1"
+secondary = "node2"
+disks = ["32M"]
+os = "testos"
+state = "stopped"
+tags = ["app:db"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realize(t, env, f)
+	if tags := env.State.Instances["web1"].Tags; strings.Join(tags, ",") != "app:web,owner:alice" {
+		t.Errorf("web1's tags after apply: %v", tags)
+	}
+	r, err := Diff(env, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Empty() {
+		var b strings.Builder
+		for _, op := range r.Ops {
+			b.WriteString(op.Desc + "\n")
+		}
+		t.Errorf("a plan right after apply is not empty:\n%s", b.String())
+	}
+}
+
 const netFile = `[[network]]
 name = "test"
 subnet = "198.18.10.0/24"

@@ -10,22 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-// fixtures is Ganeti's own test data, shared with the project (never copied).
-const fixtures = "../../shared/fixtures/ganeti-test-data"
-
+// fixture reads one file of Ganeti's own test data, shared with the
+// project (never copied).
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		if os.IsNotExist(err) && os.Getenv("CI") != "true" {
-			t.Skipf("fixture %s not found: %v", name, err)
-		}
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "ganeti-test-data", name)
 }
 
 // seqIDs gives predictable UUIDs to objects that have none.

@@ -439,6 +439,16 @@ func clusterCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Target: "node2", Copies: w.copies("node1", "node2")})
 			}},
+		{name: "os_modify",
+			plan: func(w *world) (*plan.Plan, error) {
+				hidden := true
+				return pb.OSModify(w.env(), pb.OSModifyArgs{OS: "testos", Hidden: &hidden, OSParams: statefile.Params{"dhcp": "no"},
+					HVParams: map[string]statefile.Params{"kvm": {"kernel_path": "/boot/vmlinuz"}}})
+			}},
+		{name: "cluster_master_failover_newest_candidate",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Copies: w.copies("node1", "node2")})
+			}},
 		{name: "cluster_master_failover_no_voting",
 			setup: func(w *world) { w.down("node1", "connection timed out") },
 			plan: func(w *world) (*plan.Plan, error) {
@@ -567,6 +577,12 @@ func instanceCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.InstanceAdd(w.env(), drbdInst("db1", "node1", "node2", 1024))
 			}},
+		{name: "instance_add_drbd_no_wait_for_sync",
+			plan: func(w *world) (*plan.Plan, error) {
+				a := drbdInst("db1", "node1", "node2", 1024)
+				a.NoWaitForSync = true
+				return pb.InstanceAdd(w.env(), a)
+			}},
 		{name: "instance_add_file_no_start",
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.InstanceAdd(w.env(), stopped(fileInst("files1", "node2", 512)))
@@ -619,10 +635,10 @@ func instanceCases() []goldenCase {
 			plan:  func(w *world) (*plan.Plan, error) { return pb.Rename(w.env(), "files1", "files2") }},
 		{name: "instance_reinstall",
 			setup: func(w *world) { w.add(stopped(plainInst("web1", "node1", 1024))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "web1", "") }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "web1", "", nil) }},
 		{name: "instance_reinstall_other_os",
 			setup: func(w *world) { w.add(stopped(drbdInst("db1", "node1", "node2", 1024))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "db1", "otheros") }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "db1", "otheros", statefile.Params{"dhcp": "no"}) }},
 		{name: "instance_recreate_disks_plain",
 			setup: func(w *world) { w.add(stopped(plainInst("web1", "node1", 1024, 512))) },
 			plan:  func(w *world) (*plan.Plan, error) { return pb.RecreateDisks(w.env(), "web1", "") }},
@@ -697,13 +713,13 @@ func instanceOpCases() []goldenCase {
 			plan:  func(w *world) (*plan.Plan, error) { return pb.DeactivateDisks(w.env(), "db1", true) }},
 		{name: "instance_grow_disk_plain",
 			setup: func(w *world) { w.add(plainInst("web1", "node1", 1024, 512)); w.runs("web1") },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "web1", 1, 512, false) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "web1", 1, 512, false, false) }},
 		{name: "instance_grow_disk_drbd_absolute",
 			setup: func(w *world) { w.add(drbdInst("db1", "node1", "node2", 1024)); w.runs("db1"); w.drbdSynced("db1") },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "db1", 0, 2048, true) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "db1", 0, 2048, true, false) }},
 		{name: "instance_grow_disk_file",
 			setup: func(w *world) { w.add(stopped(fileInst("files1", "node2", 512))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "files1", 0, 256, false) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "files1", 0, 256, false, false) }},
 	}
 }
 
@@ -857,6 +873,10 @@ func replaceCases() []goldenCase {
 		{name: "instance_replace_disks_primary", setup: drbdRunning, plan: replace("primary", "")},
 		{name: "instance_replace_disks_secondary_one_disk", setup: drbdRunning, plan: replace("secondary", "", 1)},
 		{name: "instance_replace_disks_new_secondary", setup: drbdRunning, plan: replace("new", "node3")},
+		{name: "instance_replace_disks_new_secondary_early_release", setup: drbdRunning,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.ReplaceDisks(w.env(), pb.ReplaceDisksArgs{Name: "db1", Mode: "new", NewNode: "node3", Timestamp: timestamp, EarlyRelease: true})
+			}},
 		{name: "instance_replace_disks_new_secondary_old_down",
 			setup: func(w *world) {
 				drbdRunning(w)

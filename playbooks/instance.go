@@ -115,7 +115,12 @@ type InstanceAddArgs struct {
 	OSParams   statefile.Params
 	NICs       []NICSpec
 	NoStart    bool
-	NoInstall  bool
+	Tags       []string // the new instance's tags (--tags)
+	// IgnoreIPolicy places the instance even where it breaks the instance
+	// policy (--ignore-ipolicy); NoWaitForSync does not wait for a new
+	// mirror to sync (--no-wait-for-sync).
+	IgnoreIPolicy, NoWaitForSync bool
+	NoInstall                    bool
 	// NoConflictsCheck: an address outside any network is not checked
 	// against the networks of the primary's group, and an externally
 	// reserved address of a network may be taken (--no-conflicts-check).
@@ -130,7 +135,7 @@ var InstanceAddOp = define(&Opcode[InstanceAddArgs]{
 	Subject: func(a InstanceAddArgs) string { return a.Name },
 	Needs: func(st *statefile.State, a InstanceAddArgs) Needs {
 		parts := []string{PartOS}
-		if a.Template == storage.Plain || a.Template == storage.DRBD {
+		if t := defaultTemplate(st, a.Template); t == storage.Plain || t == storage.DRBD {
 			parts = append(parts, PartVGs)
 		}
 		if slices.ContainsFunc(a.Disks, func(d storage.Spec) bool { return d.Adopt != "" }) {
@@ -150,6 +155,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if _, ok := st.Instances[a.Name]; ok {
 		return nil, prereq(ErrExists, "Instance '%s' is already in the cluster", a.Name)
 	}
+	a.Template = defaultTemplate(st, a.Template)
 	if !slices.Contains(cl.EnabledDiskTemplates, a.Template) {
 		return nil, prereq(ErrWrongInput, "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s", a.Template, strings.Join(cl.EnabledDiskTemplates, ","))
 	}
@@ -210,6 +216,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	def, variant, err := checkOS(a.Primary, f, a.OS)
 	if err != nil {
 		return nil, err
+	}
+	if osName, _, _ := strings.Cut(a.OS, "+"); slices.Contains(st.Cluster.BlacklistedOS, osName) {
+		return nil, prereq(ErrWrongInput, "Guest OS '%s' is not allowed for installation (blacklisted: `os modify --blacklisted=no %s` allows it)", osName, osName)
 	}
 	for i, sp := range a.Disks {
 		if sp.Adopt == "" {
@@ -272,7 +281,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	inst := &statefile.Instance{
 		Meta: statefile.Meta{UUID: env.NewID()}, Name: a.Name, PrimaryNode: a.Primary, OS: joinOS(def.Name, variant),
 		Hypervisor: a.Hypervisor, HVParams: a.HVParams, BEParams: a.BEParams, OSParams: a.OSParams,
-		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: []string{},
+		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: sortedTags(a.Tags),
 	}
 	if a.NoStart {
 		inst.AdminState = "down"
@@ -298,7 +307,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if err := activate(env, p, "activate disks", inst, true); err != nil {
 		return nil, err
 	}
-	if isDRBD(inst) {
+	if isDRBD(inst) && !a.NoWaitForSync {
 		seqs, err := drbdWaitSync(env, inst)
 		if err != nil {
 			return nil, err
@@ -319,6 +328,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 			return nil, err
 		}
 		p.Add("start the instance", plan.Abort, steps...)
+	}
+	if err := checkIPolicy(st, inst, a.IgnoreIPolicy); err != nil {
+		return nil, err
 	}
 	if err := p.Set(plan.KindInstance, a.Name, nil, inst); err != nil {
 		return nil, err
@@ -574,4 +586,22 @@ func newDRBDDisks(env Env, a InstanceAddArgs) ([]*statefile.Disk, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	return disks, nil
+}
+
+// sortedTags are tags as the state keeps them: sorted, once each, never nil.
+func sortedTags(tags []string) []string {
+	out := slices.Compact(slices.Sorted(slices.Values(tags)))
+	if out == nil {
+		return []string{}
+	}
+	return out
+}
+
+// defaultTemplate is t, or the cluster's default disk template (the first
+// enabled one, as Ganeti) when t is empty.
+func defaultTemplate(st *statefile.State, t string) string {
+	if t == "" && len(st.Cluster.EnabledDiskTemplates) > 0 {
+		return st.Cluster.EnabledDiskTemplates[0]
+	}
+	return t
 }

@@ -34,6 +34,7 @@ type ModifyInstanceArgs struct {
 	NICs          []NICMod
 	OSType        string
 	Offline       *bool // --offline (true) / --online (false)
+	IgnoreIPolicy bool  // --ignore-ipolicy
 	// NoConflictsCheck is --no-conflicts-check (see InstanceAddArgs).
 	NoConflictsCheck bool
 }
@@ -123,6 +124,11 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	np := newNICPlanner(env, c.Name, c.PrimaryNode, c.NICs, !a.NoConflictsCheck)
 	if err := modifyNICs(np, c, a.NICs); err != nil {
 		return nil, err
+	}
+	if a.BEParams != nil || len(a.Disks) > 0 || len(a.NICs) > 0 {
+		if err := checkIPolicy(st, c, a.IgnoreIPolicy); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.Set(plan.KindInstance, a.Name, inst, c); err != nil {
 		return nil, err

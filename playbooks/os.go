@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,4 +236,84 @@ func NetworkEnv(n *statefile.Network, prefix string) map[string]string {
 		}
 	}
 	return env
+}
+
+// OSModifyArgs are gnt-os modify's changes to one OS's cluster settings:
+// nil leaves a part as it is.
+type OSModifyArgs struct {
+	OS          string
+	HVParams    map[string]statefile.Params // by hypervisor
+	OSParams    statefile.Params
+	Hidden      *bool
+	Blacklisted *bool
+}
+
+// OSModifyOp is gnt-os modify: Ganeti's CLUSTER_SET_PARAMS with os_hvp,
+// osparams, hidden_os and blacklisted_os.
+var OSModifyOp = define(&Opcode[OSModifyArgs]{ID: OpClusterSetParams, Command: "os modify",
+	Subject: func(a OSModifyArgs) string { return a.OS }, Plan: OSModify})
+
+// OSModify plans changing how the cluster treats an OS.
+func OSModify(env Env, a OSModifyArgs) (*plan.Plan, error) {
+	st := env.State
+	if a.HVParams == nil && a.OSParams == nil && a.Hidden == nil && a.Blacklisted == nil {
+		return nil, prereq(ErrWrongInput, "At least one of OS parameters or hypervisor parameters must be passed")
+	}
+	for hv := range a.HVParams {
+		if !slices.Contains(st.Cluster.EnabledHypervisors, hv) {
+			return nil, prereq(ErrWrongInput, "Hypervisor %s is not enabled (enabled: %s)", hv, strings.Join(st.Cluster.EnabledHypervisors, ", "))
+		}
+	}
+	cl := cloneCluster(&st.Cluster)
+	if a.OSParams != nil {
+		cl.OSParams = cloneParamsMap(st.Cluster.OSParams)
+		cur := cl.OSParams[a.OS]
+		mergeParams(&cur, a.OSParams)
+		if len(cur) == 0 {
+			delete(cl.OSParams, a.OS)
+		} else {
+			cl.OSParams[a.OS] = cur
+		}
+	}
+	if a.HVParams != nil {
+		cl.OSHVP = map[string]map[string]statefile.Params{}
+		for os, byHV := range st.Cluster.OSHVP {
+			cl.OSHVP[os] = cloneParamsMap(byHV)
+		}
+		if cl.OSHVP[a.OS] == nil {
+			cl.OSHVP[a.OS] = map[string]statefile.Params{}
+		}
+		for hv, p := range a.HVParams {
+			cur := cl.OSHVP[a.OS][hv]
+			mergeParams(&cur, p)
+			cl.OSHVP[a.OS][hv] = cur
+		}
+	}
+	toggle := func(list []string, on *bool) []string {
+		out := slices.DeleteFunc(slices.Clone(list), func(s string) bool { return s == a.OS })
+		if on != nil && *on {
+			out = append(out, a.OS)
+			sort.Strings(out)
+		}
+		if on == nil {
+			return list
+		}
+		return out
+	}
+	cl.HiddenOS = toggle(st.Cluster.HiddenOS, a.Hidden)
+	cl.BlacklistedOS = toggle(st.Cluster.BlacklistedOS, a.Blacklisted)
+	p := plan.New(plan.ClusterOp(OpClusterSetParams, "os "+a.OS), st.Lineage, st.Serial)
+	ReplicateTo(p, masterCandidates(st)...)
+	return p, p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl)
+}
+
+func cloneParamsMap(m map[string]statefile.Params) map[string]statefile.Params {
+	if m == nil {
+		return map[string]statefile.Params{}
+	}
+	out := make(map[string]statefile.Params, len(m))
+	for k, v := range m {
+		out[k] = cloneParams(v)
+	}
+	return out
 }

@@ -20,10 +20,27 @@ import (
 
 // BackupCmd is gnt-backup.
 type BackupCmd struct {
-	Export BackupExportCmd `cmd:"" help:"Export an instance's disks and configuration to a node."`
-	Import BackupImportCmd `cmd:"" help:"Create an instance from an export."`
-	List   BackupListCmd   `cmd:"" help:"List the exports on the nodes."`
-	Remove BackupRemoveCmd `cmd:"" help:"Remove an instance's exports from all nodes."`
+	Export     BackupExportCmd `cmd:"" help:"Export an instance's disks and configuration to a node."`
+	Import     BackupImportCmd `cmd:"" help:"Create an instance from an export."`
+	List       BackupListCmd   `cmd:"" help:"List the exports on the nodes."`
+	Remove     BackupRemoveCmd `cmd:"" help:"Remove an instance's exports from all nodes."`
+	ListFields BackupFieldsCmd `cmd:"" name:"list-fields" help:"List the fields of backup list."`
+}
+
+// exportSpec names the fields of an export, as Ganeti's gnt-backup list.
+var exportSpec = view.ListSpec[[2]string]{
+	Default: []string{"node", "export"},
+	Fields: []view.Field[[2]string]{
+		{Name: "node", Title: "Node", Kind: view.KindText, Doc: "Node name", Get: func(r [2]string) any { return r[0] }},
+		{Name: "export", Title: "Export", Kind: view.KindText, Doc: "Export name", Get: func(r [2]string) any { return r[1] }},
+	},
+}
+
+// BackupFieldsCmd is gnt-backup list-fields.
+type BackupFieldsCmd struct{}
+
+func (c *BackupFieldsCmd) Run(s view.Streams) error {
+	return view.RenderTable(s.Out, exportSpec.FieldsTable(), view.TableOpts{})
 }
 
 // BackupExportCmd is gnt-backup export.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -38,6 +39,7 @@ type ClusterCmd struct {
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
 	RemoveTags      TagsRemoveCmd             `cmd:"" name:"remove-tags" help:"Remove tags from the cluster."`
 	ListTags        TagsListCmd               `cmd:"" name:"list-tags" help:"List the cluster's tags."`
+	SearchTags      ClusterSearchTagsCmd      `cmd:"" name:"search-tags" help:"Find the tags matching a regular expression on every object."`
 }
 
 // ClusterInitCmd is gnt-cluster init.
@@ -321,6 +323,20 @@ func (c *ClusterVersionCmd) Run(g *Globals) error {
 	return g.printer().Result(info)
 }
 
+// argv is the remote command: what follows "--", or the first word that is
+// not a flag. kong hands an unknown leading flag over as the command's
+// start: it is refused, not run on every node.
+func (c *ClusterCommandCmd) argv() ([]string, error) {
+	argv := c.Command
+	if len(argv) > 0 && argv[0] == "--" {
+		return argv[1:], nil
+	}
+	if len(argv) > 0 && strings.HasPrefix(argv[0], "-") {
+		return nil, invalid("unknown flag %s: cluster command takes -n, -g, -M and --failure-only before the command; put the command after --", argv[0])
+	}
+	return argv, nil
+}
+
 // ClusterCommandCmd is gnt-cluster command.
 type ClusterCommandCmd struct {
 	Nodes        string   `short:"n" name:"node" help:"Comma-separated nodes (default: all online nodes)."`
@@ -340,9 +356,9 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	argv := c.Command
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
+	argv, err := c.argv()
+	if err != nil {
+		return err
 	}
 	if len(argv) == 0 {
 		return invalid("cluster command needs a command to run, e.g. `ganetictl cluster command -- uptime`")
@@ -489,4 +505,32 @@ type ClusterRedistConfCmd struct{}
 
 func (c *ClusterRedistConfCmd) Run(ctx context.Context, g *Globals) error {
 	return g.run(ctx, playbooks.RedistConfOp.With(struct{}{}))
+}
+
+// ClusterSearchTagsCmd is gnt-cluster search-tags: "PATH TAG" for every
+// tag the pattern (a regular expression) matches; exit 1 when none.
+type ClusterSearchTagsCmd struct {
+	Pattern string `arg:""`
+}
+
+func (c *ClusterSearchTagsCmd) Run(ctx context.Context, g *Globals) error {
+	re, err := regexp.Compile(c.Pattern)
+	if err != nil {
+		return invalid("search-tags %q: %v", c.Pattern, err)
+	}
+	a, st, err := g.openStateOnly(ctx)
+	if err != nil {
+		return err
+	}
+	var found view.TagMatches
+	for _, m := range playbooks.SearchTags(st, re) {
+		found = append(found, view.TagMatch(m))
+	}
+	if err := a.pr.Result(found); err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return silentExit(exitError)
+	}
+	return nil
 }

@@ -45,7 +45,7 @@ type InstanceCmd struct {
 type InstanceAddCmd struct {
 	Node        string   `short:"n" name:"node" help:"Primary node (PNODE[:SNODE])." required:""`
 	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
-	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, rbd." required:""`
+	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, drbd, rbd (default: the cluster's first enabled)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
 	Disks       []string `name:"disk" sep:"none" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"maxmem=,minmem=,memory=,vcpus=,auto_balance=..."`
@@ -54,9 +54,13 @@ type InstanceAddCmd struct {
 	NICs        []string `name:"net" sep:"none" help:"N:ip=IP|pool|none,network=NET,mac=,link=,mode=,vlan=,name= (repeatable); default one NIC."`
 	NoNICs      bool     `name:"no-nics"`
 	NoStart     bool     `name:"no-start"`
+	Tags        string   `name:"tags" help:"Comma-separated tags of the new instance."`
 	NoInstall   bool     `name:"no-install"`
 	NoNameCheck bool     `name:"no-name-check"`
 	NoIPCheck   bool     `name:"no-ip-check"`
+	// NoWaitForSync and IgnoreIPolicy are Ganeti's options of the same names.
+	NoWaitForSync bool `name:"no-wait-for-sync" help:"Do not wait for a new mirror to sync."`
+	IgnoreIPolicy bool `name:"ignore-ipolicy" help:"Create the instance even where it breaks the instance policy."`
 	// NoConflictsCheck lets a NIC take an externally reserved address of
 	// its network, or an address of a network it is not in.
 	NoConflictsCheck bool   `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
@@ -64,11 +68,18 @@ type InstanceAddCmd struct {
 }
 
 func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
+	// The inventory first: a broken one is the error to see, not a name
+	// that does not resolve.
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
 	args, err := c.args()
 	if err != nil {
 		return err
 	}
-	return g.run(ctx, playbooks.InstanceAddOp.With(args))
+	return a.run(ctx, playbooks.InstanceAddOp.With(args))
 }
 
 // args checks everything that needs no state: names, sizes, syntax.
@@ -84,7 +95,7 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 	}
 	primary, secondary, _ := strings.Cut(c.Node, ":")
 	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall,
-		NoConflictsCheck: c.NoConflictsCheck}
+		NoWaitForSync: c.NoWaitForSync, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck}
 	if c.OS == "" {
 		return a, invalid("no OS given: pass -o OS[+variant] (see `ganetictl os list`)")
 	}
@@ -110,6 +121,12 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 	}
 	if len(a.NICs) == 0 && !c.NoNICs {
 		a.NICs = []playbooks.NICSpec{{}}
+	}
+	a.Tags = splitList(c.Tags)
+	for _, t := range a.Tags {
+		if err := inventory.ValidTag(t); err != nil {
+			return a, invalid("--tags: %v", err)
+		}
 	}
 	return a, nil
 }
@@ -246,38 +263,49 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceStartupCmd is gnt-instance startup.
 type InstanceStartupCmd struct {
-	Name string `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceStartupCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceStartupOp.With(c.Name))
+	return g.runSelected(ctx, "started", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceStartupOp.With(name)
+	})
 }
 
 // InstanceShutdownCmd is gnt-instance shutdown.
 type InstanceShutdownCmd struct {
 	Timeout    time.Duration `name:"timeout" default:"2m" help:"Wait this long for a clean shutdown before killing."`
 	NoRemember bool          `name:"no-remember" help:"Do not record the instance as stopped."`
-	Name       string        `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceShutdownCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: c.Name, Timeout: c.Timeout, NoRemember: c.NoRemember}))
+	return g.runSelected(ctx, "stopped", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: name, Timeout: c.Timeout, NoRemember: c.NoRemember})
+	})
 }
 
 // InstanceRebootCmd is gnt-instance reboot.
 type InstanceRebootCmd struct {
 	Type            string        `name:"type" default:"hard" enum:"soft,hard,full" help:"soft, hard or full."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"2m"`
-	Name            string        `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: c.Name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout}))
+	return g.runSelected(ctx, "rebooted", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout})
+	})
 }
 
 // InstanceActivateCmd is gnt-instance activate-disks.
 type InstanceActivateCmd struct {
-	Name string `arg:""`
+	WaitForSync bool   `name:"wait-for-sync" help:"Wait until a mirror's disks are in sync."`
+	IgnoreSize  bool   `name:"ignore-size" help:"Accepted for compatibility (sizes come from the state)."`
+	Name        string `arg:""`
 }
 
 func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
@@ -286,7 +314,7 @@ func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if err := a.run(ctx, playbooks.ActivateDisksOp.With(c.Name)); err != nil || g.DryRun || g.PlanOut != "" {
+	if err := a.run(ctx, playbooks.ActivateDisksOp.With(playbooks.ActivateArgs{Name: c.Name, WaitForSync: c.WaitForSync})); err != nil || g.DryRun || g.PlanOut != "" {
 		return err
 	}
 	st, err := a.readState(ctx)
@@ -313,10 +341,12 @@ func (c *InstanceDeactivateCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceGrowDiskCmd is gnt-instance grow-disk.
 type InstanceGrowDiskCmd struct {
-	Absolute bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
-	Name     string `arg:""`
-	Disk     int    `arg:"" help:"Disk index."`
-	Amount   string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
+	Absolute      bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
+	NoWaitForSync bool   `name:"no-wait-for-sync" help:"Accepted for compatibility: a grown mirror needs no resync here."`
+	IgnoreIPolicy bool   `name:"ignore-ipolicy" help:"Grow past the instance policy's disk size."`
+	Name          string `arg:""`
+	Disk          int    `arg:"" help:"Disk index."`
+	Amount        string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
 }
 
 func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
@@ -324,7 +354,7 @@ func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("grow-disk amount %q: %v", c.Amount, err)
 	}
-	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute}))
+	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute, IgnoreIPolicy: c.IgnoreIPolicy}))
 }
 
 // InstanceRecreateCmd is gnt-instance recreate-disks.
@@ -339,23 +369,32 @@ func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceReinstallCmd is gnt-instance reinstall.
 type InstanceReinstallCmd struct {
-	OS    string `short:"o" name:"os-type"`
-	Force bool   `short:"f" name:"force"`
-	Name  string `arg:""`
+	OS       string `short:"o" name:"os-type"`
+	OSParams string `short:"O" name:"os-parameters" help:"key=value,... for the OS (recorded as the instance's)."`
+	Force    bool   `short:"f" name:"force"`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
+	osp, err := parseKV(c.OSParams)
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	if !c.Force {
-		if err := a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Name)); err != nil {
+	if !c.Force && len(c.Names) == 1 && !c.All {
+		a, err := g.open()
+		if err != nil {
+			return err
+		}
+		err = a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Names[0]))
+		a.close()
+		if err != nil {
 			return err
 		}
 	}
-	return a.run(ctx, playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: c.Name, OS: c.OS}))
+	return g.runSelected(ctx, "reinstalled (all their data removed)", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: name, OS: c.OS, OSParams: osp})
+	})
 }
 
 // InstanceRenameCmd is gnt-instance rename.
@@ -391,6 +430,8 @@ type InstanceModifyCmd struct {
 	Online           bool     `name:"online"`
 	Template         string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
 	Node             string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
+	NoWaitForSync    bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
+	IgnoreIPolicy    bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
 	Name             string   `arg:""`
 }
 
@@ -399,12 +440,12 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
 			return invalid("-t (disk template conversion) cannot be combined with other changes")
 		}
-		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node}))
+		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node, NoWaitForSync: c.NoWaitForSync}))
 	}
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
 	}
-	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, NoConflictsCheck: c.NoConflictsCheck}
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck}
 	var err error
 	if args.BEParams, err = parseKV(c.Backend); err != nil {
 		return err

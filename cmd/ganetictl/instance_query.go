@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ganetictl/ganetictl/internal/qfilter"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/hv"
@@ -188,6 +189,7 @@ type InstanceListCmd struct {
 	NoHeaders bool     `name:"no-headers"`
 	Separator string   `name:"separator"`
 	Units     string   `name:"units"`
+	Filter    bool     `short:"F" name:"filter" help:"The arguments are a query filter (e.g. 'pnode == \"node1\" and status == \"running\"')."`
 	Names     []string `arg:"" optional:""`
 }
 
@@ -196,18 +198,30 @@ func (c *InstanceListCmd) Run(ctx context.Context, g *Globals, s view.Streams) e
 	if err != nil {
 		return invalid("%v", err)
 	}
+	names, filter, err := listFilter(c.Names, c.Filter)
+	if err != nil {
+		return err
+	}
 	live := false
 	for _, f := range sel {
 		live = live || instanceLiveFields[f.Name]
+	}
+	if filter != nil {
+		for _, f := range qfilter.Fields(filter) {
+			live = live || instanceLiveFields[f]
+		}
 	}
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	rows, err := a.instanceRows(ctx, c.Names, live)
+	rows, err := a.instanceRows(ctx, names, live)
 	if err != nil {
 		return err
+	}
+	if rows, err = instanceSpec.Filter(rows, filter); err != nil {
+		return invalid("%v", err)
 	}
 	return view.RenderList(s.Out, instanceSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }

@@ -20,8 +20,9 @@ import (
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-// parse runs the command line through the CLI parser only.
-func parse(t *testing.T, args ...string) *CLI {
+// mustParse runs the command line through the CLI parser only, with the
+// argument rewriting run() does.
+func mustParse(t *testing.T, args ...string) *CLI {
 	t.Helper()
 	var cli CLI
 	parser, err := kong.New(&cli, kong.Name("ganetictl"), kong.Exit(func(int) { t.Fatalf("parser exited on %q", args) }))
@@ -38,7 +39,7 @@ func parse(t *testing.T, args ...string) *CLI {
 // commas included (kong splits repeatable flags on commas by default,
 // which broke the guide's --net 0:ip=...,link=...).
 func TestRepeatableFlagsKeepCommas(t *testing.T) {
-	cli := parse(t, "instance", "add", "-n", "node1", "-o", "testos", "-t", "plain",
+	cli := mustParse(t, "instance", "add", "-n", "node1", "-o", "testos", "-t", "plain",
 		"--disk", "0:size=1G,vg=xenvg", "--disk", "1:size=512M,mode=ro",
 		"--net", "0:ip=198.18.10.5,link=br0", "--net", "1:ip=pool,network=test", "--no-name-check", "inst1")
 	c := cli.Instance.Add
@@ -58,16 +59,16 @@ func TestRepeatableFlagsKeepCommas(t *testing.T) {
 		t.Errorf("disks %+v", a.Disks)
 	}
 
-	cli = parse(t, "instance", "modify", "--net", "-1:add,ip=pool,network=test", "--net", "0:ip=none,network=test1", "--disk", "add:size=1G,mode=ro", "inst1")
+	cli = mustParse(t, "instance", "modify", "--net", "-1:add,ip=pool,network=test", "--net", "0:ip=none,network=test1", "--disk", "add:size=1G,mode=ro", "inst1")
 	if m := cli.Instance.Modify; !slices.Equal(m.NICs, []string{"-1:add,ip=pool,network=test", "0:ip=none,network=test1"}) ||
 		!slices.Equal(m.Disks, []string{"add:size=1G,mode=ro"}) {
 		t.Errorf("modify --net %q --disk %q", m.NICs, m.Disks)
 	}
-	cli = parse(t, "backup", "import", "-n", "node1", "--src-node", "node2", "--net", "0:ip=pool,network=test", "--disk", "0:size=1G,vg=xenvg", "inst1")
+	cli = mustParse(t, "backup", "import", "-n", "node1", "--src-node", "node2", "--net", "0:ip=pool,network=test", "--disk", "0:size=1G,vg=xenvg", "inst1")
 	if b := cli.Backup.Import; !slices.Equal(b.NICs, []string{"0:ip=pool,network=test"}) || !slices.Equal(b.Disks, []string{"0:size=1G,vg=xenvg"}) {
 		t.Errorf("import --net %q --disk %q", b.NICs, b.Disks)
 	}
-	cli = parse(t, "cluster", "modify", "-H", "kvm:kernel_path=,migration_bandwidth=64", "-H", "xen-pvm:root_path=/dev/xvda1")
+	cli = mustParse(t, "cluster", "modify", "-H", "kvm:kernel_path=,migration_bandwidth=64", "-H", "xen-pvm:root_path=/dev/xvda1")
 	if h := cli.Cluster.Modify.HypervisorParameters; !slices.Equal(h, []string{"kvm:kernel_path=,migration_bandwidth=64", "xen-pvm:root_path=/dev/xvda1"}) {
 		t.Errorf("-H %q", h)
 	}
@@ -108,7 +109,7 @@ func TestNetworkConnectForms(t *testing.T) {
 		{[]string{"test", "default", "rack2"},
 			playbooks.NetworkConnectArgs{Network: "test", Groups: []string{"default", "rack2"}}},
 	} {
-		cli := parse(t, append([]string{"network", "connect"}, tc.args...)...)
+		cli := mustParse(t, append([]string{"network", "connect"}, tc.args...)...)
 		got, err := cli.Network.Connect.args()
 		if err != nil {
 			t.Errorf("%q: %v", tc.args, err)
@@ -121,7 +122,7 @@ func TestNetworkConnectForms(t *testing.T) {
 			t.Errorf("%q:\ngot  %s\nwant %s", tc.args, g, w)
 		}
 	}
-	cli := parse(t, "network", "connect", "-N", "colour=red", "test")
+	cli := mustParse(t, "network", "connect", "-N", "colour=red", "test")
 	if _, err := cli.Network.Connect.args(); err == nil || !strings.Contains(err.Error(), "unknown NIC parameter") {
 		t.Errorf("bad -N: %v", err)
 	}

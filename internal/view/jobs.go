@@ -73,7 +73,15 @@ type RunResult struct {
 	Serial    int64  `json:"serial"`
 	Failed    int    `json:"failed_steps"`
 	Aborted   bool   `json:"aborted,omitempty"`
+	Error     string `json:"error,omitempty"` // of one of several jobs
 }
+
+// RunResults are the results of several jobs of one command (startup
+// --all): nothing for people, a JSON array.
+type RunResults []RunResult
+
+// Text writes nothing: progress and warnings said it.
+func (RunResults) Text(io.Writer) error { return nil }
 
 // Text writes nothing.
 func (RunResult) Text(io.Writer) error { return nil }

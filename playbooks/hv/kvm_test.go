@@ -2,17 +2,13 @@ package hv
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 	"github.com/ganetictl/ganetictl/statefile"
 )
-
-// goldenDir holds the outputs of a real Ganeti 3.0.2 cluster.
-const goldenDir = "../../../shared/reference/ganeti-golden"
 
 // goldenInstance is the kvm1 instance of kvm_instance_info.txt.
 func goldenInstance() *statefile.Instance {
@@ -39,10 +35,7 @@ func goldenStart(t *testing.T) StartArgs {
 // (ifname=...,script=no,downscript=no) where Ganeti passed an open tap fd
 // (fd=10), which an agentless orchestrator cannot do.
 func TestKVMArgvGolden(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(goldenDir, "kvm_qemu_cmdline.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := fixtures.ReadReference(t, "ganeti-golden", "kvm_qemu_cmdline.txt")
 	var golden string
 	for _, l := range strings.Split(string(raw), "\n") {
 		if strings.HasPrefix(l, "/usr/bin/qemu-system-x86_64 ") {
