@@ -638,7 +638,9 @@ func instanceCases() []goldenCase {
 			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "web1", "", nil) }},
 		{name: "instance_reinstall_other_os",
 			setup: func(w *world) { w.add(stopped(drbdInst("db1", "node1", "node2", 1024))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "db1", "otheros", statefile.Params{"dhcp": "no"}) }},
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.Reinstall(w.env(), "db1", "otheros", statefile.Params{"dhcp": "no"})
+			}},
 		{name: "instance_recreate_disks_plain",
 			setup: func(w *world) { w.add(stopped(plainInst("web1", "node1", 1024, 512))) },
 			plan:  func(w *world) (*plan.Plan, error) { return pb.RecreateDisks(w.env(), "web1", "") }},
