@@ -31,7 +31,7 @@ type app struct {
 	s     view.Streams
 	pr    view.Printer
 	inv   *inventory.Inventory
-	store *statefile.DirStore
+	store statefile.Backend
 	pool  *remote.Pool
 	eng   *job.Engine
 	rep   *view.JobReporter
@@ -107,6 +107,9 @@ func (g *Globals) openState(ctx context.Context) (*app, *statefile.State, error)
 }
 
 func (a *app) close() {
+	if a.store != nil {
+		_ = a.store.Close()
+	}
 	if a.pool != nil {
 		_ = a.pool.Close()
 	}
