@@ -392,14 +392,18 @@ func dropClaims(ctx context.Context, sp LockSpace, job int64, self string) {
 }
 
 func lockOne(ctx context.Context, sp LockSpace, self string, r LockReq, waiting func(LockReq, []LockInfo)) (func(), error) {
-	delay, told := 20*time.Millisecond, false
+	delay, told, waited := 20*time.Millisecond, false, false
 	for {
 		rel, err := sp.TryLock(ctx, self, r)
 		if err == nil {
 			return rel, nil
 		}
 		if !errors.Is(err, ErrLockBusy) {
-			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			switch {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded) && waited:
+				// The deadline passed mid-try while waiting: still held.
+				return nil, &ObjectLockedError{Req: r, Holders: holdersOf(ctx, sp, self, r)}
+			case ctx.Err() != nil:
 				return nil, ctx.Err()
 			}
 			return nil, fmt.Errorf("lock %s: %w", r, err)
@@ -415,6 +419,7 @@ func lockOne(ctx context.Context, sp LockSpace, self string, r LockReq, waiting 
 			waiting(r, holders)
 			told = true
 		}
+		waited = true
 		t := time.NewTimer(delay + rand.N(delay/2))
 		select {
 		case <-ctx.Done():
