@@ -73,7 +73,7 @@ const (
 	kvState    = "state.json"
 	kvHistory  = "history/"       // <serial>.json
 	kvIndex    = "history/index/" // <serial>.json: a HistoryEntry
-	kvJobs  = "journal/"       // <id>.json
+	kvJobs     = "journal/"       // <id>.json
 	kvArchive  = "journal/archive/"
 	kvDrain    = "queue.drained"
 	kvApplied  = "applied/" // <id>: RFC3339 time

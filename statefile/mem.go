@@ -28,7 +28,7 @@ func NewMem() *MemStore {
 type memBackend struct {
 	mu     sync.Mutex
 	kv     map[string][]byte
-	lock   *LockInfo // the writer lock's holder
+	lock   *LockInfo                  // the writer lock's holder
 	excl   map[string]string          // object lock -> exclusive holder
 	shared map[string]map[string]bool // object lock -> shared holders
 }
@@ -153,5 +153,5 @@ func (m *memBackend) TryLock(_ context.Context, holder string, r LockReq) (func(
 }
 
 func (m *memBackend) Alive(context.Context) (func(string, int) bool, error) { return LocalAlive, nil }
-func (m *memBackend) Lost() <-chan struct{}                              { return nil }
-func (m *memBackend) Close() error                                       { return nil }
+func (m *memBackend) Lost() <-chan struct{}                                 { return nil }
+func (m *memBackend) Close() error                                          { return nil }

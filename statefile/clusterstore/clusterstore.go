@@ -67,8 +67,8 @@ type Config struct {
 	Runner remote.Runner
 	// Runners gives other nodes' runners (the new master of a failover).
 	Runners func(ctx context.Context, node string) (remote.Runner, error)
-	Root   string        // default DefaultRoot
-	TTL    time.Duration // default DefaultTTL
+	Root    string        // default DefaultRoot
+	TTL     time.Duration // default DefaultTTL
 	// LocalDir keeps the output of jobs this machine submits.
 	LocalDir string
 }

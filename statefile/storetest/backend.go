@@ -15,7 +15,9 @@ import (
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-func shared(l statefile.Level, n string) statefile.LockReq { return statefile.LockReq{Level: l, Name: n} }
+func shared(l statefile.Level, n string) statefile.LockReq {
+	return statefile.LockReq{Level: l, Name: n}
+}
 func excl(l statefile.Level, n string) statefile.LockReq {
 	return statefile.LockReq{Level: l, Name: n, Exclusive: true}
 }
