@@ -33,6 +33,7 @@ type app struct {
 	inv   *inventory.Inventory
 	store statefile.Backend
 	pool  *remote.Pool
+	spool *remote.Pool // the cluster state backend's (backend.go)
 	eng   *job.Engine
 	rep   *view.JobReporter
 }
@@ -112,6 +113,9 @@ func (a *app) close() {
 	}
 	if a.pool != nil {
 		_ = a.pool.Close()
+	}
+	if a.spool != nil {
+		_ = a.spool.Close()
 	}
 }
 

@@ -558,7 +558,7 @@ func (b *backend) move(ctx context.Context, node string) error {
 	errc := make(chan error, 1)
 	go func() {
 		_, err := old.Run(ctx, remote.Command{Argv: []string{"tar", "-C", b.cfg.Root, "-cf", "-",
-			"--exclude=./sessions", "--exclude=./locks/[0-9]*", "--exclude=./state.lock", "."}, Stdout: pw})
+			"--exclude=./sessions", "--exclude=./locks/[0-9]*", "--exclude=./state.lock", "--exclude=./state.lock.info", "."}, Stdout: pw})
 		pw.CloseWithError(err)
 		errc <- err
 	}()
