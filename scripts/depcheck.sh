@@ -19,6 +19,7 @@ check "$mod/playbooks/plan" "^$mod/(remote|inventory|playbooks/apply|internal)" 
 for p in $(go list ./... | grep -v -e /testbed); do
   case $p in "$mod/cmd/ganetictl") ;; *) check "$p" "alecthomas/kong" "kong only in cmd/ganetictl";; esac
   case $p in "$mod/remote"|"$mod/remote/"*) ;; *) check "$p" "golang.org/x/crypto/ssh|pkg/sftp" "ssh only in remote";; esac
+  case $p in "$mod/statefile/etcdstore"|"$mod/statefile/etcdstore/"*) ;; *) check "$p" "^go.etcd.io/" "etcd only in statefile/etcdstore";; esac
   case $p in "$mod/inventory"|"$mod/desired") ;; *) check "$p" "BurntSushi/toml" "toml only in inventory and desired";; esac
   case $p in "$mod/internal/view"|"$mod/cmd/ganetictl"|"$mod/e2e") ;; *) check "$p" "^$mod/internal/view" "only cmd prints";; esac
 done
