@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -177,5 +178,47 @@ func TestLeaseExpires(t *testing.T) {
 	var oe *statefile.ObjectLockedError
 	if errors.As(err, &oe) {
 		t.Fatal(err)
+	}
+}
+
+// TestTLSAndAuth: TLS with a client certificate and a user with a
+// password; a wrong password is refused without the password in the error.
+func TestTLSAndAuth(t *testing.T) {
+	c := etcdtest.StartTLS(t, 1)
+	c.EnableAuth(t.Context(), "right-password")
+	cfg := etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/tls/", CAFile: c.TLS.CA, CertFile: c.TLS.ClientCert, KeyFile: c.TLS.ClientKey,
+		User: "root", Password: "right-password", LocalDir: t.TempDir()}
+	s, err := etcdstore.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Lock(t.Context(), statefile.NewLockInfo("init", "test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(t.Context(), l, storetest.Sample(statefile.NewLineage())); err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	cfg.Password = "wrong-password-xyz"
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	bad, err := etcdstore.Open(ctx, cfg)
+	if err == nil {
+		_, err = bad.Read(ctx)
+		bad.Close()
+	}
+	if err == nil || strings.Contains(err.Error(), "wrong-password-xyz") {
+		t.Errorf("wrong password: err = %v, want a refusal without the password", err)
+	}
+	cfg.Password, cfg.CertFile, cfg.KeyFile = "right-password", "", ""
+	nocert, err := etcdstore.Open(ctx, cfg)
+	if err == nil {
+		_, err = nocert.Read(ctx)
+		nocert.Close()
+	}
+	if err == nil {
+		t.Errorf("a client without certificate was served")
 	}
 }

@@ -6,7 +6,14 @@ package etcdtest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -26,6 +34,14 @@ type Cluster struct {
 	bin     string
 	members []*member
 	token   string
+	// TLS is set by StartTLS: the files of the CA, and of a client
+	// certificate and key it signed.
+	TLS *TLSFiles
+}
+
+// TLSFiles are PEM files of a test CA and a client certificate.
+type TLSFiles struct {
+	CA, ServerCert, ServerKey, ClientCert, ClientKey string
 }
 
 type member struct {
@@ -75,15 +91,26 @@ func freePort(t testing.TB) int {
 
 // Start starts an n-member cluster and waits until it has a leader. The
 // members are stopped (by their PIDs) when the test ends.
-func Start(t testing.TB, n int) *Cluster {
+func Start(t testing.TB, n int) *Cluster { return start(t, n, false) }
+
+// StartTLS is Start with TLS: the members serve https with a certificate
+// of a test CA and ask clients for one (c.TLS has the files).
+func StartTLS(t testing.TB, n int) *Cluster { return start(t, n, true) }
+
+func start(t testing.TB, n int, withTLS bool) *Cluster {
 	t.Helper()
 	bin := Require(t)
 	c := &Cluster{t: t, bin: bin, token: fmt.Sprintf("gtest-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	base := t.TempDir()
+	scheme := "http"
+	if withTLS {
+		c.TLS = makeTLS(t, base)
+		scheme = "https"
+	}
 	var initial []string
 	for i := range n {
 		m := &member{name: fmt.Sprintf("m%d", i), dir: filepath.Join(base, fmt.Sprintf("m%d", i)),
-			client: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), peer: fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+			client: fmt.Sprintf("%s://127.0.0.1:%d", scheme, freePort(t)), peer: fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
 		initial = append(initial, m.name+"="+m.peer)
 		c.members = append(c.members, m)
 	}
@@ -114,6 +141,10 @@ func (c *Cluster) startMember(m *member, state string) {
 		"--initial-cluster-token", c.token,
 		"--heartbeat-interval", "50", "--election-timeout", "500",
 		"--logger", "zap", "--log-level", "warn")
+	if c.TLS != nil {
+		cmd.Args = append(cmd.Args, "--cert-file", c.TLS.ServerCert, "--key-file", c.TLS.ServerKey,
+			"--trusted-ca-file", c.TLS.CA, "--client-cert-auth")
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -137,7 +168,7 @@ func (c *Cluster) Endpoints() []string {
 
 // Client is a client of the whole cluster, closed when the test ends.
 func (c *Cluster) Client() *clientv3.Client {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(c.config())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -147,7 +178,7 @@ func (c *Cluster) Client() *clientv3.Client {
 
 // Leader is the index of the leading member.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(c.config())
 	if err != nil {
 		return -1, err
 	}
@@ -212,4 +243,81 @@ func (c *Cluster) Stop() {
 	for i := range c.members {
 		c.Kill(i)
 	}
+}
+
+func (c *Cluster) config() clientv3.Config {
+	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if c.TLS != nil {
+		ti := transport.TLSInfo{TrustedCAFile: c.TLS.CA, CertFile: c.TLS.ClientCert, KeyFile: c.TLS.ClientKey}
+		tc, err := ti.ClientConfig()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		cfg.TLS = tc
+	}
+	return cfg
+}
+
+// EnableAuth turns etcd's authentication on with a root user of that
+// password (clients then need it).
+func (c *Cluster) EnableAuth(ctx context.Context, password string) {
+	c.t.Helper()
+	cli := c.Client()
+	if _, err := cli.UserAdd(ctx, "root", password); err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := cli.UserGrantRole(ctx, "root", "root"); err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := cli.AuthEnable(ctx); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// makeTLS writes a CA, a server certificate for 127.0.0.1 and a client
+// certificate into dir.
+func makeTLS(t testing.TB, dir string) *TLSFiles {
+	t.Helper()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caKey := key()
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "etcdtest CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &TLSFiles{CA: write("ca.pem", "CERTIFICATE", caDER)}
+	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
+		k := key()
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage, x509.ExtKeyUsageClientAuth},
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kd, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", kd)
+	}
+	f.ServerCert, f.ServerKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
+	f.ClientCert, f.ClientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
+	return f
 }
