@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -349,5 +350,67 @@ func TestStateMigrateRoundTrip(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(back, "queue.drained")); err == nil {
 		t.Error("the round trip drained the queue")
+	}
+}
+
+// TestBackendClusterFailoverAndRehome: master-failover moves the store to
+// the new master; with that master powered off, cluster recover --rehome
+// rebuilds the store on a candidate from the candidates' copies.
+func TestBackendClusterFailoverAndRehome(t *testing.T) {
+	c := newCluster(t, 3)
+	n := c.names()
+	c.withBackend("cluster", clusterBackend)
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	c.ok("node", "add", n[2])
+	c.ok("cluster", "master-failover", n[1])
+	const store = "/var/lib/ganeti/ganetictl/store"
+	if got := strings.TrimSpace(c.node(n[0], "cat", store+"/moved")); got != n[1] {
+		t.Fatalf("moved marker on %s: %q", n[0], got)
+	}
+	w2 := c.workstation()
+	w2.ok("cluster", "add-tags", "after-failover")
+	serial, _ := w2.shownState()
+	if out := c.node(n[1], "sh", "-c", "ls "+store+"/history"); !strings.Contains(out, strconv.FormatInt(serial-1, 10)+".json") {
+		t.Errorf("history on the new master: %s", out)
+	}
+	if r := w2.ok("job", "list"); !strings.Contains(r.stdout, "CLUSTER_MASTER_FAILOVER") {
+		t.Errorf("the journal did not move with the store: %s", r)
+	}
+
+	// The new master dies.
+	if err := c.bed.PowerOff(t.Context(), n[1]); err != nil {
+		t.Fatal(err)
+	}
+	booted := false
+	t.Cleanup(func() {
+		if !booted {
+			c.bed.Boot(context.Background(), n[1])
+		}
+	})
+	if r := w2.run("state", "show"); r.code == 0 || !strings.Contains(r.stderr, "--rehome") {
+		t.Errorf("state show with the store's node down should point at recover --rehome: %s", r)
+	}
+	w2.ok("--yes", "cluster", "recover", "--rehome", n[2])
+	c.withBackend("cluster", clusterBackend+fmt.Sprintf("node = %q\n", n[2]))
+	serial2, _ := c.shownState()
+	if serial2 < serial {
+		t.Errorf("recovered serial %d < %d", serial2, serial)
+	}
+	if r := c.ok("cluster", "getmaster"); strings.TrimSpace(r.stdout) != n[2] {
+		t.Errorf("getmaster after rehome: %q", r.stdout)
+	}
+	c.ok("cluster", "add-tags", "after-rehome")
+	if err := c.bed.Boot(t.Context(), n[1]); err != nil {
+		t.Fatal(err)
+	}
+	booted = true
+	_, _ = c.shownState()
+	var st struct {
+		Cluster struct{ Tags []string } `json:"cluster"`
+	}
+	json.Unmarshal([]byte(c.ok("state", "show").stdout), &st)
+	if !slices.Contains(st.Cluster.Tags, "after-failover") || !slices.Contains(st.Cluster.Tags, "after-rehome") {
+		t.Errorf("tags after rehome: %v", st.Cluster.Tags)
 	}
 }
