@@ -530,7 +530,14 @@ func (b *backend) Commit(ctx context.Context, lockID string, prev []byte, ops []
 		}
 	}
 	if next != nil && b.cfg.Runners != nil {
-		if st, err := statefile.Read(bytes.NewReader(next)); err == nil && st.Cluster.MasterNode != "" && st.Cluster.MasterNode != b.node {
+		// Only a commit that changes the master moves the store (not the
+		// installation of a copy, nor a store re-homed on purpose).
+		prevMaster := ""
+		if old, err := statefile.Read(bytes.NewReader(prev)); prev != nil && err == nil {
+			prevMaster = old.Cluster.MasterNode
+		}
+		if st, err := statefile.Read(bytes.NewReader(next)); err == nil && prev != nil && st.Cluster.MasterNode != "" &&
+			st.Cluster.MasterNode != prevMaster && st.Cluster.MasterNode != b.node {
 			if err := b.move(ctx, st.Cluster.MasterNode); err != nil {
 				return fmt.Errorf("state committed as serial %d on %s, but moving the store to the new master %s failed: %w; "+
 					"the store stays on %s until `cluster master-failover` is run again", st.Serial, b.node, st.Cluster.MasterNode, err, b.node)
