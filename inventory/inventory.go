@@ -33,6 +33,7 @@ const (
 	DefaultCommandTimeout    = 30 * time.Minute
 	DefaultParallel          = 32
 	DefaultStateDir          = "state"
+	DefaultClusterStoreRoot  = "/var/lib/ganeti/ganetictl/store"
 	DefaultVolumeGroup       = "xenvg"
 	DefaultMACPrefix         = "aa:00:00"
 	DefaultCandidatePoolSize = 10
@@ -101,9 +102,69 @@ type SSH struct {
 	Parallel       int // bound on concurrent node sessions
 }
 
-// State is the [state] table.
+// State is the [state] table: where the state, its history, the journal
+// and the locks are kept.
 type State struct {
-	Dir string // absolute state directory
+	// Dir is the absolute state directory: the state itself with the dir
+	// backend; with the others, where this machine keeps the output of
+	// the jobs it submits.
+	Dir string
+	// Backend is "dir" (the default), "cluster" or "etcd".
+	Backend string
+	Cluster ClusterBackend
+	Etcd    EtcdBackend
+}
+
+// Backends are the state backends.
+var Backends = []string{"dir", "cluster", "etcd"}
+
+// ClusterBackend is [state.cluster]: the state on the master node.
+type ClusterBackend struct {
+	Node    string        // node holding the store when none holds it yet; default cluster.master
+	Root    string        // directory on the node; default /var/lib/ganeti/ganetictl/store
+	LockTTL time.Duration // how long a silent workstation's locks last; default 15s
+}
+
+// EtcdBackend is [state.etcd]: the state in an etcd cluster. The password
+// is never in the inventory: it comes from the environment variable
+// PasswordEnv or the file PasswordFile.
+type EtcdBackend struct {
+	Endpoints                 []string
+	Prefix                    string // default /ganetictl/<cluster.name>/
+	CAFile, CertFile, KeyFile string // absolute; "" when unset
+	User                      string
+	PasswordEnv               string // name of the environment variable holding the password
+	PasswordFile              string // absolute; a file holding the password (mode 0600)
+	DialTimeout               time.Duration
+	LeaseTTL                  time.Duration
+}
+
+// EtcdPassword reads the etcd password from the environment variable or
+// the file the inventory names ("" when it names neither).
+func (e EtcdBackend) EtcdPassword() (string, error) {
+	if e.PasswordEnv != "" {
+		if v, ok := os.LookupEnv(e.PasswordEnv); ok {
+			return v, nil
+		}
+		if e.PasswordFile == "" {
+			return "", fmt.Errorf("state.etcd.password_env: the environment variable %s is not set", e.PasswordEnv)
+		}
+	}
+	if e.PasswordFile == "" {
+		return "", nil
+	}
+	fi, err := os.Stat(e.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("state.etcd.password_file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("state.etcd.password_file %s: readable by others (mode %04o); chmod 600 it", e.PasswordFile, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(e.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("state.etcd.password_file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Defaults is the [defaults] table: cluster-level parameter defaults. Values
@@ -157,7 +218,25 @@ type file struct {
 		Parallel       *int   `toml:"parallel"`
 	} `toml:"ssh"`
 	State struct {
-		Dir string `toml:"dir"`
+		Dir     string `toml:"dir"`
+		Backend string `toml:"backend"`
+		Cluster struct {
+			Node    string `toml:"node"`
+			Root    string `toml:"root"`
+			LockTTL string `toml:"lock_ttl"`
+		} `toml:"cluster"`
+		Etcd struct {
+			Endpoints    []string `toml:"endpoints"`
+			Prefix       string   `toml:"prefix"`
+			CAFile       string   `toml:"ca_file"`
+			CertFile     string   `toml:"cert_file"`
+			KeyFile      string   `toml:"key_file"`
+			User         string   `toml:"user"`
+			PasswordEnv  string   `toml:"password_env"`
+			PasswordFile string   `toml:"password_file"`
+			DialTimeout  string   `toml:"dial_timeout"`
+			LeaseTTL     string   `toml:"lease_ttl"`
+		} `toml:"etcd"`
 	} `toml:"state"`
 	Defaults struct {
 		BEParams  map[string]any `toml:"beparams"`
@@ -312,6 +391,27 @@ func (inv *Inventory) fill(f *file, md toml.MetaData) {
 		dir = DefaultStateDir
 	}
 	inv.State.Dir = inv.localPath("state.dir", dir, base)
+	fs := f.State
+	inv.State.Backend = fs.Backend
+	if inv.State.Backend == "" {
+		inv.State.Backend = "dir"
+	}
+	inv.State.Cluster = ClusterBackend{Node: fs.Cluster.Node, Root: fs.Cluster.Root,
+		LockTTL: inv.duration("state.cluster.lock_ttl", fs.Cluster.LockTTL, 0)}
+	if inv.State.Cluster.Node == "" {
+		inv.State.Cluster.Node = c.Master
+	}
+	if inv.State.Cluster.Root == "" {
+		inv.State.Cluster.Root = DefaultClusterStoreRoot
+	}
+	e := fs.Etcd
+	inv.State.Etcd = EtcdBackend{Endpoints: e.Endpoints, Prefix: e.Prefix, User: e.User, PasswordEnv: e.PasswordEnv,
+		CAFile: inv.localPath("state.etcd.ca_file", e.CAFile, base), CertFile: inv.localPath("state.etcd.cert_file", e.CertFile, base),
+		KeyFile: inv.localPath("state.etcd.key_file", e.KeyFile, base), PasswordFile: inv.localPath("state.etcd.password_file", e.PasswordFile, base),
+		DialTimeout: inv.duration("state.etcd.dial_timeout", e.DialTimeout, 0), LeaseTTL: inv.duration("state.etcd.lease_ttl", e.LeaseTTL, 0)}
+	if inv.State.Etcd.Prefix == "" {
+		inv.State.Etcd.Prefix = "/ganetictl/" + c.Name + "/"
+	}
 
 	inv.Defaults = Defaults{BEParams: f.Defaults.BEParams, NICParams: f.Defaults.NICParams}
 	if inv.Defaults.BEParams == nil {

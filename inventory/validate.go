@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 )
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the inventory against Ganeti's rules and reports every
 // problem at once (errors.Join), each naming the file and, where known, the
@@ -67,6 +70,42 @@ func (inv *Inventory) Validate() error {
 	}
 	if c.MasterNetdev != "" && !netdevRE.MatchString(c.MasterNetdev) {
 		bad("cluster.master_netdev", "cluster.master_netdev: invalid interface name %q (1..15 of letters, digits, '.', '_', '-', ':')", c.MasterNetdev)
+	}
+
+	// [state]
+	st := &inv.State
+	switch st.Backend {
+	case "dir":
+	case "cluster":
+		if _, ok := inv.Node(st.Cluster.Node); !ok && st.Cluster.Node != "" {
+			bad("state.cluster.node", "state.cluster.node: %q is not a node of the inventory", st.Cluster.Node)
+		}
+		if err := validNodePath(st.Cluster.Root); err != nil {
+			bad("state.cluster.root", "state.cluster.root: %v", err)
+		}
+	case "etcd":
+		if len(st.Etcd.Endpoints) == 0 {
+			bad("state.backend", "state.etcd.endpoints: the etcd backend needs at least one endpoint")
+		}
+		for _, ep := range st.Etcd.Endpoints {
+			if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("state.etcd.endpoints", "state.etcd.endpoints: %q is not an http:// or https:// URL", ep)
+			}
+		}
+		if !strings.HasPrefix(st.Etcd.Prefix, "/") {
+			bad("state.etcd.prefix", "state.etcd.prefix: %q must start with /", st.Etcd.Prefix)
+		}
+		if (st.Etcd.CertFile == "") != (st.Etcd.KeyFile == "") {
+			bad("state.etcd.cert_file", "state.etcd: cert_file and key_file go together")
+		}
+		if st.Etcd.User == "" && (st.Etcd.PasswordEnv != "" || st.Etcd.PasswordFile != "") {
+			bad("state.etcd.user", "state.etcd: a password source without a user")
+		}
+		if st.Etcd.PasswordEnv != "" && !envNameRE.MatchString(st.Etcd.PasswordEnv) {
+			bad("state.etcd.password_env", "state.etcd.password_env: %q is not an environment variable name", st.Etcd.PasswordEnv)
+		}
+	default:
+		bad("state.backend", "state.backend: unknown backend %q (known: %s)", st.Backend, strings.Join(Backends, ", "))
 	}
 
 	// [ssh]

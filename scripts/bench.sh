@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${TESTBED_ID:=0}" "${NODES:=20}" "${RUNS:=7}"
-# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy
+# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy,backend
 # (e.g. BENCH_PARTS=copy NODES=2 for the disk copies alone).
 : "${BENCH_PARTS:=all}"
 export TESTBED_DIR TESTBED_ID
@@ -223,4 +223,29 @@ printf '%-34s %6ss  %s MB/s\n' "zstd" "$t_z" "$(mbs "$XFER_MIB" "$t_z")"
 $S node2 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
 $S node1 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
 rm -rf "$SX"
+fi
+
+if part backend; then
+echo "== state backends: a commit and an object lock round trip (median of 50), beside dir"
+go build -o bin/benchtool ./bench/benchtool
+# A 3-member etcd on loopback, stopped by its PIDs at the end.
+ETCD_DIR=$(mktemp -d /tmp/ganetictl-bench-etcd.XXXXXX)
+ETCD_PIDS=()
+cluster=""; eps=""
+for i in 0 1 2; do
+  cluster="${cluster:+$cluster,}b$i=http://127.0.0.1:$((23800 + i))"
+  eps="${eps:+$eps,}http://127.0.0.1:$((23790 + i))"
+done
+for i in 0 1 2; do
+  etcd --name "b$i" --data-dir "$ETCD_DIR/b$i" --listen-client-urls "http://127.0.0.1:$((23790 + i))" \
+    --advertise-client-urls "http://127.0.0.1:$((23790 + i))" --listen-peer-urls "http://127.0.0.1:$((23800 + i))" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$((23800 + i))" --initial-cluster "$cluster" \
+    --initial-cluster-token "bench-$$" --logger zap --log-level error >"$ETCD_DIR/b$i.log" 2>&1 &
+  ETCD_PIDS+=($!)
+done
+for _ in $(seq 50); do ETCDCTL_API=3 etcdctl --endpoints "$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+bin/benchtool backends "$INV" "$eps" 50 || echo "backend benchmark failed"
+kill "${ETCD_PIDS[@]}" 2>/dev/null || true
+wait "${ETCD_PIDS[@]}" 2>/dev/null || true
+rm -rf "$ETCD_DIR"
 fi

@@ -77,6 +77,9 @@ for p in inventory statefile remote transfer internal/qfilter internal/fixtures 
 done
 allow remote/remotetest remote "the fake runner and test server wrap remote only"
 allow statefile/storetest statefile "store tests wrap statefile only"
+allow statefile/clusterstore "statefile|remote" "the cluster backend keeps the state on the master, over SSH"
+allow statefile/etcdstore statefile "the etcd backend keeps the state in etcd"
+allow statefile/etcdstore/etcdtest none "starts etcd members for tests"
 allow playbooks/plan statefile "a plan is data over the state model"
 for p in playbooks/hv playbooks/storage; do
   allow $p "playbooks/plan|statefile" "step builders are pure: plan and state only"
@@ -105,6 +108,7 @@ reserve "github[.]com/vbauerster/mpb(/.*)?" "internal/view" "progress bars are o
 reserve "@internal/view" "cmd/ganetictl" "only cmd/ganetictl hands results to the renderers"
 reserve "@testbed(/.*)?" "testbed(/.*)?" "the test bed is for tests: only test files import it"
 reserve "@internal/fixtures" "-" "internal/fixtures is imported by tests only"
+reserve "go[.]etcd[.]io/.*" "statefile/etcdstore(/.*)?" "etcd only in statefile/etcdstore"
 
 # Packages without a rule.
 for p in $(printf '%s\n' "$list" | awk '{ print $1 }'); do

@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages the test bed and e2e tests need, when missing.
+# Installs the Debian packages the test bed and e2e tests need, when missing
+# (etcd-server: the etcd backend's tests start a 3-member etcd on loopback).
 # Runs only as root; elsewhere it says what is missing and goes on (e2e tests
 # then skip loudly, except under CI=true where they fail).
 set -eu
 need=""
 for pair in sshd:openssh-server ssh:openssh-client qemu-system-x86_64:qemu-system-x86 \
     qemu-img:qemu-utils lvm:lvm2 ip:iproute2 iptables:iptables socat:socat \
-    parallel-ssh:pssh bc:bc losetup:mount nsenter:util-linux as:binutils; do
+    parallel-ssh:pssh bc:bc losetup:mount nsenter:util-linux as:binutils \
+    etcd:etcd-server etcdctl:etcd-client flock:util-linux bash:bash; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need="$need $pkg"
 done

@@ -102,13 +102,33 @@ type StepRecord struct {
 // ErrNoJob is returned by Journal.Get for an unknown job ID.
 var ErrNoJob = errors.New("no such job")
 
-// Journal stores jobs as dir/<id>.json, each replaced atomically on update.
-// It is safe for use by several processes: IDs are claimed by exclusive file
+// Journal stores jobs, each replaced atomically on update: in a state
+// directory as dir/<id>.json, in a remote backend under its journal keys.
+// It is safe for use by several processes: IDs are claimed by exclusive
 // creation.
 type Journal struct {
+	// Dir is the journal directory of a state directory; for a remote
+	// backend, the local directory beside it where this machine keeps the
+	// output of the jobs it submitted.
 	Dir string
 	// Now gives timestamps; nil means time.Now.
 	Now func() time.Time
+
+	be    journalStore
+	alive func(ctx context.Context) (func(host string, pid int) bool, error)
+}
+
+// journalStore is where a Journal keeps its jobs.
+type journalStore interface {
+	// create stores a new job under id; fs.ErrExist when id is taken.
+	create(ctx context.Context, id int64, b []byte) error
+	put(ctx context.Context, id int64, b []byte, durable bool) error
+	// get reads a live job, else an archived one; fs.ErrNotExist if none.
+	get(ctx context.Context, id int64) ([]byte, error)
+	ids(ctx context.Context, archived bool) ([]int64, error)
+	remove(ctx context.Context, id int64, archived bool) error
+	archive(ctx context.Context, id int64) error
+	where(id int64) string
 }
 
 // OpenJournal opens (creating, 0700) the journal directory dir.
@@ -116,7 +136,27 @@ func OpenJournal(dir string) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	return &Journal{Dir: dir}, nil
+	return &Journal{Dir: dir, be: dirJournal(dir), alive: localAlive}, nil
+}
+
+func localAlive(context.Context) (func(string, int) bool, error) { return LocalAlive, nil }
+
+func (j *Journal) store() journalStore {
+	if j.be == nil {
+		return dirJournal(j.Dir)
+	}
+	return j.be
+}
+
+func (j *Journal) aliveFn(ctx context.Context) func(string, int) bool {
+	if j.alive == nil {
+		return LocalAlive
+	}
+	f, err := j.alive(ctx)
+	if err != nil {
+		return func(string, int) bool { return true } // unknown: not crashed
+	}
+	return f
 }
 
 func (j *Journal) now() time.Time {
@@ -124,10 +164,6 @@ func (j *Journal) now() time.Time {
 		return j.Now()
 	}
 	return time.Now()
-}
-
-func (j *Journal) path(id int64) string {
-	return filepath.Join(j.Dir, strconv.FormatInt(id, 10)+".json")
 }
 
 // Create stores job as a new job and sets its ID (one more than the highest
@@ -152,7 +188,8 @@ func (j *Journal) Create(ctx context.Context, job *Job) error {
 	if job.Who == "" {
 		job.Who = currentUser()
 	}
-	ids, err := j.ids()
+	be := j.store()
+	ids, err := be.ids(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -160,9 +197,17 @@ func (j *Journal) Create(ctx context.Context, job *Job) error {
 	if len(ids) > 0 {
 		next = ids[len(ids)-1] + 1
 	}
+	if aids, err := be.ids(ctx, true); err == nil && len(aids) > 0 {
+		next = max(next, aids[len(aids)-1]+1)
+	}
 	for range 1000 {
 		job.ID = next
-		err := j.createExcl(job)
+		b, err := json.MarshalIndent(job, "", "  ")
+		if err != nil {
+			job.ID = 0
+			return fmt.Errorf("create job: %w", err)
+		}
+		err = be.create(ctx, job.ID, append(b, '\n'))
 		if errors.Is(err, fs.ErrExist) {
 			next++
 			continue
@@ -174,39 +219,7 @@ func (j *Journal) Create(ctx context.Context, job *Job) error {
 		return nil
 	}
 	job.ID = 0
-	return fmt.Errorf("create job: could not claim a job ID in %s", j.Dir)
-}
-
-// createExcl writes job to a temporary file and links it to its final name,
-// which fails with fs.ErrExist if the ID is taken: the file appears complete
-// or not at all.
-func (j *Journal) createExcl(job *Job) error {
-	b, err := json.MarshalIndent(job, "", "  ")
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(j.Dir, "new"+tempInfix+"*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Link(f.Name(), j.path(job.ID)); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fs.ErrExist
-		}
-		return err
-	}
-	return syncDir(j.Dir)
+	return fmt.Errorf("create job: could not claim a job ID in %s", be.where(0))
 }
 
 // Update replaces the stored job (atomic write). The job must have been
@@ -228,7 +241,7 @@ func (j *Journal) Update(ctx context.Context, job *Job) error {
 	// Not fsynced: a job file must survive its process being killed, which
 	// the rename alone guarantees; a sync per step would cost more than
 	// many steps.
-	if err := writeFile(j.path(job.ID), append(b, '\n'), 0o600, job.Status.Finished()); err != nil {
+	if err := j.store().put(ctx, job.ID, append(b, '\n'), job.Status.Finished()); err != nil {
 		return fmt.Errorf("update job %d: %w", job.ID, err)
 	}
 	return nil
@@ -237,13 +250,26 @@ func (j *Journal) Update(ctx context.Context, job *Job) error {
 // Get returns the job with that ID (ErrNoJob if none), reporting a running
 // job whose process is gone as JobCrashed.
 func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
+	job, err := j.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	j.derive(job, j.aliveFn(ctx))
+	return job, nil
+}
+
+func (j *Journal) derive(job *Job, alive func(string, int) bool) {
+	if job.Status.Active() && !alive(job.Host, job.PID) {
+		job.Status = JobCrashed
+	}
+}
+
+func (j *Journal) get(ctx context.Context, id int64) (*Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(j.path(id))
-	if errors.Is(err, fs.ErrNotExist) {
-		b, err = os.ReadFile(filepath.Join(j.Dir, ArchiveDir, filepath.Base(j.path(id))))
-	}
+	be := j.store()
+	b, err := be.get(ctx, id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
 	}
@@ -252,10 +278,7 @@ func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
 	}
 	job := new(Job)
 	if err := json.Unmarshal(b, job); err != nil {
-		return nil, fmt.Errorf("read job %d: %s is corrupt: %w", id, j.path(id), err)
-	}
-	if job.Status.Active() && job.Host == hostname() && !pidAlive(job.PID) {
-		job.Status = JobCrashed
+		return nil, fmt.Errorf("read job %d: %s is corrupt: %w", id, be.where(id), err)
 	}
 	return job, nil
 }
@@ -263,14 +286,15 @@ func (j *Journal) Get(ctx context.Context, id int64) (*Job, error) {
 // List returns all jobs, oldest first, with crashed jobs reported as in Get.
 // Unreadable job files are reported in the error after the readable jobs.
 func (j *Journal) List(ctx context.Context) ([]*Job, error) {
-	ids, err := j.ids()
+	ids, err := j.store().ids(ctx, false)
 	if err != nil {
 		return nil, err
 	}
+	alive := j.aliveFn(ctx)
 	var out []*Job
 	var errs []error
 	for _, id := range ids {
-		job, err := j.Get(ctx, id)
+		job, err := j.get(ctx, id)
 		if errors.Is(err, ErrNoJob) {
 			continue // pruned meanwhile
 		}
@@ -278,6 +302,7 @@ func (j *Journal) List(ctx context.Context) ([]*Job, error) {
 			errs = append(errs, err)
 			continue
 		}
+		j.derive(job, alive)
 		out = append(out, job)
 	}
 	return out, errors.Join(errs...)
@@ -304,29 +329,12 @@ func (j *Journal) Prune(ctx context.Context, keep int) (int, error) {
 		if id == jobs[len(jobs)-1].ID {
 			continue
 		}
-		if err := os.Remove(j.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := j.store().remove(ctx, id, false); err != nil {
 			return removed, fmt.Errorf("prune job %d: %w", id, err)
 		}
 		removed++
 	}
 	return removed, nil
-}
-
-func (j *Journal) ids() ([]int64, error) {
-	ents, err := os.ReadDir(j.Dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("list jobs: %w", err)
-	}
-	var ids []int64
-	for _, e := range ents {
-		n, ok := strings.CutSuffix(e.Name(), ".json")
-		id, err := strconv.ParseInt(n, 10, 64)
-		if ok && err == nil && id > 0 && !strings.Contains(n, tempInfix) {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids, nil
 }
 
 // ArchiveDir is where archived jobs go, below the journal.
@@ -342,10 +350,7 @@ func (j *Journal) Archive(ctx context.Context, id int64) error {
 	if !job.Status.Finished() {
 		return fmt.Errorf("archive job %d: it is %s; only finished jobs are archived", id, job.Status)
 	}
-	if err := os.MkdirAll(filepath.Join(j.Dir, ArchiveDir), 0o700); err != nil {
-		return fmt.Errorf("archive job %d: %w", id, err)
-	}
-	if err := os.Rename(j.path(id), filepath.Join(j.Dir, ArchiveDir, filepath.Base(j.path(id)))); err != nil {
+	if err := j.store().archive(ctx, id); err != nil {
 		return fmt.Errorf("archive job %d: %w", id, err)
 	}
 	return nil
@@ -355,7 +360,8 @@ func (j *Journal) Archive(ctx context.Context, id int64) error {
 // archives the oldest finished jobs beyond the newest live ones, and
 // deletes archived jobs beyond the newest archived.
 func (j *Journal) Retain(ctx context.Context, live, archived int) error {
-	ids, err := j.ids()
+	be := j.store()
+	ids, err := be.ids(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -371,15 +377,162 @@ func (j *Journal) Retain(ctx context.Context, live, archived int) error {
 			}
 		}
 	}
-	arch := &Journal{Dir: filepath.Join(j.Dir, ArchiveDir)}
-	aids, err := arch.ids()
+	aids, err := be.ids(ctx, true)
 	if err != nil || len(aids) <= archived {
 		return err
 	}
 	for _, id := range aids[:len(aids)-archived] {
-		if err := os.Remove(arch.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := be.remove(ctx, id, true); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// export reads every job as stored, live and archived, by ascending ID.
+func (j *Journal) export(ctx context.Context) (live, archived [][]byte, err error) {
+	be := j.store()
+	for _, arch := range []bool{false, true} {
+		ids, err := be.ids(ctx, arch)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range ids {
+			b, err := be.get(ctx, id)
+			if err != nil {
+				return nil, nil, fmt.Errorf("export job %d: %w", id, err)
+			}
+			if arch {
+				archived = append(archived, b)
+			} else {
+				live = append(live, b)
+			}
+		}
+	}
+	return live, archived, nil
+}
+
+// load stores jobs as they were exported (by their IDs).
+func (j *Journal) load(ctx context.Context, live, archived [][]byte) error {
+	be := j.store()
+	for _, set := range []struct {
+		jobs [][]byte
+		arch bool
+	}{{live, false}, {archived, true}} {
+		for _, b := range set.jobs {
+			var job Job
+			if err := json.Unmarshal(b, &job); err != nil || job.ID <= 0 {
+				return fmt.Errorf("import job: unreadable entry: %v", err)
+			}
+			if err := be.create(ctx, job.ID, b); err != nil {
+				return fmt.Errorf("import job %d: %w", job.ID, err)
+			}
+			if set.arch {
+				if err := be.archive(ctx, job.ID); err != nil {
+					return fmt.Errorf("import job %d: %w", job.ID, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// dirJournal keeps jobs as files dir/<id>.json and dir/archive/<id>.json.
+type dirJournal string
+
+func (d dirJournal) path(id int64) string {
+	return filepath.Join(string(d), strconv.FormatInt(id, 10)+".json")
+}
+
+func (d dirJournal) apath(id int64) string {
+	return filepath.Join(string(d), ArchiveDir, strconv.FormatInt(id, 10)+".json")
+}
+
+func (d dirJournal) where(id int64) string {
+	if id == 0 {
+		return string(d)
+	}
+	return d.path(id)
+}
+
+// create writes the job to a temporary file and links it to its final
+// name, which fails with fs.ErrExist if the ID is taken: the file appears
+// complete or not at all.
+func (d dirJournal) create(_ context.Context, id int64, b []byte) error {
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(string(d), "new"+tempInfix+"*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(f.Name(), d.path(id)); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fs.ErrExist
+		}
+		return err
+	}
+	return syncDir(string(d))
+}
+
+func (d dirJournal) put(_ context.Context, id int64, b []byte, durable bool) error {
+	return writeFile(d.path(id), b, 0o600, durable)
+}
+
+func (d dirJournal) get(_ context.Context, id int64) ([]byte, error) {
+	b, err := os.ReadFile(d.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = os.ReadFile(d.apath(id))
+	}
+	return b, err
+}
+
+func (d dirJournal) ids(_ context.Context, archived bool) ([]int64, error) {
+	dir := string(d)
+	if archived {
+		dir = filepath.Join(dir, ArchiveDir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	var ids []int64
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".json")
+		id, err := strconv.ParseInt(n, 10, 64)
+		if ok && err == nil && id > 0 && !strings.Contains(n, tempInfix) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func (d dirJournal) remove(_ context.Context, id int64, archived bool) error {
+	p := d.path(id)
+	if archived {
+		p = d.apath(id)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func (d dirJournal) archive(_ context.Context, id int64) error {
+	if err := os.MkdirAll(filepath.Join(string(d), ArchiveDir), 0o700); err != nil {
+		return err
+	}
+	return os.Rename(d.path(id), d.apath(id))
 }

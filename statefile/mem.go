@@ -3,168 +3,155 @@ package statefile
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
-	"time"
 )
 
-// MemStore is a [Store] that keeps everything in memory, for tests of other
-// packages. It passes the same conformance suite as [DirStore]. The zero value
-// is not usable; call NewMem.
+// MemStore is a [Backend] that keeps everything in memory, for tests of
+// other packages: a [KVStore] over a map, with in-process locks. It passes
+// the same conformance suite as [DirStore]. The zero value is not usable;
+// call NewMem.
 type MemStore struct {
-	// Now gives the time for lock info and history; nil means time.Now.
-	Now func() time.Time
-
-	mu      sync.Mutex
-	cur     []byte   // canonical encoding of the current state; nil when none
-	history [][]byte // outgoing versions, by ascending serial
-	entries []HistoryEntry
-	lock    *Lock
+	*KVStore
 }
-
-var _ Store = (*MemStore)(nil)
 
 // NewMem returns an empty in-memory store.
-func NewMem() *MemStore { return &MemStore{} }
-
-// String names the store in logs and errors.
-func (m *MemStore) String() string { return "mem.Store" }
-
-func (m *MemStore) now() time.Time {
-	if m.Now != nil {
-		return m.Now()
-	}
-	return time.Now()
+func NewMem() *MemStore {
+	m := &memBackend{kv: map[string][]byte{}, shared: map[string]map[string]bool{}, excl: map[string]string{}}
+	return &MemStore{NewKVStore("mem.Store", m, m, "")}
 }
 
-// Read implements [Store].
-func (m *MemStore) Read(ctx context.Context) (*State, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// memBackend is MemStore's KV and locks.
+type memBackend struct {
+	mu     sync.Mutex
+	kv     map[string][]byte
+	lock   *LockInfo                  // the writer lock's holder
+	excl   map[string]string          // object lock -> exclusive holder
+	shared map[string]map[string]bool // object lock -> shared holders
+}
+
+func (m *memBackend) Get(_ context.Context, key string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cur == nil {
-		return nil, fmt.Errorf("read state: %w", ErrNoState)
+	b, ok := m.kv[key]
+	if !ok {
+		return nil, &fs.PathError{Op: "get", Path: key, Err: fs.ErrNotExist}
 	}
-	return decode(m.cur)
+	return slices.Clone(b), nil
 }
 
-// Write implements [Store].
-func (m *MemStore) Write(ctx context.Context, l *Lock, st *State) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if !l.heldBy(m) {
-		return 0, fmt.Errorf("write state: %w", ErrNotLocked)
-	}
+func (m *memBackend) List(_ context.Context, dir string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var cur *State
-	if m.cur != nil {
-		var err error
-		if cur, err = decode(m.cur); err != nil {
-			return 0, err
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m.kv)) {
+		if rest, ok := strings.CutPrefix(k, dir); ok && rest != "" && !strings.Contains(rest, "/") {
+			out = append(out, rest)
 		}
 	}
-	if err := checkWrite("", cur, st); err != nil {
-		return 0, err
-	}
-	if cur != nil && Equal(cur, st) {
-		return cur.Serial, nil
-	}
-	next := st.Clone()
-	next.Serial = st.Serial + 1
-	if l.Info.Version != "" {
-		next.GanetictlVersion = l.Info.Version
-	}
-	b, err := Marshal(next)
-	if err != nil {
-		return 0, err
-	}
-	if m.cur != nil {
-		m.history = append(m.history, m.cur)
-	}
-	m.cur = b
-	m.entries = append(m.entries, HistoryEntry{Serial: next.Serial, Time: m.now(),
-		Operation: l.Info.Operation, Who: l.Info.Who, Host: l.Info.Host, LockID: l.Info.ID})
-	st.Serial, st.FormatVersion, st.GanetictlVersion = next.Serial, FormatVersion, next.GanetictlVersion
-	return next.Serial, nil
+	return out, nil
 }
 
-// Lock implements [Store].
-func (m *MemStore) Lock(ctx context.Context, info LockInfo) (*Lock, error) {
-	return waitLock(ctx, func() (*Lock, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+func (m *memBackend) Put(_ context.Context, key string, val []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.kv[key] = slices.Clone(val)
+	return nil
+}
+
+func (m *memBackend) Create(_ context.Context, key string, val []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.kv[key]; ok {
+		return fs.ErrExist
+	}
+	m.kv[key] = slices.Clone(val)
+	return nil
+}
+
+func (m *memBackend) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.kv, key)
+	return nil
+}
+
+func (m *memBackend) TryLockState(_ context.Context, info LockInfo) (func() error, *LockInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lock != nil {
+		return nil, nil, &LockedError{Info: *m.lock}
+	}
+	m.lock = &info
+	return func() error {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if m.lock != nil {
-			return nil, &LockedError{Info: m.lock.Info}
+		if m.lock != nil && m.lock.ID == info.ID {
+			m.lock = nil
 		}
-		info.fill(m.now())
-		l := &Lock{Info: info, owner: m}
-		l.release = func() error {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if m.lock == l {
-				m.lock = nil
-			}
-			return nil
-		}
-		m.lock = l
-		return l, nil
-	})
+		return nil
+	}, nil, nil
 }
 
-// ForceUnlock releases the lock with that ID whoever holds it; see
-// [DirStore.ForceUnlock].
-func (m *MemStore) ForceUnlock(ctx context.Context, id string) error {
+func (m *memBackend) ForceUnlockState(_ context.Context, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.lock == nil {
 		return fmt.Errorf("unlock: %w", ErrNotLocked)
 	}
-	if m.lock.Info.ID != id {
-		return fmt.Errorf("unlock: lock ID %q does not match the holder's ID %q", id, m.lock.Info.ID)
+	if m.lock.ID != id {
+		return fmt.Errorf("unlock: lock ID %q does not match the holder's ID %q", id, m.lock.ID)
 	}
 	m.lock = nil
 	return nil
 }
 
-// History implements [Store].
-func (m *MemStore) History(ctx context.Context) ([]HistoryEntry, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+func (m *memBackend) Commit(_ context.Context, lockID string, prev []byte, ops []KVOp) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]HistoryEntry, len(m.entries))
-	copy(out, m.entries)
-	if len(out) > 0 {
-		out[len(out)-1].Current = true
+	cur, ok := m.kv[kvState]
+	if m.lock == nil || m.lock.ID != lockID || ok != (prev != nil) || ok && string(cur) != string(prev) {
+		return ErrStateMoved
 	}
-	return out, nil
+	for _, op := range ops {
+		if op.Delete {
+			delete(m.kv, op.Key)
+		} else {
+			m.kv[op.Key] = slices.Clone(op.Value)
+		}
+	}
+	return nil
 }
 
-// ReadSerial implements [Store].
-func (m *MemStore) ReadSerial(ctx context.Context, serial int64) (*State, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+func (m *memBackend) TryLock(_ context.Context, holder string, r LockReq) (func(), error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, b := range append(m.history, m.cur) {
-		if b == nil {
-			continue
-		}
-		st, err := decode(b)
-		if err != nil {
-			return nil, err
-		}
-		if st.Serial == serial {
-			return st, nil
-		}
+	name := LockName(r)
+	if h, ok := m.excl[name]; ok && h != holder || r.Exclusive && len(m.shared[name]) > 0 {
+		return nil, ErrLockBusy
 	}
-	return nil, fmt.Errorf("read serial %d: %w", serial, ErrUnknownSerial)
+	if r.Exclusive {
+		m.excl[name] = holder
+	} else {
+		if m.shared[name] == nil {
+			m.shared[name] = map[string]bool{}
+		}
+		m.shared[name][holder] = true
+	}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if r.Exclusive {
+			delete(m.excl, name)
+		} else {
+			delete(m.shared[name], holder)
+		}
+	}, nil
 }
+
+func (m *memBackend) Alive(context.Context) (func(string, int) bool, error) { return LocalAlive, nil }
+func (m *memBackend) Lost() <-chan struct{}                                 { return nil }
+func (m *memBackend) Close() error                                          { return nil }

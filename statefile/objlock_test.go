@@ -116,10 +116,7 @@ func TestCrashedJobClaims(t *testing.T) {
 	if err := ol.SetJob(job.ID); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range ol.files { // the process "dies": its flocks go, its record stays
-		f.Close()
-	}
-	ol.files = nil
+	ol.Abandon() // the process "dies": its flocks go, its record stays
 
 	if got := s.CrashedClaims(); len(got[job.ID]) != 2 {
 		t.Fatalf("CrashedClaims = %v", got)

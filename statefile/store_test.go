@@ -19,17 +19,23 @@ import (
 )
 
 func TestDirStoreConformance(t *testing.T) {
-	storetest.TestStore(t, func(t *testing.T) statefile.Store {
-		s, err := statefile.OpenDir(filepath.Join(t.TempDir(), "state"))
-		if err != nil {
-			t.Fatal(err)
+	storetest.TestStore(t, func(t *testing.T) storetest.Opener {
+		dir := filepath.Join(t.TempDir(), "state")
+		return func() statefile.Backend {
+			s, err := statefile.OpenDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
 		}
-		return s
 	})
 }
 
 func TestMemStoreConformance(t *testing.T) {
-	storetest.TestStore(t, func(t *testing.T) statefile.Store { return statefile.NewMem() })
+	storetest.TestStore(t, func(t *testing.T) storetest.Opener {
+		m := statefile.NewMem()
+		return func() statefile.Backend { return m }
+	})
 }
 
 func openDir(t *testing.T) *statefile.DirStore {

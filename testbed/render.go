@@ -60,6 +60,7 @@ parallel = 32
 
 [state]
 dir = %s
+backend = "dir"
 
 [defaults.beparams]
 maxmem = 64

@@ -59,6 +59,11 @@ func TestInventoryFollowsExample(t *testing.T) {
 	keys("", ours, ok)
 	var missing, extra []string
 	for k := range ek {
+		// The bed keeps its state in a directory; the other backends'
+		// tables are the tests' own.
+		if strings.HasPrefix(k, "state.cluster.") || strings.HasPrefix(k, "state.etcd.") {
+			continue
+		}
 		if !ok[k] {
 			missing = append(missing, k)
 		}

@@ -46,6 +46,7 @@ type Globals struct {
 
 	streams view.Streams
 	version string
+	rehome  string // cluster recover --rehome: the node to open the cluster backend's store on
 }
 
 // VersionCmd prints the version.

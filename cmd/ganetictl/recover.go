@@ -93,12 +93,16 @@ func (a *app) readLocal(ctx context.Context) (*statefile.State, []byte, error) {
 // ClusterRecoverCmd rebuilds the state from the nodes.
 type ClusterRecoverCmd struct {
 	Lineage string `help:"Take the copies of this lineage when nodes hold copies of different clusters."`
+	// Rehome is for the cluster state backend whose master is gone; see
+	// rehome in backend.go.
+	Rehome string `help:"Cluster state backend: rebuild the store on this master candidate (the old master is gone), which becomes the master." name:"rehome"`
 }
 
 func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals) error {
 	if g.PlanOut != "" {
 		return invalid("cluster recover cannot save its plan (it is made from the nodes at the moment); use --dry-run to see it")
 	}
+	g.rehome = c.Rehome
 	a, err := g.open()
 	if err != nil {
 		return err
@@ -148,6 +152,9 @@ func (c *ClusterRecoverCmd) Run(ctx context.Context, g *Globals) error {
 	res, err := playbooks.Recover(in)
 	if err != nil {
 		return err
+	}
+	if c.Rehome != "" {
+		rehomed(res, c.Rehome)
 	}
 	for n, why := range pr.bad {
 		res.Notes = append(res.Notes, playbooks.RecoverNote{Kind: playbooks.NoteAmbiguous, Object: "node " + n, Message: "unreadable state copy: " + why})

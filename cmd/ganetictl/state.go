@@ -21,6 +21,8 @@ type StateCmd struct {
 	Rollback StateRollbackCmd `cmd:"" help:"Make an older serial's content current again (the state only, nodes are not changed)."`
 	// In recover.go.
 	Pull StatePullCmd `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
+	// In state_migrate.go.
+	Migrate StateMigrateCmd `cmd:"" help:"Move the state, its history and the journal to another backend (dir, cluster, etcd)."`
 }
 
 // StateShowCmd prints the current state or an older serial.

@@ -16,15 +16,14 @@ func (g *Globals) openStore() (*app, error) {
 	if err != nil {
 		return nil, &invalidError{err}
 	}
-	dir := g.StateDir
-	if dir == "" {
-		dir = inv.State.Dir
-	}
-	store, err := statefile.OpenDir(dir)
+	a := &app{g: g, s: g.streams, pr: view.Printer{Streams: g.streams, JSON: g.JSON}, inv: inv}
+	// The backend the inventory names ([state] backend; see backend.go).
+	store, err := a.openBackend(context.Background(), "", g.stateDir(inv))
 	if err != nil {
+		a.close()
 		return nil, err
 	}
-	a := &app{g: g, s: g.streams, pr: view.Printer{Streams: g.streams, JSON: g.JSON}, inv: inv, store: store}
+	a.store = store
 	a.engine()
 	return a, nil
 }

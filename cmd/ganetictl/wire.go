@@ -31,8 +31,9 @@ type app struct {
 	s     view.Streams
 	pr    view.Printer
 	inv   *inventory.Inventory
-	store *statefile.DirStore
+	store statefile.Backend
 	pool  *remote.Pool
+	spool *remote.Pool // the cluster state backend's (backend.go)
 	eng   *job.Engine
 	rep   *view.JobReporter
 }
@@ -109,8 +110,14 @@ func (g *Globals) openState(ctx context.Context) (*app, *statefile.State, error)
 }
 
 func (a *app) close() {
+	if a.store != nil {
+		_ = a.store.Close()
+	}
 	if a.pool != nil {
 		_ = a.pool.Close()
+	}
+	if a.spool != nil {
+		_ = a.spool.Close()
 	}
 }
 

@@ -24,24 +24,10 @@ import (
 )
 
 // Store is what the engine needs of the state store: the state and its
-// lock, the per-object locks, the journal, and the record of saved plans
-// applied. statefile.DirStore is one.
-type Store interface {
-	String() string // where the state is, for messages
-	Read(ctx context.Context) (*statefile.State, error)
-	// ReadRaw is the current state exactly as stored (for the copies to
-	// the master candidates).
-	ReadRaw(ctx context.Context) ([]byte, error)
-	Lock(ctx context.Context, info statefile.LockInfo) (*statefile.Lock, error)
-	Write(ctx context.Context, l *statefile.Lock, st *statefile.State) (int64, error)
-	LockObjects(ctx context.Context, info statefile.LockInfo, reqs []statefile.LockReq, opt statefile.LockOptions) (*statefile.ObjectLocks, error)
-	CrashedClaims() map[int64][]statefile.LockReq
-	Journal() (*statefile.Journal, error)
-	// Drained reports whether the job queue is drained, and by whom.
-	Drained() (statefile.DrainInfo, bool, error)
-	MarkApplied(id string, at time.Time) error
-	AppliedAt(id string) (time.Time, bool, error)
-}
+// lock, the per-object locks, the journal, the drain flag and the record
+// of saved plans applied; that is a statefile.Backend (a state directory,
+// the master node, etcd).
+type Store = statefile.Backend
 
 // Reporter hears what the engine does, to tell people. Calls may come from
 // several goroutines at once.

@@ -90,6 +90,8 @@ func (e *Engine) execute(ctx context.Context, label string, p *plan.Plan, ol *st
 	if err != nil {
 		return nil, err
 	}
+	ctx, stop := guard(ctx, ol)
+	defer stop()
 	res, err := apply.Run(ctx, p, e.Runners, e.commit(label, jr), e.options(jr, p))
 	// The job ends after the state's copies: cut off before that, it is
 	// resumed to make them.

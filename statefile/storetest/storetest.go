@@ -1,6 +1,7 @@
 // Package storetest is a conformance suite for implementations of
-// statefile.Store, run by the package's own tests against DirStore and
-// MemStore. Another implementation passes it to be usable by ganetictl.
+// statefile.Backend, run against every backend (DirStore, MemStore, the
+// cluster and etcd backends). Another implementation passes it to be
+// usable by ganetictl.
 package storetest
 
 import (
@@ -14,12 +15,17 @@ import (
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-// TestStore runs the suite. newStore must return a new, empty store each time
-// it is called.
-func TestStore(t *testing.T, newStore func(t *testing.T) statefile.Store) {
+// Opener opens handles on one backend's storage: each call is another
+// client of the same state (another process, another workstation).
+type Opener func() statefile.Backend
+
+// TestStore runs the suite. newBackend must return an Opener on new,
+// empty storage each time it is called; the handles it opens are closed
+// by the suite.
+func TestStore(t *testing.T, newBackend func(t *testing.T) Opener) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s statefile.Store)
+		fn   func(t *testing.T, s statefile.Backend)
 	}{
 		{"EmptyHasNoState", testEmpty},
 		{"WriteReadRoundtrip", testRoundtrip},
@@ -33,8 +39,36 @@ func TestStore(t *testing.T, newStore func(t *testing.T) statefile.Store) {
 		{"LockConcurrentGoroutines", testLockConcurrent},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, opened(t, newBackend(t))) })
 	}
+	multi := []struct {
+		name string
+		fn   func(t *testing.T, open func() statefile.Backend)
+	}{
+		{"TwoClientsLockEachOther", testTwoClientsLock},
+		{"ConcurrentCommitsLoseNothing", testConcurrentCommits},
+		{"ForceUnlockFromAnotherClient", testForceUnlock},
+		{"ObjectLocksSharedExclusive", testObjectLocks},
+		{"ObjectLocksWaitWithDeadline", testObjectLockWait},
+		{"CrashedJobClaimsSurviveAndAreTakenOver", testCrashedClaims},
+		{"Journal", testJournal},
+		{"JournalConcurrentCreate", testJournalConcurrent},
+		{"DrainFlag", testDrain},
+		{"AppliedPlans", testApplied},
+		{"ExportImport", func(t *testing.T, open func() statefile.Backend) { testExportImport(t, open, newBackend) }},
+	}
+	for _, tt := range multi {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newBackend(t)
+			tt.fn(t, func() statefile.Backend { return opened(t, o) })
+		})
+	}
+}
+
+func opened(t *testing.T, o Opener) statefile.Backend {
+	b := o()
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
 // Sample returns a small state with one node group, two nodes and a DRBD
@@ -65,7 +99,7 @@ func Sample(lineage string) *statefile.State {
 	return st
 }
 
-func lock(t *testing.T, s statefile.Store, op string) *statefile.Lock {
+func lock(t *testing.T, s statefile.Backend, op string) *statefile.Lock {
 	t.Helper()
 	l, err := s.Lock(t.Context(), statefile.NewLockInfo(op, "test"))
 	if err != nil {
@@ -75,7 +109,7 @@ func lock(t *testing.T, s statefile.Store, op string) *statefile.Lock {
 	return l
 }
 
-func write(t *testing.T, s statefile.Store, l *statefile.Lock, st *statefile.State) int64 {
+func write(t *testing.T, s statefile.Backend, l *statefile.Lock, st *statefile.State) int64 {
 	t.Helper()
 	n, err := s.Write(t.Context(), l, st)
 	if err != nil {
@@ -84,7 +118,7 @@ func write(t *testing.T, s statefile.Store, l *statefile.Lock, st *statefile.Sta
 	return n
 }
 
-func testEmpty(t *testing.T, s statefile.Store) {
+func testEmpty(t *testing.T, s statefile.Backend) {
 	if _, err := s.Read(t.Context()); !errors.Is(err, statefile.ErrNoState) {
 		t.Errorf("Read on empty store: err = %v, want ErrNoState", err)
 	}
@@ -97,7 +131,7 @@ func testEmpty(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testRoundtrip(t *testing.T, s statefile.Store) {
+func testRoundtrip(t *testing.T, s statefile.Backend) {
 	l := lock(t, s, "roundtrip")
 	st := Sample(statefile.NewLineage())
 	if n := write(t, s, l, st); n != 1 || st.Serial != 1 {
@@ -118,7 +152,7 @@ func testRoundtrip(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testSerialBump(t *testing.T, s statefile.Store) {
+func testSerialBump(t *testing.T, s statefile.Backend) {
 	l := lock(t, s, "bump")
 	st := Sample(statefile.NewLineage())
 	write(t, s, l, st)
@@ -135,7 +169,7 @@ func testSerialBump(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testConflict(t *testing.T, s statefile.Store) {
+func testConflict(t *testing.T, s statefile.Backend) {
 	l := lock(t, s, "conflict")
 	st := Sample(statefile.NewLineage())
 	write(t, s, l, st)
@@ -162,7 +196,7 @@ func testConflict(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testLineage(t *testing.T, s statefile.Store) {
+func testLineage(t *testing.T, s statefile.Backend) {
 	l := lock(t, s, "lineage")
 	write(t, s, l, Sample(statefile.NewLineage()))
 	other := Sample(statefile.NewLineage())
@@ -177,7 +211,7 @@ func testLineage(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testWriteNeedsLock(t *testing.T, s statefile.Store) {
+func testWriteNeedsLock(t *testing.T, s statefile.Backend) {
 	st := Sample(statefile.NewLineage())
 	if _, err := s.Write(t.Context(), nil, st); !errors.Is(err, statefile.ErrNotLocked) {
 		t.Errorf("Write without lock: err = %v, want ErrNotLocked", err)
@@ -192,7 +226,7 @@ func testWriteNeedsLock(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testHistory(t *testing.T, s statefile.Store) {
+func testHistory(t *testing.T, s statefile.Backend) {
 	st := Sample(statefile.NewLineage())
 	ops := []string{"cluster init", "node add node3", "instance remove web1"}
 	for i, op := range ops {
@@ -234,7 +268,7 @@ func testHistory(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testLockExclusive(t *testing.T, s statefile.Store) {
+func testLockExclusive(t *testing.T, s statefile.Backend) {
 	info := statefile.NewLockInfo("instance migrate web1", "v1.2.3")
 	l := lock(t, s, info.Operation)
 	_, err := s.Lock(t.Context(), statefile.NewLockInfo("node add", "v1"))
@@ -260,7 +294,7 @@ func testLockExclusive(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testLockWait(t *testing.T, s statefile.Store) {
+func testLockWait(t *testing.T, s statefile.Backend) {
 	l := lock(t, s, "holder")
 	time.AfterFunc(150*time.Millisecond, func() { l.Unlock() })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -282,7 +316,7 @@ func testLockWait(t *testing.T, s statefile.Store) {
 	}
 }
 
-func testLockConcurrent(t *testing.T, s statefile.Store) {
+func testLockConcurrent(t *testing.T, s statefile.Backend) {
 	const n = 8
 	var (
 		mu      sync.Mutex
