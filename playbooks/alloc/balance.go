@@ -392,6 +392,14 @@ func Balance(c *Cluster, g int, o BalanceOptions) (*BalanceResult, error) {
 	for guard := 0; b.room(t, 1) && guard < 4*len(c.Instances)+16; guard++ {
 		victims := b.victims(t)
 		c1, fix := b.best(t, victims)
+		if !o.Hbal && !fix.ok && o.EvacMode && t.n1 > 0 {
+			// Evacuating may leave a node failing N+1 that only moving
+			// another instance fixes.
+			ev := b.o
+			b.o.EvacMode = false
+			_, fix = b.best(t, b.victims(t))
+			b.o = ev
+		}
 		if !o.Hbal && fix.ok {
 			// N+1 first: a node that could not take its failovers is a
 			// risk the score only weighs.

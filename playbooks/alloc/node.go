@@ -146,8 +146,11 @@ func (n *Node) AvailCPU() int {
 }
 
 // FailN1 says the node could not take the failover of its secondaries'
-// primaries (Ganeti's N+1 failure).
-func (n *Node) FailN1() bool { return n.unallocatedMem() <= n.RMem }
+// primaries (Ganeti's N+1 failure: no more free memory than the largest
+// failover needs). A node with no failover to take cannot fail: Ganeti
+// after 3.0.2 counts a full node without secondaries as failing, 3.0.2
+// itself did not.
+func (n *Node) FailN1() bool { return n.RMem > 0 && n.unallocatedMem() <= n.RMem }
 
 func (n *Node) pMem() float64      { return float64(n.unallocatedMem()) / n.TMem }
 func (n *Node) pMemForth() float64 { return float64(n.FMemForth) / n.TMem }
@@ -501,7 +504,7 @@ func (n *Node) addPri(force bool, idx int, in *Instance) (*Node, Failure) {
 		imem += in.Mem
 	}
 	freeMem := int(n.TMem) - n.NMem - imem - max(0, n.XMem)
-	failN1 := freeMem <= n.RMem
+	failN1 := n.RMem > 0 && freeMem <= n.RMem
 	dsk := n.FDsk
 	if uses {
 		dsk -= in.Dsk
@@ -615,7 +618,7 @@ func (n *Node) addSec(ignoreDisks, force bool, idx int, in *Instance, pdx int) (
 	sp := n.freeSpindlesAfter(in, 1, n.FSpindles)
 	instSp := n.InstSpindles + n.spindleUse(in)
 	rmem := max(n.RMem, peem)
-	failN1 := oldMem <= rmem
+	failN1 := rmem > 0 && oldMem <= rmem
 	switch {
 	case in.Template != DRBD:
 		return nil, fail(FailDisk, rNotMirrored, 0, 0)

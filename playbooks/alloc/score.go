@@ -1,6 +1,9 @@
 package alloc
 
-import "math"
+import (
+	"maps"
+	"math"
+)
 
 // Metric is one term of the cluster score: Ganeti's name and weight.
 type Metric struct {
@@ -335,4 +338,118 @@ func OptimalScore(nodes []*Node) float64 {
 		}
 	}
 	return reservedMemRtotalCoeff * (float64(drbd)/less - float64(drbd)/total)
+}
+
+// gstats are the running statistics exactly as Ganeti keeps them when it
+// scores an allocation on a pair of nodes (Utils/Statistics.hs: count,
+// sum and variance, updated per node), so that pair allocations compare,
+// and tie, as hail's do.
+type gstats struct {
+	empty bool
+	n, s  [nMetrics]float64 // stddev: count and sum
+	v     [nMetrics]float64 // stddev: variance; sums: the sum
+	m     map[[2]string]int
+}
+
+func newGStats(nodes []*Node) *gstats {
+	g := &gstats{m: map[[2]string]int{}}
+	var on, off [][nMetrics]float64
+	for _, n := range nodes {
+		if n.Offline {
+			off = append(off, n.components())
+		} else {
+			on = append(on, n.components())
+			for k, c := range n.instMap {
+				g.m[k] += c
+			}
+		}
+	}
+	if len(on) == 0 {
+		g.empty = true
+		return g
+	}
+	for k, m := range Metrics {
+		switch m.kind {
+		case aggStdDev:
+			nt, st := 0.0, 0.0
+			for _, v := range on {
+				nt++
+				st += v[k]
+			}
+			mean := st / nt
+			nvar := 0.0
+			for _, v := range on {
+				d := v[k] - mean
+				nvar += float64(d * d)
+			}
+			g.n[k], g.s[k], g.v[k] = nt, st, nvar/nt
+		case aggSum:
+			for _, v := range on {
+				g.v[k] += v[k]
+			}
+		case aggOffSum:
+			for _, v := range off {
+				g.v[k] += v[k]
+			}
+		}
+	}
+	return g
+}
+
+// update replaces node old by nw, as updateClusterStatistics.
+func (g *gstats) update(old, nw *Node) {
+	x, y := old.components(), nw.components()
+	for k, m := range Metrics {
+		forOnline := m.kind != aggOffSum
+		if forOnline == old.Offline {
+			continue
+		}
+		switch m.kind {
+		case aggStdDev:
+			ds := y[k] - x[k]
+			dss := float64(y[k]*y[k]) - float64(x[k]*x[k])
+			n, s := g.n[k], g.s[k]
+			dnnvar := (float64(n*dss) - float64(2*s*ds)) - float64(ds*ds)
+			g.s[k] = s + ds
+			g.v[k] = max(0, g.v[k]+dnnvar/float64(n*n))
+		case aggSum, aggOffSum:
+			g.v[k] += y[k] - x[k]
+		case aggMap:
+			if len(old.instMap) == 0 && len(nw.instMap) == 0 {
+				continue
+			}
+			m := maps.Clone(g.m)
+			for key, c := range old.instMap {
+				m[key] -= c
+			}
+			for key, c := range nw.instMap {
+				m[key] += c
+			}
+			g.m = m
+		}
+	}
+}
+
+func (g *gstats) score() float64 {
+	if g.empty {
+		return 0
+	}
+	total := 0.0
+	for k, m := range Metrics {
+		var v float64
+		switch m.kind {
+		case aggStdDev:
+			v = math.Sqrt(g.v[k])
+		case aggMap:
+			t := 0
+			for _, c := range g.m {
+				t += c
+			}
+			v = float64(t - len(g.m))
+		default:
+			v = g.v[k]
+		}
+		total += float64(m.Weight * v)
+	}
+	return total
 }
