@@ -16,6 +16,9 @@ type ReplaceDisksArgs struct {
 	NewNode   string // -n
 	Disks     []int  // --disks; empty: all
 	Timestamp int64  // names the replaced LVs (<lv>_replaced-<ts>)
+	// CrossGroup lets the new secondary be in another node group
+	// (instance change-group, group evacuate).
+	CrossGroup bool
 }
 
 // InstanceReplaceDisksOp is gnt-instance replace-disks.
@@ -111,7 +114,7 @@ func ReplaceDisks(env Env, a ReplaceDisksArgs) (*plan.Plan, error) {
 		p.AddStages(storage.Stages("remove the old volumes on "+node, plan.Continue, remove...)...)
 		return p, nil // the state does not change: same names, same nodes
 	case "new":
-		return replaceSecondary(env, p, inst, a.NewNode)
+		return replaceSecondary(env, p, inst, a.NewNode, a.CrossGroup)
 	}
 	return nil, prereq(ErrWrongInput, "Replace mode must be -p, -s, -n NODE or -a, not %q", a.Mode)
 }
@@ -144,7 +147,7 @@ func autoReplace(env Env, inst *statefile.Instance) (string, []int) {
 // replaceSecondary moves the instance's mirror to a new secondary node
 // (§11.5): new volumes and minors there, the primary reconnects to it,
 // resyncs, and the old secondary's volumes go.
-func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target string) (*plan.Plan, error) {
+func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target string, crossGroup bool) (*plan.Plan, error) {
 	st := env.State
 	n, err := node(st, target)
 	if err != nil {
@@ -155,7 +158,7 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 	if target == inst.PrimaryNode || target == old {
 		return nil, prereq(ErrWrongInput, "The new secondary must differ from the primary (%s) and the current secondary (%s)", inst.PrimaryNode, old)
 	}
-	if err := sameGroup(st, inst.PrimaryNode, target, inst.Name); err != nil {
+	if err := sameGroup(st, inst.PrimaryNode, target, inst.Name); err != nil && !crossGroup {
 		return nil, err
 	}
 	if err := usableNode(n); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -41,9 +42,17 @@ inventory or state; 11 state locked by another ganetictl; 12 stale plan; 80 usag
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], view.StdStreams())
+	code := run(ctx, append(toolCommand[filepath.Base(os.Args[0])], os.Args[1:]...), view.StdStreams())
 	stop()
 	os.Exit(code)
+}
+
+// toolCommand maps the names of Ganeti's htools, as links to this
+// binary, to the commands that do their work.
+var toolCommand = map[string][]string{
+	"hbal":   {"cluster", "balance"},
+	"hspace": {"cluster", "capacity"},
+	"hail":   {"cluster", "iallocator"},
 }
 
 // run is main without the process: tests call it with their own streams.

@@ -20,6 +20,10 @@ type AllocOptions struct {
 	RestrictToNodes []string
 	// AcceptExisting: the global N+1 check only looks at online nodes.
 	AcceptExisting bool
+	// PreferRedundant: when no placement keeps the cluster redundant
+	// (the global N+1 check), take the best that does not and say so,
+	// instead of refusing.
+	PreferRedundant bool
 	// CopyMoves lets evacuations and relocations move plain and file
 	// instances by copying their disks (ganetictl's instance move);
 	// Ganeti's iallocators refuse them.
@@ -107,7 +111,10 @@ type Placed struct {
 	Successes int      `json:"successes"` // placements that were possible
 	Failures  []Count  `json:"failures"`  // Ganeti's failure counts
 	Info      []string `json:"info"`      // hail's log
-	cluster   *Cluster `json:"-"`         //nolint
+	// Warnings: the placement leaves the cluster unable to lose a node
+	// (PreferRedundant).
+	Warnings []string `json:"warnings,omitempty"`
+	cluster  *Cluster
 }
 
 // Cluster is the cluster with the instance placed.
@@ -158,6 +165,9 @@ func (r *Refusal) Error() string {
 
 // ErrorType is Ganeti's error class of a refusal.
 func (r *Refusal) ErrorType() string { return "insufficient_resources" }
+
+// ErrorDetails is the refusal itself, for --json.
+func (r *Refusal) ErrorDetails() any { return r }
 
 // why collects, per node, the first reason it failed as primary and as
 // secondary.
@@ -221,6 +231,8 @@ func failureText(cs []Count) string {
 func (c *Cluster) nodeUsable(n int) string {
 	node := c.Nodes[n]
 	switch {
+	case node.Down != "":
+		return node.Down
 	case node.NoVM:
 		return "not vm_capable"
 	case node.Drained:
@@ -426,6 +438,29 @@ type groupResult struct {
 // then the best group, preferred groups before last-resort ones,
 // unallocable groups never. group restricts to one group ("": any).
 func (c *Cluster) Allocate(ni NewInstance, group string, o AllocOptions) (*Placed, error) {
+	if o.PreferRedundant && !o.NoCapacityChecks {
+		o.PreferRedundant = false
+		p, err := c.Allocate(ni, group, o)
+		if err == nil {
+			return p, nil
+		}
+		o.NoCapacityChecks = true
+		q, err2 := c.Allocate(ni, group, o)
+		if err2 != nil {
+			return nil, err2
+		}
+		why := err.Error()
+		if r, ok := err.(*Refusal); ok {
+			for _, n := range r.Nodes {
+				if strings.HasPrefix(n.Reason, "losing node") {
+					why = n.Reason
+					break
+				}
+			}
+		}
+		q.Warnings = append(q.Warnings, "no placement keeps every node evacuable (global N+1): "+why)
+		return q, nil
+	}
 	if len(c.Nodes) > 0 && c.isDedicated(group) {
 		return c.allocateDedicated(ni, group, o)
 	}

@@ -301,7 +301,7 @@ func (i *Instance) nodes() []int {
 // Describe is the instance's size as people read it: "2048 MiB, 2 vcpus,
 // 10 GiB plain".
 func (i *Instance) Describe() string {
-	return fmt.Sprintf("%s, %d vcpus, %s %s", mib(int64(i.Mem)), i.VCPUs, mib(int64(i.diskSize())), i.Template)
+	return fmt.Sprintf("%d MiB, %d vcpus, %s %s", i.Mem, i.VCPUs, mib(int64(i.diskSize())), i.Template)
 }
 
 // diskSize is the disks' total without DRBD metadata.

@@ -59,8 +59,11 @@ type Node struct {
 	Offline bool
 	Drained bool
 	NoVM    bool
-	Master  bool
-	Tags    []string
+	// Down says why a node takes nothing beyond its flags ("did not
+	// answer: ...").
+	Down   string
+	Master bool
+	Tags   []string
 
 	UtilPool      Util
 	UtilLoad      Util
