@@ -158,7 +158,7 @@ func (c *ClusterBalanceCmd) Run(ctx context.Context, g *Globals, s view.Streams)
 	if err := a.confirm(fmt.Sprintf("Run these %d moves?", len(moves))); err != nil {
 		return err
 	}
-	return a.runMoves(ctx, moves, c.Jobs)
+	return a.runMoves(ctx, moves, moveRun{parallel: c.Jobs})
 }
 
 // balanceGroups are the groups to balance: -G's, or every group with
@@ -220,17 +220,30 @@ func moveViews(ms []alloc.BalanceMove) []view.Move {
 	return out
 }
 
+// moveRun says how moves run.
+type moveRun struct {
+	parallel   int  // at once, on disjoint nodes
+	crossGroup bool // moves may leave the instance's group (change-group)
+	failover   bool // fail over instead of migrating
+}
+
 // moveRequests are the jobs of a move, one per operation.
-func moveRequests(m alloc.BalanceMove, now time.Time) ([]playbooks.Request, error) {
+func moveRequests(m alloc.BalanceMove, now time.Time, mr moveRun) ([]playbooks.Request, error) {
 	var out []playbooks.Request
 	for _, op := range m.Ops {
-		switch op.Kind {
+		kind := op.Kind
+		if kind == "migrate" && mr.failover {
+			kind = "failover"
+		}
+		switch kind {
 		case "migrate":
-			out = append(out, playbooks.InstanceMigrateOp.With(playbooks.MigrateArgs{Name: m.Instance, Target: op.Node}))
+			out = append(out, playbooks.InstanceMigrateOp.With(playbooks.MigrateArgs{Name: m.Instance, Target: op.Node, CrossGroup: mr.crossGroup}))
 		case "failover":
-			out = append(out, playbooks.InstanceFailoverOp.With(playbooks.FailoverArgs{Name: m.Instance, Target: op.Node, ShutdownTimeout: 2 * time.Minute}))
+			out = append(out, playbooks.InstanceFailoverOp.With(playbooks.FailoverArgs{Name: m.Instance, Target: op.Node, ShutdownTimeout: 2 * time.Minute,
+				CrossGroup: mr.crossGroup}))
 		case "replace-disks":
-			out = append(out, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: m.Instance, Mode: "new", NewNode: op.Node, Timestamp: now.Unix()}))
+			out = append(out, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: m.Instance, Mode: "new", NewNode: op.Node,
+				Timestamp: now.Unix(), CrossGroup: mr.crossGroup}))
 		case "move":
 			out = append(out, playbooks.InstanceMoveOp.With(playbooks.MoveArgs{Name: m.Instance, Target: op.Node, ShutdownTimeout: 2 * time.Minute}))
 		default:
@@ -243,8 +256,8 @@ func moveRequests(m alloc.BalanceMove, now time.Time) ([]playbooks.Request, erro
 // runMoves runs moves as jobs through the engine: a move waits for the
 // moves it comes after (those on its nodes), up to parallel run at once;
 // a move whose predecessor failed is skipped.
-func (a *app) runMoves(ctx context.Context, moves []alloc.BalanceMove, parallel int) error {
-	parallel = max(1, parallel)
+func (a *app) runMoves(ctx context.Context, moves []alloc.BalanceMove, mr moveRun) error {
+	parallel := max(1, mr.parallel)
 	n := len(moves)
 	done := make([]chan struct{}, n)
 	failed := make([]bool, n)
@@ -282,7 +295,7 @@ func (a *app) runMoves(ctx context.Context, moves []alloc.BalanceMove, parallel 
 				return
 			}
 			defer func() { <-sem }()
-			reqs, err := moveRequests(m, time.Now())
+			reqs, err := moveRequests(m, time.Now(), mr)
 			for _, req := range reqs {
 				if err != nil {
 					break
