@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${TESTBED_ID:=0}" "${NODES:=20}" "${RUNS:=7}"
-# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy
-# (e.g. BENCH_PARTS=copy NODES=2 for the disk copies alone).
+# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy,alloc
+# (e.g. BENCH_PARTS=copy NODES=2 for the disk copies alone; alloc, the
+# balancer against hbal, needs no test bed).
 : "${BENCH_PARTS:=all}"
+[ "$BENCH_PARTS" = alloc ] && exec bash scripts/bench_alloc.sh
 export TESTBED_DIR TESTBED_ID
 part() { [ "$BENCH_PARTS" = all ] || case ",$BENCH_PARTS," in *",$1,"*) true ;; *) false ;; esac; }
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (test bed)" >&2; exit 1; }
@@ -223,4 +225,7 @@ printf '%-34s %6ss  %s MB/s\n' "zstd" "$t_z" "$(mbs "$XFER_MIB" "$t_z")"
 $S node2 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
 $S node1 rm -rf /srv/bench /var/lib/ganetictl/bench-helper
 rm -rf "$SX"
+fi
+if part alloc; then
+  bash scripts/bench_alloc.sh
 fi

@@ -22,13 +22,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool run-plan SSH_CONFIG < plan.json | populate STATE_DIR N")
+		fmt.Fprintln(os.Stderr, "usage: benchtool run-plan SSH_CONFIG < plan.json | populate STATE_DIR N | gen-cluster NODES SEED")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "run-plan":
 		err = runPlan(os.Args[2])
+	case "gen-cluster":
+		err = genCluster(os.Args[2:])
 	case "populate":
 		n, _ := strconv.Atoi(os.Args[3])
 		err = populate(os.Args[2], n)

@@ -91,6 +91,8 @@ type ClusterBalanceCmd struct {
 	ExcludeInstances    []string `name:"exclude-instances" sep:"," help:"Never move these instances."`
 	HbalCompatible      bool     `name:"hbal-compatible" help:"Balance exactly as hbal does: one greedy step at a time, plain and file instances stay put."`
 	CopyMoveCost        float64  `name:"copy-move-cost" help:"What copying a plain or file instance to another node costs, in score units (default 0.1)."`
+	Thorough            bool     `name:"thorough" help:"Take every move that lowers the score (by default a move beyond the count hbal would need must gain --extra-move-cost)."`
+	ExtraMoveCost       float64  `name:"extra-move-cost" help:"What a move beyond the count hbal would need must gain, in score units (default 0.05)."`
 	Jobs                int      `name:"jobs" default:"4" help:"How many moves run at once (on disjoint nodes)."`
 	dataFlags
 }
@@ -98,7 +100,8 @@ type ClusterBalanceCmd struct {
 func (c *ClusterBalanceCmd) options() alloc.BalanceOptions {
 	return alloc.BalanceOptions{MaxLength: c.MaxLength, MinGain: c.MinGain, MinGainLimit: c.MinGainLimit, MinScore: c.MinScore,
 		NoDiskMoves: c.NoDiskMoves, NoInstanceMoves: c.NoInstanceMoves, RestrictedMigration: c.RestrictedMigration,
-		EvacMode: c.EvacMode, IgnoreSoftErrors: c.IgnoreSoftErrors, Hbal: c.HbalCompatible, CopyMoveCost: c.CopyMoveCost}
+		EvacMode: c.EvacMode, IgnoreSoftErrors: c.IgnoreSoftErrors, Hbal: c.HbalCompatible, CopyMoveCost: c.CopyMoveCost,
+		Thorough: c.Thorough, ExtraMoveCost: c.ExtraMoveCost}
 }
 
 func (c *ClusterBalanceCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {

@@ -37,6 +37,11 @@ type BalanceOptions struct {
 	// Lookahead is how many of the best first moves are tried two deep
 	// when no single move pays (0: DefaultLookahead).
 	Lookahead int
+	// Thorough lets ganetictl's solution take every move that lowers
+	// the score; by default a move beyond the count of hbal's solution
+	// must gain ExtraMoveCost (0: DefaultExtraMoveCost).
+	Thorough      bool
+	ExtraMoveCost float64
 }
 
 // Defaults of BalanceOptions, as hbal's.
@@ -47,6 +52,9 @@ const (
 	// DefaultCopyMoveCost makes a disk copy worth ten minimal gains.
 	DefaultCopyMoveCost = 0.1
 	DefaultLookahead    = 6
+	// DefaultExtraMoveCost: a move beyond hbal's count must gain five
+	// minimal gains.
+	DefaultExtraMoveCost = 0.05
 )
 
 // DefaultBalanceOptions are hbal's defaults.
@@ -389,7 +397,33 @@ func Balance(c *Cluster, g int, o BalanceOptions) (*BalanceResult, error) {
 		return res, nil
 	}
 	minScore := res.OptimalScore + o.MinScore
-	for guard := 0; b.room(t, 1) && guard < 4*len(c.Instances)+16; guard++ {
+	plc, saved := b.search(t, minScore)
+	res.Compressed = saved
+	if !o.Hbal && !o.Thorough {
+		plc, res.Compressed = b.withinHbal(c, t, minScore, plc, saved)
+	}
+	fin, err := b.replay(c, plc)
+	if err != nil {
+		return nil, err
+	}
+	res.Final = fin.cluster
+	res.Moves = fin.moves
+	finScoped := make([]*Node, len(b.scope))
+	for i, n := range b.scope {
+		finScoped[i] = fin.cluster.Nodes[n]
+	}
+	res.FinalScore = Score(finScoped)
+	res.FinalBadNodes, _ = badItems(fin.cluster, b.online, nil)
+	return res, nil
+}
+
+// search runs the balancing from t: hbal's greedy steps, and unless
+// o.Hbal, N+1 fixes first and lookahead where no single move pays; the
+// moves then merge where they can. It returns the placements and how
+// many moves merging saved.
+func (b *balancer) search(t *table, minScore float64) ([]Placement, int) {
+	o := b.o
+	for guard := 0; b.room(t, 1) && guard < 4*len(b.c.Instances)+16; guard++ {
 		victims := b.victims(t)
 		c1, fix := b.best(t, victims)
 		if !o.Hbal && !fix.ok && o.EvacMode && t.n1 > 0 {
@@ -422,25 +456,65 @@ func Balance(c *Cluster, g int, o BalanceOptions) (*BalanceResult, error) {
 		}
 		break
 	}
-	plc := t.plc
-	if !o.Hbal {
-		var saved int
-		plc, saved = b.compress(c, plc)
-		res.Compressed = saved
+	if o.Hbal {
+		return t.plc, 0
 	}
-	fin, err := b.replay(c, plc)
-	if err != nil {
-		return nil, err
+	return b.compress(b.c, t.plc)
+}
+
+// withinHbal keeps ganetictl's solution from costing moves that do not
+// pay: it also runs hbal's own search (merged where moves merge), and of
+// hbal's solution and each first k moves of ganetictl's takes the one of
+// the lowest score plus ExtraMoveCost for each move beyond hbal's count
+// (fewer moves on ties). So ganetictl ends no worse than hbal in no
+// more moves, unless each further move gains ExtraMoveCost. A solution
+// that leaves fewer nodes failing N+1 than hbal's wins regardless.
+func (b *balancer) withinHbal(c *Cluster, t *table, minScore float64, ours []Placement, saved int) ([]Placement, int) {
+	hb := &balancer{c: c, o: b.o, scope: b.scope, online: b.online, inGrp: b.inGrp}
+	hb.o.Hbal = true
+	hplc, _ := hb.search(t, minScore)
+	hplc, hsaved := b.compress(c, hplc)
+	hplc, ok := b.check(c, hplc)
+	if !ok {
+		return ours, saved
 	}
-	res.Final = fin.cluster
-	res.Moves = fin.moves
-	finScoped := make([]*Node, len(b.scope))
-	for i, n := range b.scope {
-		finScoped[i] = fin.cluster.Nodes[n]
+	n1 := func(plc []Placement) int {
+		tt := b.newTable(slices.Clone(c.Nodes), slices.Clone(c.Instances))
+		for _, p := range plc {
+			cand := b.evaluate(tt, p.Instance, p.Move)
+			if !cand.ok {
+				return len(b.online) + 1
+			}
+			tt = b.apply(tt, cand)
+		}
+		return tt.n1
 	}
-	res.FinalScore = Score(finScoped)
-	res.FinalBadNodes, _ = badItems(fin.cluster, b.online, nil)
-	return res, nil
+	hn1 := n1(hplc)
+	if n1(ours) < hn1 {
+		return ours, saved
+	}
+	cost := b.o.ExtraMoveCost
+	if cost <= 0 {
+		cost = DefaultExtraMoveCost
+	}
+	best, bestK := t.score, 0
+	if len(hplc) > 0 {
+		best = hplc[len(hplc)-1].Score
+	}
+	bestK = -1 // hbal's
+	for k := 1; k <= len(ours); k++ {
+		j := ours[k-1].Score + cost*float64(max(0, k-len(hplc)))
+		if j < best-scoreEps {
+			best, bestK = j, k
+		}
+	}
+	switch {
+	case bestK < 0:
+		return hplc, hsaved
+	case bestK < len(ours) && n1(ours[:bestK]) > hn1:
+		return hplc, hsaved
+	}
+	return ours[:bestK], saved
 }
 
 // hbalPays is tryBalance's acceptance of a step.

@@ -141,8 +141,11 @@ func TestHbalShelltests(t *testing.T) {
 			opts: func(o *BalanceOptions) { o.MinGain, o.MinGainLimit = 10000, 10000 }, hbal: length(0)},
 		{name: "tiered", file: "simu/simu-rebal-merged.tiered", group: "group-01", hbal: lengthAtLeast(1)},
 		{name: "n1-failure group-02", file: "n1-failure.data", group: "group-02", hbal: length(0)},
-		{name: "dyn", file: "hbal-dyn.data", hbal: length(1),
-			// Two moves deep, ours reaches 0.0 where hbal stops at 0.0326.
+		{name: "dyn", file: "hbal-dyn.data", hbal: length(1)},
+		// Two moves deep, ours reaches 0.0 where hbal stops at 0.0326: it
+		// takes those two moves only when told to (--thorough), as each
+		// gains less than ExtraMoveCost.
+		{name: "dyn thorough", file: "hbal-dyn.data", opts: func(o *BalanceOptions) { o.Thorough = true }, hbal: length(1),
 			ours: both(length(3), func(t *testing.T, r *BalanceResult) {
 				if r.FinalScore > 1e-9 {
 					t.Errorf("final score %.8f, want 0", r.FinalScore)
@@ -158,9 +161,11 @@ func TestHbalShelltests(t *testing.T) {
 		{name: "forthcoming", file: "hbal-forth.data", hbal: lengthAtLeast(1)},
 		// htools-hbal.test
 		{name: "migration-1", file: "hbal-migration-1.data", hbal: primaries(map[string]int{"node-01": 3, "node-02": 0, "node-03": 3, "node-04": 0})},
-		{name: "migration-2", file: "hbal-migration-2.data", hbal: primaries(map[string]int{"node-01": 2, "node-02": 2, "node-03": 2, "node-04": 0}),
-			// Two more moves (replace-secondary) lower the score from
-			// 2.92459186 to 2.88190356; primaries stay as hbal leaves them.
+		{name: "migration-2", file: "hbal-migration-2.data", hbal: primaries(map[string]int{"node-01": 2, "node-02": 2, "node-03": 2, "node-04": 0})},
+		// Two more moves (replace-secondary) lower the score from
+		// 2.92459186 to 2.88190356; primaries stay as hbal leaves them.
+		{name: "migration-2 thorough", file: "hbal-migration-2.data", opts: func(o *BalanceOptions) { o.Thorough = true },
+			hbal: primaries(map[string]int{"node-01": 2, "node-02": 2, "node-03": 2, "node-04": 0}),
 			ours: both(primaries(map[string]int{"node-01": 2, "node-02": 2, "node-03": 2, "node-04": 0}), length(6))},
 		{name: "migration-3", file: "hbal-migration-3.data", hbal: primaries(map[string]int{"node-01": 2, "node-02": 2, "node-03": 2, "node-04": 0})},
 		{name: "desiredlocation-1", file: "hbal-desiredlocation-1.data", hbal: primaries(map[string]int{"node-01": 0, "node-02": 1})},
