@@ -299,15 +299,31 @@ func (a *app) runMoves(ctx context.Context, moves []alloc.BalanceMove, mr moveRu
 			}
 			defer func() { <-sem }()
 			reqs, err := moveRequests(m, time.Now(), mr)
+			runOne := func(req playbooks.Request) error {
+				a.pr.Note("* move %d: %s", i+1, req.Label)
+				out, err := a.eng.Run(ctx, req)
+				if err == nil {
+					err = a.finished(out)
+				}
+				return err
+			}
 			for _, req := range reqs {
 				if err != nil {
 					break
 				}
-				a.pr.Note("* move %d: %s", i+1, req.Label)
-				var out *job.Outcome
-				if out, err = a.eng.Run(ctx, req); err == nil {
-					err = a.finished(out)
+				// As Ganeti, a stopped instance's disks are activated for
+				// a new secondary and deactivated after.
+				if req.ID == playbooks.OpInstanceReplaceDisks && !a.disksActive(ctx, m.Instance) {
+					if err = runOne(playbooks.ActivateDisksOp.With(m.Instance)); err != nil {
+						break
+					}
+					err = runOne(req)
+					if derr := runOne(playbooks.DeactivateDisksOp.With(playbooks.DeactivateArgs{Name: m.Instance})); err == nil {
+						err = derr
+					}
+					continue
 				}
+				err = runOne(req)
 			}
 			if err != nil {
 				mu.Lock()
@@ -327,6 +343,16 @@ func (a *app) runMoves(ctx context.Context, moves []alloc.BalanceMove, mr moveRu
 		return &job.PartialError{Err: fmt.Errorf("%d of %d moves did not run: %s", len(bad), n, strings.Join(bad, "; "))}
 	}
 	return nil
+}
+
+// disksActive says whether an instance's disks are active now.
+func (a *app) disksActive(ctx context.Context, name string) bool {
+	st, err := a.readState(ctx)
+	if err != nil {
+		return true
+	}
+	i := st.Instances[name]
+	return i == nil || i.DisksActive
 }
 
 // ClusterCapacityCmd is hspace: how many more instances of a spec fit.

@@ -138,17 +138,15 @@ func (a *app) runEvacuation(ctx context.Context, what string, c *alloc.Cluster, 
 	for _, f := range ev.Failed {
 		v.Failed = append(v.Failed, view.MoveFailed{Instance: f.Instance, Reason: f.Reason})
 	}
-	if err := a.pr.Preview(v); err != nil {
+	if a.g.PlanOut != "" {
+		return writeJSON(a.g.PlanOut, v)
+	}
+	if err := a.pr.Result(v); err != nil {
 		return err
 	}
 	var runErr error
-	if len(moves) > 0 && !a.g.DryRun && a.g.PlanOut == "" {
-		if err := a.confirm(fmt.Sprintf("%s: run these %d moves?", what, len(moves))); err != nil {
-			return err
-		}
+	if len(moves) > 0 && !a.g.DryRun {
 		runErr = a.runMoves(ctx, moves, mr)
-	} else if a.g.PlanOut != "" {
-		return writeJSON(a.g.PlanOut, v)
 	}
 	if runErr == nil && len(ev.Failed) > 0 {
 		var names []string

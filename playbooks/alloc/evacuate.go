@@ -431,20 +431,63 @@ func (c *Cluster) EvacuateInstances(names []string, mode EvacMode, o AllocOption
 	return e.finish(), nil
 }
 
-// EvacuateNode moves everything off a node: the instances with a primary
-// or secondary there, as mode says.
+// EvacuateNode empties a node (node evacuate): its primaries leave (a
+// drbd instance fails over to its secondary), and in mode all (or
+// secondary-only) the mirrors it holds move to other nodes of the group,
+// each instance keeping its other node. (Ganeti's node-evacuate request,
+// EvacuateInstances, moves both nodes of such an instance in mode all.)
 func (c *Cluster) EvacuateNode(node string, mode EvacMode, o AllocOptions) (*Evacuation, error) {
 	n := c.NodeIndex(node)
 	if n < 0 {
 		return nil, fmt.Errorf("node '%s' not known", node)
 	}
-	var names []string
-	for _, in := range c.Instances {
-		if (mode != EvacSecondary && in.Pri == n) || (mode != EvacPrimary && in.Template == DRBD && in.Sec == n) {
-			names = append(names, in.Name)
+	e := c.newEvac(&o)
+	for i, in := range c.Instances {
+		onPri := in.Pri == n && mode != EvacSecondary
+		onSec := in.Template == DRBD && in.Sec == n && mode != EvacPrimary
+		if !onPri && !onSec {
+			continue
 		}
+		cur := e.insts[i]
+		g := e.nodes[cur.Pri].Group
+		avail := func() []int {
+			var out []int
+			for k, nd := range e.nodes {
+				if nd.Group == g && k != n && !nd.Offline && k != e.insts[i].Pri && k != e.insts[i].Sec {
+					out = append(out, k)
+				}
+			}
+			return out
+		}
+		var steps []evacStep
+		msg := ""
+		switch {
+		case onPri && cur.Template == DRBD && (cur.Sec < 0 || e.nodes[cur.Sec].Offline):
+			// Its mirror is lost already: a new pair, away from the node.
+			steps, msg = e.evacInstance(i, EvacAll, g, avail(), o.IgnoreSoftErrors)
+		case onPri && cur.Template == DRBD:
+			if steps, msg = e.evacInstance(i, EvacPrimary, g, nil, o.IgnoreSoftErrors); steps != nil && mode == EvacAll {
+				// Its mirror is now on the node: move it too.
+				more, m := e.evacInstance(i, EvacSecondary, g, avail(), o.IgnoreSoftErrors)
+				if more == nil {
+					steps, msg = nil, m
+				} else {
+					steps = append(steps, more...)
+				}
+			}
+		case onPri:
+			steps, msg = e.evacInstance(i, EvacPrimary, g, avail(), o.IgnoreSoftErrors)
+		default:
+			steps, msg = e.evacInstance(i, EvacSecondary, g, avail(), o.IgnoreSoftErrors)
+		}
+		if steps == nil {
+			e.insts[i] = cur
+			e.ev.Failed = append(e.ev.Failed, EvacFailed{Instance: in.Name, Reason: msg})
+			continue
+		}
+		e.record(i, steps, cur)
 	}
-	return c.EvacuateInstances(names, mode, o)
+	return e.finish(), nil
 }
 
 func (c *Cluster) instanceIdxs(names []string) ([]int, error) {

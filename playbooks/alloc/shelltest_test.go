@@ -600,3 +600,29 @@ func TestHspaceBetterN1(t *testing.T) {
 		}
 	}
 }
+
+// TestEvacuateNode: node evacuate empties a node and keeps each drbd
+// instance's other node: hbal-evac's node-2 holds primaries and mirrors.
+func TestEvacuateNode(t *testing.T) {
+	c := loadText(t, "hbal-evac.data", FinishOptions{})
+	ev, err := c.EvacuateNode("node-2", EvacAll, AllocOptions{IgnoreSoftErrors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2 := c.NodeIndex("node-2")
+	for _, in := range ev.Cluster.Instances {
+		if in.Pri == n2 || in.Sec == n2 {
+			if !slices.ContainsFunc(ev.Failed, func(f EvacFailed) bool { return f.Instance == in.Name }) {
+				t.Errorf("%s still on node-2 and not reported failed", in.Name)
+			}
+		}
+	}
+	if len(ev.Moved) == 0 {
+		t.Fatalf("nothing moved: %+v", ev.Failed)
+	}
+	for _, m := range ev.Moves {
+		if slices.Contains([]string{m.Primary, m.Secondary}, "node-E") {
+			t.Errorf("move %+v targets the offline node", m)
+		}
+	}
+}
