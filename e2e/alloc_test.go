@@ -284,3 +284,46 @@ func TestAllocBalance(t *testing.T) {
 	}
 	c.run("instance", "remove", "-f", "e2e-bp")
 }
+
+// TestAllocChangeGroup: instance change-group moves a drbd instance to a
+// pair of nodes in the other group (a new secondary there, a failover, a
+// second new secondary), a plain one by copying its disk; group evacuate
+// brings them back.
+func TestAllocChangeGroup(t *testing.T) {
+	c := newCluster(t, 4)
+	n := c.names()
+	c.ok("cluster", "init")
+	for _, x := range n[1:] {
+		c.ok("node", "add", x)
+	}
+	c.smallPolicy()
+	c.ok("group", "add", "rack2")
+	c.ok("group", "assign-nodes", "rack2", n[2], n[3])
+	c.ok("instance", "add", "-n", n[0]+":"+n[1], "-o", "testos", "-t", "drbd", "-s", "32M", "--no-start", "--no-name-check", "e2e-gd")
+	c.ok("instance", "add", "-n", n[0], "-o", "testos", "-t", "plain", "-s", "32M", "--no-start", "--no-name-check", "e2e-gp")
+	rack2 := []string{n[2], n[3]}
+	c.ok("instance", "change-group", "--to", "rack2", "e2e-gd", "e2e-gp")
+	p, s := c.nodesOf("e2e-gd")
+	if !slices.Contains(rack2, p) || len(s) != 1 || !slices.Contains(rack2, s[0]) {
+		t.Errorf("e2e-gd on %s:%v after change-group, want rack2's %v", p, s, rack2)
+	}
+	if p, _ := c.nodesOf("e2e-gp"); !slices.Contains(rack2, p) {
+		t.Errorf("e2e-gp on %s after change-group, want rack2", p)
+	}
+	for _, node := range n[:2] {
+		if c.lvsOf(node, "e2e-gd")+c.lvsOf(node, "e2e-gp") != 0 {
+			t.Errorf("%s keeps volumes after change-group", node)
+		}
+	}
+	c.verifyClean()
+	c.ok("group", "evacuate", "rack2")
+	for _, i := range []string{"e2e-gd", "e2e-gp"} {
+		p, s := c.nodesOf(i)
+		if slices.Contains(rack2, p) || (len(s) > 0 && slices.Contains(rack2, s[0])) {
+			t.Errorf("%s on %s:%v after group evacuate rack2", i, p, s)
+		}
+	}
+	c.verifyClean()
+	c.run("instance", "remove", "-f", "e2e-gd")
+	c.run("instance", "remove", "-f", "e2e-gp")
+}
