@@ -82,3 +82,34 @@ func TestInstanceAddRefusalInWords(t *testing.T) {
 		t.Errorf("structured refusal %+v", r.Nodes)
 	}
 }
+
+// TestSharedFailoverPicksTarget: a shared-storage instance fails over (or
+// migrates) without -n to the node the allocator chooses; its Needs ask
+// for the group's nodes.
+func TestSharedFailoverPicksTarget(t *testing.T) {
+	env := allocEnv(t)
+	st := env.State
+	st.Cluster.EnabledDiskTemplates = append(st.Cluster.EnabledDiskTemplates, "sharedfile")
+	st.Cluster.SharedFileStorageDir = "/srv/ganeti/shared-file-storage"
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "s1", Template: "sharedfile", Primary: "node1", OS: "testos", NoStart: true,
+		Disks: []storage.Spec{{Size: 1024, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, st)
+	env.Facts["node2"].MemFree = 100 // node3 is the better target
+	if need := InstanceFailoverOp.With(FailoverArgs{Name: "s1"}).Needs(st); len(need.Nodes) != 3 {
+		t.Errorf("failover without -n should ask every node of the group, got %v", need.Nodes)
+	}
+	p, err = Failover(env, FailoverArgs{Name: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Notes) == 0 || !strings.Contains(p.Notes[0], "the allocator chose node3") {
+		t.Errorf("notes %v", p.Notes)
+	}
+	mustApply(t, p, st)
+	if got := st.Instances["s1"].PrimaryNode; got != "node3" {
+		t.Errorf("s1 on %s, want node3", got)
+	}
+}
