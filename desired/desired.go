@@ -25,7 +25,47 @@ type File struct {
 	Path      string      `toml:"-"`
 	Cluster   *Cluster    `toml:"cluster"`
 	Nodes     []*Node     `toml:"node"`
+	Networks  []*Network  `toml:"network"`
 	Instances []*Instance `toml:"instance"`
+}
+
+// Network declares an IP network (gnt-network). Its keys left out are left
+// alone, except that a new network needs a subnet or subnet6.
+type Network struct {
+	Name      string   `toml:"name"`
+	Subnet    string   `toml:"subnet"`  // IPv4 CIDR; cannot change once made
+	Gateway   string   `toml:"gateway"` // "none" removes it
+	Subnet6   string   `toml:"subnet6"`
+	Gateway6  string   `toml:"gateway6"`
+	MACPrefix string   `toml:"mac_prefix"`
+	Reserved  []string `toml:"reserved"` // externally reserved addresses, exactly
+	Tags      []string `toml:"tags"`
+	// Connect are the groups the network is connected to, exactly, with
+	// the NIC parameters its NICs get there.
+	Connect []Connection `toml:"connect"`
+
+	Line     int `toml:"-"`
+	keyLines map[string]int
+}
+
+// Connection is a network's connection to a node group; mode, link and
+// vlan left out are the cluster's NIC defaults.
+type Connection struct {
+	Group string `toml:"group"`
+	Mode  string `toml:"mode"`
+	Link  string `toml:"link"`
+	VLAN  string `toml:"vlan"`
+}
+
+// Has reports whether the network's declaration has key.
+func (n *Network) Has(key string) bool { _, ok := n.keyLines[key]; return ok }
+
+// KeyLine is the line of one of the network's keys, or of its header.
+func (n *Network) KeyLine(key string) int {
+	if l, ok := n.keyLines[key]; ok {
+		return l
+	}
+	return n.Line
 }
 
 // Cluster are the declared cluster parameters. Only what is declared is
@@ -64,12 +104,15 @@ type Instance struct {
 	keyLines map[string]int
 }
 
-// NIC is one network interface of an instance.
+// NIC is one network interface of an instance. A NIC in a network takes
+// its link and mode from the network's connection to the primary node's
+// group; ip = "pool" gives it a free address of the network's pool.
 type NIC struct {
-	Link string `toml:"link"`
-	Mode string `toml:"mode"`
-	IP   string `toml:"ip"`
-	MAC  string `toml:"mac"`
+	Link    string `toml:"link"`
+	Mode    string `toml:"mode"`
+	IP      string `toml:"ip"`
+	MAC     string `toml:"mac"`
+	Network string `toml:"network"`
 }
 
 // Templates are the disk templates a desired file may name.
@@ -218,6 +261,26 @@ func Parse(path string, data []byte) (*File, error) {
 			bad(lineOf(s, "role"), "node %s: unknown role %q (master_candidate, regular, drained, offline)", n.Name, n.Role)
 		}
 	}
+	for i, nw := range f.Networks {
+		s := nth(secs, "network", i)
+		nw.Line, nw.keyLines = s.line, s.keys
+		switch {
+		case nw.Name == "":
+			bad(nw.Line, "network without a name")
+			continue
+		case !validNetworkName(nw.Name):
+			bad(nw.KeyLine("name"), "network name %q: use 1 to 64 letters, digits and . _ + - (not starting with -)", nw.Name)
+		}
+		if l, dup := seen["network "+nw.Name]; dup {
+			bad(nw.KeyLine("name"), "network %s declared twice (first at line %d)", nw.Name, l)
+		}
+		seen["network "+nw.Name] = nw.Line
+		for _, c := range nw.Connect {
+			if c.Group == "" {
+				bad(nw.KeyLine("connect"), "network %s: a connection without a group", nw.Name)
+			}
+		}
+	}
 	for i, in := range f.Instances {
 		s := nth(secs, "instance", i)
 		in.Line, in.keyLines = s.line, s.keys
@@ -282,6 +345,13 @@ func Parse(path string, data []byte) (*File, error) {
 		return nil, errs
 	}
 	return f, nil
+}
+
+// validNetworkName is the CLI's rule for network names.
+func validNetworkName(name string) bool {
+	return len(name) <= 64 && !strings.HasPrefix(name, "-") && strings.IndexFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._+-", r))
+	}) < 0
 }
 
 func errOr(err error, msg string) string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/hv"
+	"github.com/ganetictl/ganetictl/playbooks/ippool"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -74,14 +75,15 @@ func (r *Result) Counts() (add, change, destroy int) {
 // Empty reports whether the cluster already matches the file.
 func (r *Result) Empty() bool { return len(r.Ops) == 0 }
 
-// phases order the operations safely: removals free space and names before
-// creations; roles and cluster parameters are set before instances are
-// placed; stopped instances move cheaply (failover) before running ones are
+// phases order the operations safely: removals free space, names and
+// addresses before creations; roles, cluster parameters and networks are
+// set before instances are placed; stopped instances move cheaply (failover) before running ones are
 // started.
 const (
 	phRemove = iota
 	phNode
 	phCluster
+	phNetwork
 	phCreate
 	phModify
 	phShutdown
@@ -213,6 +215,9 @@ func (d *differ) run() {
 	}
 	if d.f.Cluster != nil {
 		d.cluster(d.f.Cluster)
+	}
+	for _, nw := range d.f.Networks {
+		d.network(nw)
 	}
 	for _, in := range d.f.Instances {
 		if _, ok := d.sim.State.Instances[in.Name]; !ok {
@@ -392,7 +397,7 @@ func (d *differ) create(in *Instance, replacing bool) {
 		return
 	}
 	args := playbooks.InstanceAddArgs{Name: in.Name, Template: in.Template, Primary: primary, OS: in.OS, Hypervisor: in.Hypervisor,
-		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped"}
+		BEParams: params(in.BEParams), HVParams: params(in.HVParams), NoStart: in.State == "stopped", Tags: in.Tags}
 	if in.Template == "drbd" {
 		args.Secondary = secondary
 	}
@@ -400,7 +405,7 @@ func (d *differ) create(in *Instance, replacing bool) {
 		args.Disks = append(args.Disks, storage.Spec{Size: mib, Mode: "rw"})
 	}
 	for _, n := range in.NICs {
-		args.NICs = append(args.NICs, playbooks.NICSpec{Link: n.Link, Mode: n.Mode, IP: n.IP, MAC: n.MAC})
+		args.NICs = append(args.NICs, playbooks.NICSpec{Link: n.Link, Mode: n.Mode, IP: n.IP, MAC: n.MAC, Network: n.Network})
 	}
 	if len(args.NICs) == 0 {
 		args.NICs = []playbooks.NICSpec{{}}
@@ -472,7 +477,9 @@ func (d *differ) modify(in *Instance) {
 		case mib > size:
 			idx := i
 			op := &Op{Desc: fmt.Sprintf("instance grow-disk %s %d", name, idx), Object: "instance " + name, Instances: []string{name},
-				Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.GrowDisk(env, name, idx, mib, true) }}
+				Plan: func(env playbooks.Env) (*plan.Plan, error) {
+					return playbooks.GrowDisk(env, name, idx, mib, true, false)
+				}}
 			if d.add(phModify, in.KeyLine("disks"), op) {
 				change(fmt.Sprintf("disk %d: %d -> %d MiB", i, size, mib))
 			}
@@ -513,8 +520,9 @@ func (d *differ) modify(in *Instance) {
 		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: instance %s runs OS %s, the file says %s: reinstalling is not done declaratively (use `instance reinstall -o`)", d.f.Path, in.KeyLine("os"), name, cur.OS, in.OS))
 	}
 	if len(in.NICs) > 0 && len(in.NICs) != len(cur.NICs) {
-		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: instance %s has %d NICs, the file declares %d: NIC changes are not done declaratively yet", d.f.Path, in.KeyLine("nic"), name, len(cur.NICs), len(in.NICs)))
+		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: instance %s has %d NICs, the file declares %d: adding and removing NICs is not done declaratively yet", d.f.Path, in.KeyLine("nic"), name, len(cur.NICs), len(in.NICs)))
 	}
+	d.nicNetworks(in, cur)
 	d.tags(phModify, in.KeyLine("tags"), plan.KindInstance, name, cur.Tags, in.Tags)
 
 	// Power and placement.
@@ -779,4 +787,238 @@ func use(sim playbooks.Env, inst *statefile.Instance, sign int64) {
 	} else {
 		delete(f.Running, inst.Name)
 	}
+}
+
+// network converges a declared network: created (then connected) when
+// missing; otherwise its gateway, MAC prefix, IPv6 settings, reserved
+// addresses, tags and connections, each where declared.
+func (d *differ) network(nw *Network) {
+	st := d.sim.State
+	name := nw.Name
+	cur := st.Networks[name]
+	if cur == nil {
+		if nw.Subnet == "" && nw.Subnet6 == "" {
+			d.bad(nw.Line, "network %s: a new network needs a subnet (or subnet6 alone, for an IPv6-only one)", name)
+			return
+		}
+		args := playbooks.NetworkAddArgs{Name: name, Network: nw.Subnet, Gateway: noneToEmpty(nw.Gateway), Network6: noneToEmpty(nw.Subnet6),
+			Gateway6: noneToEmpty(nw.Gateway6), MACPrefix: noneToEmpty(nw.MACPrefix), Reserved: nw.Reserved, Tags: nw.Tags}
+		op := &Op{Desc: "network add " + name, Object: "network " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.NetworkAdd(env, args)
+		}}
+		if !d.add(phNetwork, nw.Line, op) {
+			return
+		}
+		c := d.change("+", plan.KindNetwork, name)
+		c.Details = append(c.Details, fmt.Sprintf("subnet %s, gateway %s", noneIfEmpty(nw.Subnet), noneIfEmpty(noneToEmpty(nw.Gateway))))
+		d.connections(nw)
+		return
+	}
+	change := func(detail string) { c := d.change("~", plan.KindNetwork, name); c.Details = append(c.Details, detail) }
+	if nw.Has("subnet") {
+		if p, err := ippool.ParseSubnet(nw.Subnet); err != nil {
+			d.bad(nw.KeyLine("subnet"), "network %s: %v", name, err)
+			return
+		} else if p.String() != cur.Network {
+			d.bad(nw.KeyLine("subnet"), "network %s: its subnet is %s and cannot change to %s (create another network)", name, noneIfEmpty(cur.Network), p)
+			return
+		}
+	}
+	// Settings, in one modify: "" leaves a setting, "none" clears it.
+	var mod playbooks.NetworkModifyArgs
+	var details []string
+	set := func(key, want, have string, dst *string) {
+		if !nw.Has(key) || noneToEmpty(want) == have {
+			return
+		}
+		*dst = want
+		if want == "" {
+			*dst = playbooks.None
+		}
+		details = append(details, fmt.Sprintf("%s: %s -> %s", key, noneIfEmpty(have), noneIfEmpty(noneToEmpty(want))))
+	}
+	set("gateway", nw.Gateway, cur.Gateway, &mod.Gateway)
+	set("mac_prefix", strings.ToLower(nw.MACPrefix), cur.MACPrefix, &mod.MACPrefix)
+	set("subnet6", nw.Subnet6, cur.Network6, &mod.Network6)
+	set("gateway6", nw.Gateway6, cur.Gateway6, &mod.Gateway6)
+	if len(details) > 0 {
+		mod.Name = name
+		op := &Op{Desc: "network modify " + name, Object: "network " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.NetworkModify(env, mod)
+		}}
+		if d.add(phNetwork, nw.Line, op) {
+			for _, s := range details {
+				change(s)
+			}
+		}
+	}
+	if nw.Reserved != nil {
+		d.reserved(nw)
+	}
+	if nw.Tags != nil {
+		d.tags(phNetwork, nw.KeyLine("tags"), plan.KindNetwork, name, d.sim.State.Networks[name].Tags, nw.Tags)
+	}
+	d.connections(nw)
+}
+
+// reserved makes the network's external reservations the declared ones,
+// besides those ganetictl makes itself (the network, broadcast and gateway
+// addresses, and the nodes' addresses).
+func (d *differ) reserved(nw *Network) {
+	cur := d.sim.State.Networks[nw.Name]
+	pool, err := playbooks.NetworkPool(cur)
+	if err != nil || pool == nil {
+		d.bad(nw.KeyLine("reserved"), "network %s: reserved addresses need an IPv4 subnet", nw.Name)
+		return
+	}
+	own := map[string]bool{cur.Gateway: true}
+	for _, n := range d.sim.State.Nodes {
+		own[n.PrimaryIP], own[n.SecondaryIP] = true, true
+	}
+	want := map[string]bool{}
+	var add, remove []string
+	for _, ip := range nw.Reserved {
+		want[ip] = true
+		if ext, err := pool.IsReserved(ip, true); err != nil {
+			d.bad(nw.KeyLine("reserved"), "network %s: reserved address %s: %v", nw.Name, ip, err)
+			return
+		} else if !ext {
+			add = append(add, ip)
+		}
+	}
+	for _, ip := range pool.ExternalAddrs() {
+		if !want[ip] && !own[ip] && !pool.IsNetworkOrBroadcast(ip) {
+			remove = append(remove, ip)
+		}
+	}
+	if len(add)+len(remove) == 0 {
+		return
+	}
+	name := nw.Name
+	op := &Op{Desc: "network modify " + name, Object: "network " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+		return playbooks.NetworkModify(env, playbooks.NetworkModifyArgs{Name: name, AddReserved: add, RemoveReserved: remove})
+	}}
+	if d.add(phNetwork, nw.KeyLine("reserved"), op) {
+		c := d.change("~", plan.KindNetwork, name)
+		var parts []string
+		for _, ip := range add {
+			parts = append(parts, "+"+ip)
+		}
+		for _, ip := range remove {
+			parts = append(parts, "-"+ip)
+		}
+		c.Details = append(c.Details, "reserved: "+strings.Join(parts, " "))
+	}
+}
+
+// connections makes the groups the network is connected to the declared
+// ones (when declared): a connection whose NIC parameters differ is made
+// again (refused while NICs use it, as Ganeti refuses the disconnect).
+func (d *differ) connections(nw *Network) {
+	if nw.Connect == nil {
+		return
+	}
+	name, line := nw.Name, nw.KeyLine("connect")
+	st := d.sim.State
+	want := map[string]Connection{}
+	for _, c := range nw.Connect {
+		want[c.Group] = c
+	}
+	disconnect := func(group, why string) {
+		op := &Op{Desc: "network disconnect " + name + " " + group, Object: "network " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.NetworkDisconnect(env, playbooks.NetworkDisconnectArgs{Network: name, Groups: []string{group}})
+		}}
+		if d.add(phNetwork, line, op) {
+			c := d.change("~", plan.KindNetwork, name)
+			c.Details = append(c.Details, fmt.Sprintf("disconnect from %s%s", group, why))
+		}
+	}
+	for _, group := range playbooks.NetworkGroups(st, name) {
+		if _, ok := want[group]; !ok {
+			disconnect(group, "")
+		}
+	}
+	for _, c := range nw.Connect {
+		if _, ok := st.NodeGroups[c.Group]; !ok {
+			d.bad(line, "network %s: unknown node group %q", name, c.Group)
+			continue
+		}
+		args := playbooks.NetworkConnectArgs{Network: name, Groups: []string{c.Group}, Mode: c.Mode, Link: c.Link, VLAN: c.VLAN}
+		wantParams, err := playbooks.ConnectParams(st, args)
+		if err != nil {
+			d.bad(line, "network %s, group %s: %v", name, c.Group, err)
+			continue
+		}
+		have, connected := st.NodeGroups[c.Group].Networks[name]
+		if connected && norm(have["mode"]) == norm(wantParams["mode"]) && norm(have["link"]) == norm(wantParams["link"]) && norm(have["vlan"]) == norm(wantParams["vlan"]) {
+			continue
+		}
+		if connected {
+			disconnect(c.Group, fmt.Sprintf(" (its NIC parameters change from %s/%s/%s)", norm(have["mode"]), norm(have["link"]), norm(have["vlan"])))
+		}
+		op := &Op{Desc: "network connect " + name + " " + c.Group, Object: "network " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.NetworkConnect(env, args)
+		}}
+		if d.add(phNetwork, line, op) {
+			ch := d.change("~", plan.KindNetwork, name)
+			ch.Details = append(ch.Details, fmt.Sprintf("connect to %s (%s, %s, %s)", c.Group, norm(wantParams["mode"]), norm(wantParams["link"]), norm(wantParams["vlan"])))
+		}
+	}
+}
+
+// nicNetworks moves declared NICs of an existing instance into the network
+// the file names, and gives them the declared address (ip = "pool": any
+// of the network's, so a NIC already holding one is left alone).
+func (d *differ) nicNetworks(in *Instance, cur *statefile.Instance) {
+	name := in.Name
+	var mods []playbooks.NICMod
+	var details []string
+	for i, want := range in.NICs {
+		if i >= len(cur.NICs) || want.Network == "" {
+			continue
+		}
+		have := cur.NICs[i]
+		spec := playbooks.NICSpec{}
+		wantNet := noneToEmpty(want.Network)
+		if wantNet != have.Network {
+			spec.Network = want.Network
+			spec.IP = want.IP
+			if spec.IP == "" {
+				spec.IP = playbooks.None
+			}
+		} else if want.IP != "" && !strings.EqualFold(want.IP, playbooks.IPPool) && noneToEmpty(want.IP) != have.IP {
+			spec.IP = want.IP
+		} else if strings.EqualFold(want.IP, playbooks.IPPool) && have.IP == "" {
+			spec.IP = playbooks.IPPool
+		} else {
+			continue
+		}
+		mods = append(mods, playbooks.NICMod{Op: "modify", Index: i, Spec: spec})
+		details = append(details, fmt.Sprintf("nic %d: network %s -> %s, ip %s -> %s", i, noneIfEmpty(have.Network), noneIfEmpty(wantNet), noneIfEmpty(have.IP), noneIfEmpty(noneToEmpty(want.IP))))
+	}
+	if len(mods) == 0 {
+		return
+	}
+	op := &Op{Desc: "instance modify --net " + name, Object: "instance " + name, Instances: []string{name},
+		Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.InstanceModify(env, playbooks.ModifyInstanceArgs{Name: name, NICs: mods})
+		}}
+	if d.add(phModify, in.KeyLine("nic"), op) {
+		c := d.change("~", "instance", name)
+		c.Details = append(c.Details, details...)
+	}
+}
+
+func noneToEmpty(s string) string {
+	if strings.EqualFold(s, playbooks.None) {
+		return ""
+	}
+	return s
+}
+
+func noneIfEmpty(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

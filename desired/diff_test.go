@@ -225,3 +225,164 @@ os = "testos"
 		t.Errorf("with room for both: %v", err)
 	}
 }
+
+// TestApplyConverges: applying a file's operations leaves nothing to do,
+// for every field the file declares (tags included: a new instance's
+// tags were once left for a second pass).
+func TestApplyConverges(t *testing.T) {
+	env := cluster(t)
+	f, err := Parse("desired.toml", []byte(`[cluster]
+tags = ["site:a"]
+
+[[instance]]
+name = "web1"
+template = "file"
+primary = "node1"
+disks = ["64M"]
+os = "testos"
+tags = ["owner:alice", "app:web"]
+
+[[instance]]
+name = "db1"
+template = "drbd"
+primary = "node1"
+secondary = "node2"
+disks = ["32M"]
+os = "testos"
+state = "stopped"
+tags = ["app:db"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realize(t, env, f)
+	if tags := env.State.Instances["web1"].Tags; strings.Join(tags, ",") != "app:web,owner:alice" {
+		t.Errorf("web1's tags after apply: %v", tags)
+	}
+	r, err := Diff(env, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Empty() {
+		var b strings.Builder
+		for _, op := range r.Ops {
+			b.WriteString(op.Desc + "\n")
+		}
+		t.Errorf("a plan right after apply is not empty:\n%s", b.String())
+	}
+}
+
+const netFile = `[[network]]
+name = "test"
+subnet = "198.18.10.0/24"
+gateway = "198.18.10.1"
+reserved = ["198.18.10.5"]
+tags = ["dns"]
+
+[[network.connect]]
+group = "default"
+link = "br100"
+
+[[instance]]
+name = "web1"
+template = "file"
+primary = "node1"
+disks = ["64M"]
+os = "testos"
+
+[[instance.nic]]
+network = "test"
+ip = "pool"
+`
+
+// TestDiffNetworks: networks and NICs in them converge, and a plan right
+// after applying shows nothing to do.
+func TestDiffNetworks(t *testing.T) {
+	env := cluster(t)
+	ops := func(src string) []string {
+		t.Helper()
+		f, err := Parse("d.toml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Diff(env, f, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, o := range r.Ops {
+			out = append(out, o.Desc)
+		}
+		return out
+	}
+	converge := func(src string, want ...string) {
+		t.Helper()
+		if got := ops(src); strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("ops %q, want %q", got, want)
+		}
+		f, _ := Parse("d.toml", []byte(src))
+		realize(t, env, f)
+		if again := ops(src); len(again) != 0 {
+			t.Fatalf("after applying, still: %q", again)
+		}
+	}
+	converge(netFile, "network add test", "network connect test default", "instance add web1")
+	st := env.State
+	nic := st.Instances["web1"].NICs[0]
+	if nic.Network != "test" || nic.IP != "198.18.10.2" || nic.NICParams["link"] != "br100" {
+		t.Fatalf("NIC %+v", nic)
+	}
+	pool, _ := playbooks.NetworkPool(st.Networks["test"])
+	if got := pool.ExternalAddrs(); strings.Join(got, ",") != "198.18.10.0,198.18.10.1,198.18.10.5,198.18.10.255" {
+		t.Errorf("external %v", got)
+	}
+
+	// Settings, reservations, tags and a connection's link change; the
+	// NIC moves to a second network.
+	edited := strings.NewReplacer(`gateway = "198.18.10.1"`, `gateway = "198.18.10.254"`, `reserved = ["198.18.10.5"]`, `reserved = ["198.18.10.6"]`,
+		`tags = ["dns"]`, `tags = ["dns", "nfdhcpd"]`, `network = "test"`, `network = "test1"`).Replace(netFile) + `
+[[network]]
+name = "test1"
+subnet = "198.18.11.0/24"
+[[network.connect]]
+group = "default"
+link = "br101"
+vlan = "7"
+`
+	converge(edited, "network modify test", "network modify test", "network tags test", "network add test1", "network connect test1 default",
+		"instance modify --net web1")
+	nic = st.Instances["web1"].NICs[0]
+	if nic.Network != "test1" || nic.IP != "198.18.11.1" || nic.NICParams["link"] != "br101" || nic.NICParams["vlan"] != ".7" {
+		t.Errorf("moved NIC %+v", nic)
+	}
+	if n := st.Networks["test"]; n.Gateway != "198.18.10.254" || strings.Join(n.Tags, ",") != "dns,nfdhcpd" {
+		t.Errorf("test %+v", n)
+	}
+	pool, _ = playbooks.NetworkPool(st.Networks["test"])
+	if got := pool.ExternalAddrs(); strings.Join(got, ",") != "198.18.10.0,198.18.10.6,198.18.10.254,198.18.10.255" || len(pool.HeldAddrs()) != 0 {
+		t.Errorf("test's pool: external %v held %v", got, pool.HeldAddrs())
+	}
+	// test is now unused: its connection's link may change (disconnect, connect).
+	relinked := strings.Replace(edited, `link = "br100"`, `link = "br102"`, 1)
+	converge(relinked, "network disconnect test default", "network connect test default")
+
+	for _, tc := range []struct{ src, want string }{
+		{strings.Replace(relinked, `subnet = "198.18.10.0/24"`, `subnet = "198.18.20.0/24"`, 1), "d.toml:3: network test: its subnet is 198.18.10.0/24 and cannot change to 198.18.20.0/24"},
+		{strings.Replace(relinked, `group = "default"`, `group = "rack9"`, 1), "network test: unknown node group \"rack9\""},
+		{"[[network]]\nname = \"new\"\ngateway = \"198.18.30.1\"\n", "d.toml:1: network new: a new network needs a subnet"},
+		// test1 is in use: its link cannot change under the NIC.
+		{strings.Replace(relinked, `link = "br101"`, `link = "br103"`, 1), "Conflicting IP addresses found"},
+	} {
+		f, err := Parse("d.toml", []byte(tc.src))
+		if err == nil {
+			_, err = Diff(env, f, Options{AllowDestroy: true})
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+	if _, err := Parse("d.toml", []byte("[[network]]\nname = \"a;b\"\nsubnet = \"198.18.30.0/24\"\n[[network]]\nname = \"a;b\"\n")); err == nil ||
+		!strings.Contains(err.Error(), "d.toml:2: network name") || !strings.Contains(err.Error(), "declared twice") {
+		t.Errorf("parse: %v", err)
+	}
+}

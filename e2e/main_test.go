@@ -1,5 +1,9 @@
+//go:build bed
+
 // Package e2e runs the ganetictl binary against the test bed's real sshd
-// nodes and checks what the nodes and the state file really hold.
+// nodes and checks what the nodes and the state file really hold. Every
+// file carries the bed build tag: "go test ./..." leaves the package out,
+// "make e2e" (go test -tags bed) runs it, as root.
 package e2e
 
 import (

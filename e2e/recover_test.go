@@ -1,3 +1,5 @@
+//go:build bed
+
 package e2e
 
 import (

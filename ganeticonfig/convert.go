@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ganetictl/ganetictl/playbooks/ippool"
 	"github.com/ganetictl/ganetictl/playbooks/storage"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -30,9 +31,10 @@ type converter struct {
 	unmapped map[string]map[string]int
 	seen     map[string]int // objects per kind
 
-	nodeNames  map[string]string // uuid or name -> name
-	groupNames map[string]string // uuid or name -> name
-	netNames   map[string]string // uuid or name -> name
+	nodeNames  map[string]string                      // uuid or name -> name
+	groupNames map[string]string                      // uuid or name -> name
+	netNames   map[string]string                      // uuid or name -> name
+	groupNets  map[string]map[string]statefile.Params // group name -> its networks by uuid, until networks are read
 }
 
 func (c *converter) problem(format string, a ...any) {
@@ -70,6 +72,7 @@ func (c *converter) convert() {
 	c.unmapped = map[string]map[string]int{}
 	c.seen = map[string]int{}
 	c.nodeNames, c.groupNames, c.netNames = map[string]string{}, map[string]string{}, map[string]string{}
+	c.groupNets = map[string]map[string]statefile.Params{}
 
 	var cl gCluster
 	if !c.decode("cluster", "cluster", c.cfg.Cluster, &cl) {
@@ -78,6 +81,7 @@ func (c *converter) convert() {
 	c.groups()
 	c.nodes()
 	c.networks()
+	c.connections()
 	c.cluster(&cl)
 	c.instances()
 	c.roles()
@@ -137,6 +141,9 @@ func (c *converter) groups() {
 		}
 		c.st.NodeGroups[g.Name] = &statefile.NodeGroup{Meta: g.toMeta(id), Name: g.Name, AllocPolicy: policy,
 			NDParams: g.NDParams, Tags: g.Tags}
+		if len(g.Networks) > 0 {
+			c.groupNets[g.Name] = g.Networks
+		}
 	}
 }
 
@@ -181,9 +188,40 @@ func (c *converter) networks() {
 		if !c.register(c.netNames, "network", key, id, n.Name) {
 			continue
 		}
-		c.st.Networks[n.Name] = &statefile.Network{Meta: n.toMeta(id), Name: n.Name, Network: n.Network,
-			Gateway: deref(n.Gateway), MACPrefix: deref(n.MACPrefix), Reservations: deref(n.Reservations),
-			ExtReserved: deref(n.ExtReservations), Tags: n.Tags}
+		net := &statefile.Network{Meta: n.toMeta(id), Name: n.Name, Network: n.Network,
+			Gateway: deref(n.Gateway), Network6: deref(n.Network6), Gateway6: deref(n.Gateway6), MACPrefix: deref(n.MACPrefix),
+			Reservations: deref(n.Reservations), ExtReserved: deref(n.ExtReservations), Tags: n.Tags}
+		if net.Network == "" && net.Network6 == "" {
+			c.problem("network %s has neither an IPv4 nor an IPv6 subnet", n.Name)
+		}
+		if net.Network != "" {
+			if _, err := ippool.New(net.Network, net.Reservations, net.ExtReserved); err != nil {
+				c.problem("network %s: %v", n.Name, err)
+			}
+		}
+		c.st.Networks[n.Name] = net
+	}
+}
+
+// connections record the groups' networks by name, once networks are known.
+func (c *converter) connections() {
+	for _, group := range sortedKeys(c.groupNets) {
+		g := c.st.NodeGroups[group]
+		for _, ref := range sortedKeys(c.groupNets[group]) {
+			name, ok := c.netNames[ref]
+			if !ok {
+				c.problem("node group %s is connected to network %q, which is not among the config's networks", group, ref)
+				continue
+			}
+			if g.Networks == nil {
+				g.Networks = map[string]statefile.Params{}
+			}
+			params := statefile.Params{}
+			for k, v := range c.groupNets[group][ref] {
+				params[k] = v
+			}
+			g.Networks[name] = params
+		}
 	}
 }
 

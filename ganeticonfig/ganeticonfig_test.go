@@ -10,22 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
-// fixtures is Ganeti's own test data, shared with the project (never copied).
-const fixtures = "../../shared/fixtures/ganeti-test-data"
-
+// fixture reads one file of Ganeti's own test data, shared with the
+// project (never copied).
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		if os.IsNotExist(err) && os.Getenv("CI") != "true" {
-			t.Skipf("fixture %s not found: %v", name, err)
-		}
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "ganeti-test-data", name)
 }
 
 // seqIDs gives predictable UUIDs to objects that have none.
@@ -309,5 +302,56 @@ func TestConvertDRBDChecks(t *testing.T) {
 	}
 	if err != nil && strings.Contains(err.Error(), "not hex!") {
 		t.Errorf("error shows the secret:\n%v", err)
+	}
+}
+
+// TestConvertNetworks: networks keep their pools and IPv6 settings, groups
+// their connections (by uuid in Ganeti, by name here), NICs their network.
+func TestConvertNetworks(t *testing.T) {
+	ext := "1" + strings.Repeat("0", 254) + "1"
+	res := "00001" + strings.Repeat("0", 251)
+	cfg := `{"version": 3000000,
+		"cluster": {"cluster_name": "c", "master_node": "u1", "enabled_disk_templates": ["diskless"], "enabled_hypervisors": ["kvm"]},
+		"nodegroups": {"g1": {"name": "default", "uuid": "g1", "networks": {"n1": {"mode": "bridged", "link": "br100", "vlan": ".100"}}},
+		               "g2": {"name": "other", "uuid": "g2", "networks": {}}},
+		"nodes": {"u1": {"name": "node1", "uuid": "u1", "group": "g1", "primary_ip": "198.18.0.1"}},
+		"networks": {"n1": {"name": "pub", "uuid": "n1", "network": "198.18.10.0/24", "gateway": "198.18.10.1",
+		                    "network6": "2001:db8:10::/64", "gateway6": "fe80::1", "mac_prefix": "aa:00:10",
+		                    "reservations": "` + res + `", "ext_reservations": "` + ext + `", "tags": ["dns"], "serial_no": 4},
+		             "n2": {"name": "v6", "uuid": "n2", "network6": "2001:db8:20::/64"}},
+		"instances": {"i1": {"name": "i1", "uuid": "i1", "primary_node": "u1", "disks": [], "disk_template": "diskless", "admin_state": "down",
+		              "nics": [{"mac": "aa:00:10:00:00:01", "ip": "198.18.10.4", "network": "n1", "uuid": "nic1",
+		                        "nicparams": {"mode": "bridged", "link": "br100", "vlan": ".100"}}]}}}`
+	r := convert(t, []byte(cfg))
+	st := r.State
+	n := st.Networks["pub"]
+	if n == nil || n.Network != "198.18.10.0/24" || n.Gateway != "198.18.10.1" || n.Network6 != "2001:db8:10::/64" || n.Gateway6 != "fe80::1" ||
+		n.MACPrefix != "aa:00:10" || n.Reservations != res || n.ExtReserved != ext || n.UUID != "n1" || n.Serial != 4 || !reflect.DeepEqual(n.Tags, []string{"dns"}) {
+		t.Errorf("network %+v", n)
+	}
+	if v6 := st.Networks["v6"]; v6 == nil || v6.Network != "" || v6.Network6 != "2001:db8:20::/64" {
+		t.Errorf("IPv6-only network %+v", v6)
+	}
+	if got := st.NodeGroups["default"].Networks; !reflect.DeepEqual(got, map[string]statefile.Params{"pub": {"mode": "bridged", "link": "br100", "vlan": ".100"}}) {
+		t.Errorf("default's networks %v", got)
+	}
+	if got := st.NodeGroups["other"].Networks; len(got) != 0 {
+		t.Errorf("other's networks %v", got)
+	}
+	if nic := st.Instances["i1"].NICs[0]; nic.Network != "pub" || nic.IP != "198.18.10.4" || nic.NICParams["link"] != "br100" {
+		t.Errorf("NIC %+v", nic)
+	}
+	if w := strings.Join(r.Warnings, "\n"); strings.Contains(w, "nodegroups: not imported") || strings.Contains(w, "networks: not imported") {
+		t.Errorf("warnings:\n%s", w)
+	}
+
+	bad := strings.Replace(cfg, `"n1": {"mode"`, `"n9": {"mode"`, 1)
+	bad = strings.Replace(bad, `"reservations": "`+res, `"reservations": "0101`, 1)
+	_, err := Convert([]byte(bad), Options{})
+	for _, w := range []string{`node group default is connected to network "n9", which is not among the config's networks`,
+		"network pub: the reservations of 198.18.10.0/24 are not a map of its 256 addresses"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }

@@ -64,7 +64,10 @@ type gNodeGroup struct {
 	Name        string           `json:"name"`
 	AllocPolicy string           `json:"alloc_policy"`
 	NDParams    statefile.Params `json:"ndparams"`
-	Tags        []string         `json:"tags"`
+	// Networks are the connected networks, by network uuid, with the NIC
+	// parameters (mode, link, vlan) their NICs get in the group.
+	Networks map[string]statefile.Params `json:"networks"`
+	Tags     []string                    `json:"tags"`
 }
 
 type gNode struct {
@@ -131,6 +134,8 @@ type gNetwork struct {
 	Name            string   `json:"name"`
 	Network         string   `json:"network"`
 	Gateway         *string  `json:"gateway"`
+	Network6        *string  `json:"network6"`
+	Gateway6        *string  `json:"gateway6"`
 	MACPrefix       *string  `json:"mac_prefix"`
 	Reservations    *string  `json:"reservations"`
 	ExtReservations *string  `json:"ext_reservations"`

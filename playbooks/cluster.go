@@ -325,7 +325,8 @@ func ClusterDestroy(env Env) (*plan.Plan, error) {
 	return p, nil
 }
 
-// Tags plans adding or removing tags of the cluster or a node.
+// Tags plans adding or removing tags of the cluster, a node, an instance,
+// a node group or a network.
 func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) {
 	st := env.State
 	change := func(cur []string) ([]string, error) {
@@ -398,6 +399,18 @@ func Tags(env Env, kind, name string, add, remove []string) (*plan.Plan, error) 
 		p := plan.New(plan.Op{ID: op, Kind: plan.KindNodeGroup, Name: g.Name, Args: []string{"nodegroup " + g.Name}}, st.Lineage, st.Serial)
 		ReplicateTo(p, masterCandidates(st)...)
 		return p, p.Set(kind, g.Name, g, c)
+	case plan.KindNetwork:
+		n, err := network(st, name)
+		if err != nil {
+			return nil, err
+		}
+		c := cloneNetwork(n)
+		if c.Tags, err = change(n.Tags); err != nil {
+			return nil, err
+		}
+		p := plan.New(plan.Op{ID: op, Kind: plan.KindNetwork, Name: n.Name, Args: []string{"network " + n.Name}}, st.Lineage, st.Serial)
+		ReplicateTo(p, masterCandidates(st)...)
+		return p, p.Set(kind, n.Name, n, c)
 	}
 	return nil, fmt.Errorf("tags: unknown kind %q", kind)
 }
@@ -425,6 +438,12 @@ func TagsOf(st *statefile.State, kind, name string) ([]string, error) {
 			return nil, err
 		}
 		return g.Tags, nil
+	case plan.KindNetwork:
+		n, err := network(st, name)
+		if err != nil {
+			return nil, err
+		}
+		return n.Tags, nil
 	}
 	return nil, fmt.Errorf("tags: unknown kind %q", kind)
 }

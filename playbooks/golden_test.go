@@ -363,7 +363,7 @@ func (w *world) copies(nodes ...string) []pb.StateCopy {
 func goldenCases() []goldenCase {
 	var cases []goldenCase
 	for _, group := range [][]goldenCase{clusterCases(), nodeCases(), instanceCases(), instanceOpCases(),
-		modifyCases(), haCases(), replaceCases(), copyCases()} {
+		modifyCases(), haCases(), replaceCases(), copyCases(), networkCases()} {
 		cases = append(cases, group...)
 	}
 	return cases
@@ -438,6 +438,16 @@ func clusterCases() []goldenCase {
 		{name: "cluster_master_failover",
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Target: "node2", Copies: w.copies("node1", "node2")})
+			}},
+		{name: "os_modify",
+			plan: func(w *world) (*plan.Plan, error) {
+				hidden := true
+				return pb.OSModify(w.env(), pb.OSModifyArgs{OS: "testos", Hidden: &hidden, OSParams: statefile.Params{"dhcp": "no"},
+					HVParams: map[string]statefile.Params{"kvm": {"kernel_path": "/boot/vmlinuz"}}})
+			}},
+		{name: "cluster_master_failover_newest_candidate",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.MasterFailover(w.env(), pb.MasterFailoverArgs{Copies: w.copies("node1", "node2")})
 			}},
 		{name: "cluster_master_failover_no_voting",
 			setup: func(w *world) { w.down("node1", "connection timed out") },
@@ -567,6 +577,12 @@ func instanceCases() []goldenCase {
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.InstanceAdd(w.env(), drbdInst("db1", "node1", "node2", 1024))
 			}},
+		{name: "instance_add_drbd_no_wait_for_sync",
+			plan: func(w *world) (*plan.Plan, error) {
+				a := drbdInst("db1", "node1", "node2", 1024)
+				a.NoWaitForSync = true
+				return pb.InstanceAdd(w.env(), a)
+			}},
 		{name: "instance_add_file_no_start",
 			plan: func(w *world) (*plan.Plan, error) {
 				return pb.InstanceAdd(w.env(), stopped(fileInst("files1", "node2", 512)))
@@ -619,10 +635,12 @@ func instanceCases() []goldenCase {
 			plan:  func(w *world) (*plan.Plan, error) { return pb.Rename(w.env(), "files1", "files2") }},
 		{name: "instance_reinstall",
 			setup: func(w *world) { w.add(stopped(plainInst("web1", "node1", 1024))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "web1", "") }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "web1", "", nil) }},
 		{name: "instance_reinstall_other_os",
 			setup: func(w *world) { w.add(stopped(drbdInst("db1", "node1", "node2", 1024))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.Reinstall(w.env(), "db1", "otheros") }},
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.Reinstall(w.env(), "db1", "otheros", statefile.Params{"dhcp": "no"})
+			}},
 		{name: "instance_recreate_disks_plain",
 			setup: func(w *world) { w.add(stopped(plainInst("web1", "node1", 1024, 512))) },
 			plan:  func(w *world) (*plan.Plan, error) { return pb.RecreateDisks(w.env(), "web1", "") }},
@@ -697,13 +715,13 @@ func instanceOpCases() []goldenCase {
 			plan:  func(w *world) (*plan.Plan, error) { return pb.DeactivateDisks(w.env(), "db1", true) }},
 		{name: "instance_grow_disk_plain",
 			setup: func(w *world) { w.add(plainInst("web1", "node1", 1024, 512)); w.runs("web1") },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "web1", 1, 512, false) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "web1", 1, 512, false, false) }},
 		{name: "instance_grow_disk_drbd_absolute",
 			setup: func(w *world) { w.add(drbdInst("db1", "node1", "node2", 1024)); w.runs("db1"); w.drbdSynced("db1") },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "db1", 0, 2048, true) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "db1", 0, 2048, true, false) }},
 		{name: "instance_grow_disk_file",
 			setup: func(w *world) { w.add(stopped(fileInst("files1", "node2", 512))) },
-			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "files1", 0, 256, false) }},
+			plan:  func(w *world) (*plan.Plan, error) { return pb.GrowDisk(w.env(), "files1", 0, 256, false, false) }},
 	}
 }
 
@@ -857,6 +875,10 @@ func replaceCases() []goldenCase {
 		{name: "instance_replace_disks_primary", setup: drbdRunning, plan: replace("primary", "")},
 		{name: "instance_replace_disks_secondary_one_disk", setup: drbdRunning, plan: replace("secondary", "", 1)},
 		{name: "instance_replace_disks_new_secondary", setup: drbdRunning, plan: replace("new", "node3")},
+		{name: "instance_replace_disks_new_secondary_early_release", setup: drbdRunning,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.ReplaceDisks(w.env(), pb.ReplaceDisksArgs{Name: "db1", Mode: "new", NewNode: "node3", Timestamp: timestamp, EarlyRelease: true})
+			}},
 		{name: "instance_replace_disks_new_secondary_old_down",
 			setup: func(w *world) {
 				drbdRunning(w)
@@ -989,4 +1011,104 @@ func TestGoldenCoverage(t *testing.T) {
 func lvName(d *statefile.Disk) string {
 	_, lv, _ := d.PlainLV()
 	return lv
+}
+
+// withNetwork adds network "test" (198.18.10.0/24, gateway .1, MAC prefix
+// aa:00:10) connected to the default group on br100.
+func withNetwork(w *world) {
+	w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.10.0/24", Gateway: "198.18.10.1", MACPrefix: "aa:00:10"}))
+	w.apply(pb.NetworkConnect(w.env(), pb.NetworkConnectArgs{Network: "test", Mode: "bridged", Link: "br100"}))
+}
+
+// poolNIC is a NIC taking an address from network test's pool.
+func poolNIC(a pb.InstanceAddArgs) pb.InstanceAddArgs {
+	a.NICs = []pb.NICSpec{{IP: pb.IPPool, Network: "test"}}
+	return a
+}
+
+func networkCases() []goldenCase {
+	return []goldenCase{
+		{name: "network_add",
+			plan: func(w *world) (*plan.Plan, error) {
+				// The nodes are in 198.18.0.0/24: node2's and node3's
+				// addresses are reserved, as Ganeti does.
+				return pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.0.0/24", Gateway: "198.18.0.254",
+					Network6: "2001:db8:10::/64", Gateway6: "fe80::1", MACPrefix: "AA:00:10", Reserved: []string{"198.18.0.100"}, Tags: []string{"dns"}})
+			}},
+		{name: "network_add_ipv6_only",
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "v6", Network6: "2001:db8:20::/64", Gateway6: "2001:db8:20::1"})
+			}},
+		{name: "network_modify",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkModify(w.env(), pb.NetworkModifyArgs{Name: "test", AddReserved: []string{"198.18.10.5", "198.18.10.6"},
+					RemoveReserved: []string{"198.18.10.1"}, MACPrefix: "none", Network6: "2001:db8:10::/64"})
+			}},
+		{name: "network_modify_gateway",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkModify(w.env(), pb.NetworkModifyArgs{Name: "test", Gateway: "198.18.10.254"})
+			}},
+		{name: "network_remove",
+			setup: func(w *world) {
+				w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.10.0/24"}))
+			},
+			plan: func(w *world) (*plan.Plan, error) { return pb.NetworkRemove(w.env(), "test") }},
+		{name: "network_rename",
+			setup: func(w *world) { withNetwork(w); w.add(poolNIC(plainInst("web1", "node1", 1024))) },
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkRename(w.env(), pb.RenameArgs{Name: "test", NewName: "public"})
+			}},
+		{name: "network_connect",
+			setup: func(w *world) {
+				w.apply(pb.GroupAdd(w.env(), pb.GroupArgs{Name: "rack2"}))
+				w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test", Network: "198.18.10.0/24", Gateway: "198.18.10.1"}))
+			},
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkConnect(w.env(), pb.NetworkConnectArgs{Network: "test", Groups: []string{"default", "rack2"},
+					Mode: "bridged", Link: "br100", VLAN: "100"})
+			}},
+		{name: "network_disconnect",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.NetworkDisconnect(w.env(), pb.NetworkDisconnectArgs{Network: "test"})
+			}},
+		{name: "tags_network_add",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.Tags(w.env(), plan.KindNetwork, "test", []string{"dns", "private-filtered"}, nil)
+			}},
+		{name: "instance_add_ip_pool",
+			setup: withNetwork,
+			plan: func(w *world) (*plan.Plan, error) {
+				a := poolNIC(plainInst("web1", "node1", 1024))
+				a.NICs = append(a.NICs, pb.NICSpec{Network: "test", IP: "198.18.10.50"})
+				return pb.InstanceAdd(w.env(), a)
+			}},
+		{name: "instance_modify_nic_network_move",
+			setup: func(w *world) {
+				withNetwork(w)
+				w.apply(pb.NetworkAdd(w.env(), pb.NetworkAddArgs{Name: "test1", Network: "198.18.11.0/24"}))
+				w.apply(pb.NetworkConnect(w.env(), pb.NetworkConnectArgs{Network: "test1", Link: "br101"}))
+				w.add(poolNIC(stopped(plainInst("web1", "node1", 1024))))
+			},
+			plan: func(w *world) (*plan.Plan, error) {
+				// The guide: move the last NIC to network test1, without an address.
+				return pb.InstanceModify(w.env(), pb.ModifyInstanceArgs{Name: "web1",
+					NICs: []pb.NICMod{{Op: "modify", Index: -1, Spec: pb.NICSpec{IP: "none", Network: "test1"}}}})
+			}},
+		{name: "instance_modify_nic_add_pool",
+			setup: func(w *world) { withNetwork(w); w.add(stopped(plainInst("web1", "node1", 1024))) },
+			plan: func(w *world) (*plan.Plan, error) {
+				// The guide: gnt-instance modify --net -1:add,ip=pool,network=test inst1
+				return pb.InstanceModify(w.env(), pb.ModifyInstanceArgs{Name: "web1",
+					NICs: []pb.NICMod{{Op: "add", Index: -1, Spec: pb.NICSpec{IP: pb.IPPool, Network: "test"}}}})
+			}},
+		{name: "instance_remove_releases_ip",
+			setup: func(w *world) { withNetwork(w); w.add(poolNIC(plainInst("web1", "node1", 1024))); w.runs("web1") },
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.InstanceRemove(w.env(), "web1", pb.DefaultShutdownTimeout, false)
+			}},
+	}
 }

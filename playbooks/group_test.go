@@ -76,3 +76,81 @@ func must(p *plan.Plan, err error) *plan.Plan {
 }
 
 func errOf(_ *plan.Plan, err error) error { return err }
+
+func TestSelectInstances(t *testing.T) {
+	st := statefile.New("l")
+	for _, n := range []struct {
+		name string
+		tags []string
+	}{{"node1", []string{"rack1"}}, {"node2", nil}, {"node3", []string{"rack3"}}} {
+		st.Nodes[n.name] = &statefile.Node{Name: n.name, Tags: n.tags}
+	}
+	add := func(name, pri, sec string, tags ...string) {
+		i := &statefile.Instance{Name: name, PrimaryNode: pri, Tags: tags}
+		if sec != "" {
+			i.Disks = []*statefile.Disk{{Nodes: []string{pri, sec}}}
+		}
+		st.Instances[name] = i
+	}
+	add("a", "node1", "node2", "web")
+	add("b", "node2", "node3")
+	add("c", "node3", "", "web", "db")
+	for _, tc := range []struct {
+		mode string
+		args []string
+		want string
+		err  string
+	}{
+		{SelectNames, []string{"b", "a"}, "b,a", ""},
+		{SelectNames, []string{"z"}, "", "Instance 'z' not known"},
+		{SelectNames, nil, "", "name at least one"},
+		{SelectAll, nil, "a,b,c", ""},
+		{SelectAll, []string{"x"}, "", "takes no arguments"},
+		{SelectNode, []string{"node2"}, "a,b", ""},
+		{SelectPrimary, []string{"node2"}, "b", ""},
+		{SelectSecondary, []string{"node2"}, "a", ""},
+		{SelectSecondary, []string{"node9"}, "", "Node 'node9' not known"},
+		{SelectTags, []string{"web"}, "a,c", ""},
+		{SelectNodeTags, []string{"rack3"}, "b,c", ""},
+		{SelectPriNodeTags, []string{"rack1", "rack3"}, "a,c", ""},
+		{SelectSecNodeTags, []string{"rack3"}, "b", ""},
+	} {
+		got, err := SelectInstances(st, tc.mode, tc.args)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s %v: %v, want %q", tc.mode, tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, ",") != tc.want {
+			t.Errorf("%s %v = %v (%v), want %s", tc.mode, tc.args, got, err, tc.want)
+		}
+	}
+}
+
+func TestInstancePolicyEnforced(t *testing.T) {
+	env := instanceEnv(t)
+	add := InstanceAddArgs{Name: "web1", Template: "file", Primary: "node1", OS: "testos+default",
+		Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}}
+	// No policy set: Ganeti's defaults are shown, not enforced.
+	if _, err := InstanceAdd(env, add); err != nil {
+		t.Fatalf("without a policy: %v", err)
+	}
+	pol := DefaultIPolicy()
+	env.State.Cluster.IPolicy = &pol
+	_, err := InstanceAdd(env, add)
+	if err == nil || !strings.Contains(err.Error(), "disk-size value 64 is not in range [1024, 1048576]") || !strings.Contains(err.Error(), "--ignore-ipolicy") {
+		t.Errorf("a 64 MiB disk under Ganeti's default policy: %v", err)
+	}
+	add.IgnoreIPolicy = true
+	if _, err := InstanceAdd(env, add); err != nil {
+		t.Errorf("--ignore-ipolicy: %v", err)
+	}
+	// A group's stricter policy applies to its nodes.
+	env.State.Cluster.IPolicy = nil
+	env.State.NodeGroups["default"].IPolicy = &statefile.IPolicy{DiskTemplates: []string{"plain"}}
+	add.IgnoreIPolicy = false
+	if _, err := InstanceAdd(env, add); err == nil || !strings.Contains(err.Error(), "Disk template file is not allowed") {
+		t.Errorf("the group's templates: %v", err)
+	}
+}

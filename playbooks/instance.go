@@ -2,7 +2,6 @@ package playbooks
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -94,10 +93,11 @@ func checkBE(be statefile.Params) error {
 // NICSpec is one --net N:... of instance add or modify.
 type NICSpec struct {
 	MAC     string // "" or "generate" for a new one, "auto" keeps
-	IP      string
+	IP      string // an address, "pool" (from Network's pool) or "none"
 	Mode    string
 	Link    string
-	Network string
+	VLAN    string
+	Network string // a network's name, or "none" (modify: leave it)
 	Name    string
 }
 
@@ -115,7 +115,16 @@ type InstanceAddArgs struct {
 	OSParams   statefile.Params
 	NICs       []NICSpec
 	NoStart    bool
-	NoInstall  bool
+	Tags       []string // the new instance's tags (--tags)
+	// IgnoreIPolicy places the instance even where it breaks the instance
+	// policy (--ignore-ipolicy); NoWaitForSync does not wait for a new
+	// mirror to sync (--no-wait-for-sync).
+	IgnoreIPolicy, NoWaitForSync bool
+	NoInstall                    bool
+	// NoConflictsCheck: an address outside any network is not checked
+	// against the networks of the primary's group, and an externally
+	// reserved address of a network may be taken (--no-conflicts-check).
+	NoConflictsCheck bool
 	// Group restricts the allocator (no Primary: it chooses) to a group.
 	Group string
 }
@@ -128,7 +137,7 @@ var InstanceAddOp = define(&Opcode[InstanceAddArgs]{
 	Subject: func(a InstanceAddArgs) string { return a.Name },
 	Needs: func(st *statefile.State, a InstanceAddArgs) Needs {
 		parts := []string{PartOS}
-		if a.Template == storage.Plain || a.Template == storage.DRBD {
+		if t := defaultTemplate(st, a.Template); t == storage.Plain || t == storage.DRBD {
 			parts = append(parts, PartVGs)
 		}
 		if slices.ContainsFunc(a.Disks, func(d storage.Spec) bool { return d.Adopt != "" }) {
@@ -151,6 +160,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if _, ok := st.Instances[a.Name]; ok {
 		return nil, prereq(ErrExists, "Instance '%s' is already in the cluster", a.Name)
 	}
+	a.Template = defaultTemplate(st, a.Template)
 	if !slices.Contains(cl.EnabledDiskTemplates, a.Template) {
 		return nil, prereq(ErrWrongInput, "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s", a.Template, strings.Join(cl.EnabledDiskTemplates, ","))
 	}
@@ -219,6 +229,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if osName, _, _ := strings.Cut(a.OS, "+"); slices.Contains(st.Cluster.BlacklistedOS, osName) {
+		return nil, prereq(ErrWrongInput, "Guest OS '%s' is not allowed for installation (blacklisted: `os modify --blacklisted=no %s` allows it)", osName, osName)
+	}
 	for i, sp := range a.Disks {
 		if sp.Adopt == "" {
 			continue
@@ -268,14 +281,19 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 			return nil, err
 		}
 	}
-	nics, err := newNICs(env, a.NICs, nil)
-	if err != nil {
-		return nil, err
+	np := newNICPlanner(env, a.Name, a.Primary, nil, !a.NoConflictsCheck)
+	var nics []*statefile.NIC
+	for i, spec := range a.NICs {
+		nic, err := np.add(i, spec)
+		if err != nil {
+			return nil, err
+		}
+		nics = append(nics, nic)
 	}
 	inst := &statefile.Instance{
 		Meta: statefile.Meta{UUID: env.NewID()}, Name: a.Name, PrimaryNode: a.Primary, OS: joinOS(def.Name, variant),
 		Hypervisor: a.Hypervisor, HVParams: a.HVParams, BEParams: a.BEParams, OSParams: a.OSParams,
-		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: []string{},
+		AdminState: "up", DiskTemplate: a.Template, Disks: disks, NICs: nics, DisksActive: !a.NoStart, Tags: sortedTags(a.Tags),
 	}
 	if a.NoStart {
 		inst.AdminState = "down"
@@ -304,7 +322,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	if err := activate(env, p, "activate disks", inst, true); err != nil {
 		return nil, err
 	}
-	if isDRBD(inst) {
+	if isDRBD(inst) && !a.NoWaitForSync {
 		seqs, err := drbdWaitSync(env, inst)
 		if err != nil {
 			return nil, err
@@ -313,7 +331,7 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	}
 	// As in Ganeti, a diskless instance has nothing to install onto.
 	if !a.NoInstall && a.Template != "diskless" {
-		p.Add("install the OS", plan.Abort, osStep(a.Primary, inst, def, variant, "create", links(inst), nil))
+		p.Add("install the OS", plan.Abort, osStep(st, a.Primary, inst, def, variant, "create", links(inst), nil))
 	}
 	if a.NoStart {
 		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
@@ -326,7 +344,17 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		}
 		p.Add("start the instance", plan.Abort, steps...)
 	}
-	return setInstance(p, st, a.Name, nil, inst)
+	if err := checkIPolicy(st, inst, a.IgnoreIPolicy); err != nil {
+		return nil, err
+	}
+	if err := p.Set(plan.KindInstance, a.Name, nil, inst); err != nil {
+		return nil, err
+	}
+	if err := np.record(p); err != nil {
+		return nil, err
+	}
+	ReplicateTo(p, masterCandidates(st)...)
+	return p, nil
 }
 
 func joinOS(name, variant string) string {
@@ -396,75 +424,6 @@ func checkMemory(nodeName string, f *NodeFacts, be statefile.Params) error {
 // startMemory is Ganeti's rule: max(minmem, min(maxmem, node free)).
 func startMemory(f *NodeFacts, be statefile.Params) int64 {
 	return max(intParam(be, "minmem"), min(intParam(be, "maxmem"), f.MemFree))
-}
-
-// newNICs builds NIC objects, generating MACs unique in the cluster.
-func newNICs(env Env, specs []NICSpec, keep []*statefile.NIC) ([]*statefile.NIC, error) {
-	st := env.State
-	used := map[string]string{}
-	ips := map[string]string{}
-	for _, i := range st.Instances {
-		for _, n := range i.NICs {
-			used[strings.ToLower(n.MAC)] = i.Name
-			if n.IP != "" {
-				ips[n.IP] = i.Name
-			}
-		}
-	}
-	for _, n := range keep {
-		used[strings.ToLower(n.MAC)] = "this instance"
-	}
-	var out []*statefile.NIC
-	for i, s := range specs {
-		mode := s.Mode
-		if mode == "" {
-			mode, _ = st.Cluster.NICParams["mode"].(string)
-		}
-		if mode == "" {
-			mode = "bridged"
-		}
-		if mode != "bridged" && mode != "routed" && mode != "openvswitch" {
-			return nil, prereq(ErrWrongInput, "NIC %d: invalid mode '%s' (bridged, routed or openvswitch)", i, mode)
-		}
-		link := s.Link
-		if link == "" {
-			link, _ = st.Cluster.NICParams["link"].(string)
-		}
-		if link != "" && !validIfName(link) {
-			return nil, prereq(ErrWrongInput, "NIC %d: invalid link '%s' (an interface name)", i, link)
-		}
-		mac := strings.ToLower(s.MAC)
-		switch mac {
-		case "", "generate", "auto":
-			var err error
-			if mac, err = generateMAC(env, st.Cluster.MACPrefix, used); err != nil {
-				return nil, err
-			}
-		default:
-			if _, err := net.ParseMAC(mac); err != nil || len(mac) != 17 {
-				return nil, prereq(ErrWrongInput, "NIC %d: invalid MAC address '%s'", i, s.MAC)
-			}
-			if other, dup := used[mac]; dup {
-				return nil, prereq(ErrWrongInput, "NIC %d: MAC address %s already in use by %s", i, mac, other)
-			}
-		}
-		used[mac] = "this instance"
-		if s.IP != "" && s.IP != "none" {
-			if net.ParseIP(s.IP) == nil {
-				return nil, prereq(ErrWrongInput, "NIC %d: invalid IP address '%s'", i, s.IP)
-			}
-			if other, dup := ips[s.IP]; dup {
-				return nil, prereq(ErrWrongInput, "NIC %d: IP address %s already in use by %s", i, s.IP, other)
-			}
-			ips[s.IP] = "this instance"
-		}
-		nic := &statefile.NIC{UUID: env.NewID(), Name: s.Name, MAC: mac, NICParams: statefile.Params{"mode": mode, "link": link}}
-		if s.IP != "none" {
-			nic.IP = s.IP
-		}
-		out = append(out, nic)
-	}
-	return out, nil
 }
 
 func validIfName(s string) bool {
@@ -642,4 +601,22 @@ func newDRBDDisks(env Env, a InstanceAddArgs) ([]*statefile.Disk, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	return disks, nil
+}
+
+// sortedTags are tags as the state keeps them: sorted, once each, never nil.
+func sortedTags(tags []string) []string {
+	out := slices.Compact(slices.Sorted(slices.Values(tags)))
+	if out == nil {
+		return []string{}
+	}
+	return out
+}
+
+// defaultTemplate is t, or the cluster's default disk template (the first
+// enabled one, as Ganeti) when t is empty.
+func defaultTemplate(st *statefile.State, t string) string {
+	if t == "" && len(st.Cluster.EnabledDiskTemplates) > 0 {
+		return st.Cluster.EnabledDiskTemplates[0]
+	}
+	return t
 }

@@ -2,7 +2,6 @@ package playbooks
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
@@ -35,6 +34,9 @@ type ModifyInstanceArgs struct {
 	NICs          []NICMod
 	OSType        string
 	Offline       *bool // --offline (true) / --online (false)
+	IgnoreIPolicy bool  // --ignore-ipolicy
+	// NoConflictsCheck is --no-conflicts-check (see InstanceAddArgs).
+	NoConflictsCheck bool
 }
 
 // InstanceModifyOp is gnt-instance modify (but -t: InstanceConvertOp).
@@ -119,10 +121,19 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	if err := modifyDisks(env, p, inst, c, a.Disks, running, f); err != nil {
 		return nil, err
 	}
-	if err := modifyNICs(env, c, a.NICs); err != nil {
+	np := newNICPlanner(env, c.Name, c.PrimaryNode, c.NICs, !a.NoConflictsCheck)
+	if err := modifyNICs(np, c, a.NICs); err != nil {
 		return nil, err
 	}
+	if a.BEParams != nil || len(a.Disks) > 0 || len(a.NICs) > 0 {
+		if err := checkIPolicy(st, c, a.IgnoreIPolicy); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.Set(plan.KindInstance, a.Name, inst, c); err != nil {
+		return nil, err
+	}
+	if err := np.record(p); err != nil {
 		return nil, err
 	}
 	if len(p.Changes) == 0 && len(p.Stages) == 0 {
@@ -233,7 +244,9 @@ func findDisk(inst *statefile.Instance, uuid string) *statefile.Disk {
 	return nil
 }
 
-func modifyNICs(env Env, c *statefile.Instance, mods []NICMod) error {
+// modifyNICs applies the NIC changes to c; np keeps the networks whose
+// pools change.
+func modifyNICs(np *nicPlanner, c *statefile.Instance, mods []NICMod) error {
 	for _, m := range mods {
 		idx := m.Index
 		if idx < 0 {
@@ -247,51 +260,26 @@ func modifyNICs(env Env, c *statefile.Instance, mods []NICMod) error {
 			if idx != len(c.NICs) {
 				return prereq(ErrWrongInput, "NICs can only be added at the end (index %d or -1)", len(c.NICs))
 			}
-			n, err := newNICs(env, []NICSpec{m.Spec}, c.NICs)
+			n, err := np.add(idx, m.Spec)
 			if err != nil {
 				return err
 			}
-			c.NICs = append(c.NICs, n...)
+			c.NICs = append(c.NICs, n)
 		case "remove":
 			if idx < 0 || idx >= len(c.NICs) {
 				return prereq(ErrWrongInput, "Invalid NIC index %d", m.Index)
 			}
+			np.remove(c.NICs[idx])
 			c.NICs = slices.Delete(c.NICs, idx, idx+1)
 		case "modify":
 			if idx < 0 || idx >= len(c.NICs) {
 				return prereq(ErrWrongInput, "Invalid NIC index %d", m.Index)
 			}
-			n := c.NICs[idx]
-			others := slices.Delete(slices.Clone(c.NICs), idx, idx+1)
-			spec := m.Spec
-			if spec.MAC == "" {
-				spec.MAC = n.MAC
-			}
-			if spec.Mode == "" {
-				spec.Mode, _ = n.NICParams["mode"].(string)
-			}
-			if spec.Link == "" {
-				spec.Link, _ = n.NICParams["link"].(string)
-			}
-			if spec.IP == "" {
-				spec.IP = n.IP
-			}
-			// Validate against everyone else, this instance's other NICs included.
-			tmp := *env.State
-			tmp.Instances = map[string]*statefile.Instance{}
-			for k, v := range env.State.Instances {
-				if k != c.Name {
-					tmp.Instances[k] = v
-				}
-			}
-			e := env
-			e.State = &tmp
-			nn, err := newNICs(e, []NICSpec{spec}, others)
+			n, err := np.modify(idx, c.NICs[idx], m.Spec)
 			if err != nil {
 				return err
 			}
-			nn[0].UUID, nn[0].Name = n.UUID, strings.TrimSpace(pick(spec.Name, n.Name))
-			c.NICs[idx] = nn[0]
+			c.NICs[idx] = n
 		default:
 			return prereq(ErrWrongInput, "Unknown NIC operation '%s'", m.Op)
 		}

@@ -41,10 +41,29 @@ var (
 			return InstanceReboot(env, a.Name, a.Type, a.ShutdownTimeout)
 		},
 	})
-	ActivateDisksOp = define(&Opcode[string]{
-		ID: OpInstanceActivateDisks, Command: "instance activate-disks", Subject: itself,
-		Needs: func(st *statefile.State, name string) Needs { return instanceNeeds(st, name) },
-		Plan:  ActivateDisks,
+	ActivateDisksOp = define(&Opcode[ActivateArgs]{
+		ID: OpInstanceActivateDisks, Command: "instance activate-disks",
+		Subject: func(a ActivateArgs) string { return a.Name },
+		Needs: func(st *statefile.State, a ActivateArgs) Needs {
+			if a.WaitForSync {
+				return instanceNeeds(st, a.Name, PartDRBD)
+			}
+			return instanceNeeds(st, a.Name)
+		},
+		Plan: func(env Env, a ActivateArgs) (*plan.Plan, error) {
+			p, err := ActivateDisks(env, a.Name)
+			if err != nil || !a.WaitForSync {
+				return p, err
+			}
+			if inst := env.State.Instances[a.Name]; isDRBD(inst) {
+				seqs, err := drbdWaitSync(env, inst)
+				if err != nil {
+					return nil, err
+				}
+				p.AddStages(storage.Stages("wait for the disks to sync", plan.Abort, seqs...)...)
+			}
+			return p, nil
+		},
 	})
 	DeactivateDisksOp = define(&Opcode[DeactivateArgs]{
 		ID: OpInstanceDeactivateDisks, Command: "instance deactivate-disks",
@@ -57,7 +76,7 @@ var (
 		Subject: func(a GrowDiskArgs) string { return a.Name },
 		Needs:   func(st *statefile.State, a GrowDiskArgs) Needs { return instanceNeeds(st, a.Name, PartVGs) },
 		Plan: func(env Env, a GrowDiskArgs) (*plan.Plan, error) {
-			return GrowDisk(env, a.Name, a.Disk, a.Amount, a.Absolute)
+			return GrowDisk(env, a.Name, a.Disk, a.Amount, a.Absolute, a.IgnoreIPolicy)
 		},
 	})
 	RecreateDisksOp = define(&Opcode[RecreateArgs]{
@@ -72,7 +91,7 @@ var (
 		ID: OpInstanceReinstall, Command: "instance reinstall",
 		Subject: func(a ReinstallArgs) string { return a.Name },
 		Needs:   func(st *statefile.State, a ReinstallArgs) Needs { return instanceNeeds(st, a.Name, PartOS) },
-		Plan:    func(env Env, a ReinstallArgs) (*plan.Plan, error) { return Reinstall(env, a.Name, a.OS) },
+		Plan:    func(env Env, a ReinstallArgs) (*plan.Plan, error) { return Reinstall(env, a.Name, a.OS, a.OSParams) },
 	})
 	RenameOp = define(&Opcode[RenameArgs]{
 		ID: OpInstanceRename, Command: "instance rename",
@@ -98,6 +117,10 @@ type (
 		Name, Type      string // soft, hard or full
 		ShutdownTimeout time.Duration
 	}
+	ActivateArgs struct {
+		Name        string
+		WaitForSync bool // --wait-for-sync: until a mirror is in sync
+	}
 	DeactivateArgs struct {
 		Name  string
 		Force bool
@@ -107,10 +130,15 @@ type (
 		Disk     int
 		Amount   int64 // MiB
 		Absolute bool  // Amount is the new size
+		// IgnoreIPolicy grows past the instance policy's disk size.
+		IgnoreIPolicy bool
 	}
 	RecreateArgs  struct{ Name, Node string } // Node: a new primary
-	ReinstallArgs struct{ Name, OS string }   // OS: a new one, or ""
-	RenameArgs    struct{ Name, NewName string }
+	ReinstallArgs struct {
+		Name, OS string           // OS: a new one, or ""
+		OSParams statefile.Params // -O: the instance's OS parameters, over the ones it has
+	}
+	RenameArgs struct{ Name, NewName string }
 )
 
 // instanceNeeds are the facts of an instance's nodes: what runs there,
@@ -155,6 +183,14 @@ func InstanceRemove(env Env, name string, timeout time.Duration, ignoreFailures 
 		}
 	}
 	if err := p.Delete(plan.KindInstance, name, inst); err != nil {
+		return nil, err
+	}
+	// Its addresses go back to their networks' pools, in the same commit.
+	np := newNICPlanner(env, name, inst.PrimaryNode, nil, true)
+	for _, nic := range inst.NICs {
+		np.remove(nic)
+	}
+	if err := np.record(p); err != nil {
 		return nil, err
 	}
 	ReplicateTo(p, masterCandidates(st)...)
@@ -321,7 +357,7 @@ func DeactivateDisks(env Env, name string, force bool) (*plan.Plan, error) {
 }
 
 // GrowDisk plans growing disk idx by amount MiB (or to amount with absolute).
-func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan.Plan, error) {
+func GrowDisk(env Env, name string, idx int, amount int64, absolute, ignoreIPolicy bool) (*plan.Plan, error) {
 	st := env.State
 	inst, err := instance(st, name)
 	if err != nil {
@@ -378,6 +414,9 @@ func GrowDisk(env Env, name string, idx int, amount int64, absolute bool) (*plan
 		data.Size += delta
 		c.Disks[idx].Children = append([]*statefile.Disk{&data}, c.Disks[idx].Children[1:]...)
 	}
+	if err := checkIPolicy(st, c, ignoreIPolicy); err != nil {
+		return nil, err
+	}
 	return setInstance(p, st, name, inst, c)
 }
 
@@ -418,7 +457,7 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 
 // Reinstall plans running the OS create script again on a stopped instance,
 // optionally with another OS.
-func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
+func Reinstall(env Env, name, newOS string, osParams statefile.Params) (*plan.Plan, error) {
 	st := env.State
 	inst, err := stoppedInstance(env, name)
 	if err != nil {
@@ -438,11 +477,15 @@ func Reinstall(env Env, name, newOS string) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	c.OS = joinOS(def.Name, variant)
+	if osParams != nil {
+		c.OSParams = cloneParams(inst.OSParams)
+		mergeParams(&c.OSParams, osParams)
+	}
 	p := plan.New(plan.InstanceOp(OpInstanceReinstall, name), st.Lineage, st.Serial)
 	if err := activate(env, p, "activate disks", inst, false); err != nil {
 		return nil, err
 	}
-	p.Add("install the OS", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "create", links(c), map[string]string{"INSTANCE_REINSTALL": "1"}))
+	p.Add("install the OS", plan.Abort, osStep(env.State, inst.PrimaryNode, c, def, variant, "create", links(c), map[string]string{"INSTANCE_REINSTALL": "1"}))
 	if !inst.DisksActive {
 		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, inst); err != nil {
 			return nil, err
@@ -485,7 +528,7 @@ func Rename(env Env, name, newName string) (*plan.Plan, error) {
 		if err := activate(env, p, "activate disks", c, false); err != nil {
 			return nil, err
 		}
-		p.Add("run the OS rename script", plan.Abort, osStep(inst.PrimaryNode, c, def, variant, "rename", links(c), map[string]string{"OLD_INSTANCE_NAME": name}))
+		p.Add("run the OS rename script", plan.Abort, osStep(env.State, inst.PrimaryNode, c, def, variant, "rename", links(c), map[string]string{"OLD_INSTANCE_NAME": name}))
 		if err := stage(p, "deactivate disks", plan.Continue, shutdownDisks, c); err != nil {
 			return nil, err
 		}

@@ -134,7 +134,7 @@ func TestInstanceOpsNeedState(t *testing.T) {
 	if _, err := Rename(env, "web1", "web2"); err == nil || !strings.Contains(err.Error(), "shut it down") {
 		t.Errorf("rename while running: %v", err)
 	}
-	if _, err := Reinstall(env, "web1", ""); err == nil {
+	if _, err := Reinstall(env, "web1", "", nil); err == nil {
 		t.Error("reinstall while running must be refused")
 	}
 	if _, err := InstanceModify(env, ModifyInstanceArgs{Name: "web1", Disks: []DiskMod{{Op: "remove", Index: 0}}}); err == nil {
@@ -158,10 +158,10 @@ func TestInstanceOpsNeedState(t *testing.T) {
 	if _, err := InstanceModify(env, ModifyInstanceArgs{Name: "web1", RuntimeMemory: 128}); err == nil {
 		t.Error("-m on a stopped instance must be refused")
 	}
-	if _, err := GrowDisk(env, "web1", 0, 32, true); err == nil {
+	if _, err := GrowDisk(env, "web1", 0, 32, true, false); err == nil {
 		t.Error("an absolute size below the current one must be refused")
 	}
-	if _, err := GrowDisk(env, "web1", 3, 32, false); err == nil {
+	if _, err := GrowDisk(env, "web1", 3, 32, false, false); err == nil {
 		t.Error("a bad disk index must be refused")
 	}
 	p, err = Rename(env, "web1", "web2")

@@ -186,3 +186,58 @@ func IPolicyViolations(pol statefile.IPolicy, spec statefile.ISpec, template str
 	}
 	return append(out, best...)
 }
+
+// EnforcedIPolicy is the policy an instance of group must meet: what the
+// cluster and the group set (cluster modify/group add --ipolicy-*).
+// Ganeti's defaults are shown (EffectiveIPolicy) but not enforced until an
+// admin sets a policy: a fresh cluster takes small test instances.
+func EnforcedIPolicy(st *statefile.State, group string) statefile.IPolicy {
+	var pol statefile.IPolicy
+	pol.Std = statefile.ISpec{}
+	overlay(&pol, st.Cluster.IPolicy)
+	if g := st.NodeGroups[group]; g != nil {
+		overlay(&pol, g.IPolicy)
+	}
+	return pol
+}
+
+// instanceSpecs are what the instance policy judges of inst: one spec
+// of its counts, memory and cpus, and one per disk size.
+func instanceSpecs(cl *statefile.Cluster, inst *statefile.Instance) []statefile.ISpec {
+	be := EffectiveBE(cl, inst.BEParams)
+	specs := []statefile.ISpec{{
+		statefile.SpecMemorySize: intParam(be, "maxmem"), statefile.SpecCPUCount: intParam(be, "vcpus"),
+		statefile.SpecDiskCount: int64(len(inst.Disks)), statefile.SpecNICCount: int64(len(inst.NICs)),
+		statefile.SpecSpindleUse: max(1, intParam(be, "spindle_use")),
+	}}
+	for _, d := range inst.Disks {
+		specs = append(specs, statefile.ISpec{statefile.SpecDiskSize: d.Size})
+	}
+	return specs
+}
+
+// checkIPolicy refuses inst (as it would be after the operation) where it
+// breaks the policy enforced in its primary's group, unless ignored
+// (--ignore-ipolicy), in Ganeti's words.
+func checkIPolicy(st *statefile.State, inst *statefile.Instance, ignore bool) error {
+	if ignore {
+		return nil
+	}
+	group := ""
+	if n := st.Nodes[inst.PrimaryNode]; n != nil {
+		group = n.Group
+	}
+	pol := EnforcedIPolicy(st, group)
+	var bad []string
+	for i, spec := range instanceSpecs(&st.Cluster, inst) {
+		tmpl := ""
+		if i == 0 {
+			tmpl = inst.DiskTemplate
+		}
+		bad = append(bad, IPolicyViolations(pol, spec, tmpl)...)
+	}
+	if len(bad) > 0 {
+		return prereq(ErrWrongInput, "Instance %s violates the instance policy of group '%s': %s (--ignore-ipolicy overrides)", inst.Name, group, strings.Join(bad, "; "))
+	}
+	return nil
+}

@@ -115,11 +115,29 @@ func readCopies(probes []Probe) ([]StateCopy, map[string]string) {
 // the current master.
 func MasterFailover(env Env, a MasterFailoverArgs) (*plan.Plan, error) {
 	st := env.State
+	cands := masterCandidates(st)
+	if a.Target == "" {
+		// Ganeti runs master-failover on the new master; here the
+		// candidate holding the newest copy is chosen.
+		best := int64(-1)
+		for _, c := range a.Copies {
+			node := st.Nodes[c.Node]
+			if c.Node == st.Cluster.MasterNode || c.State.Lineage != st.Lineage || node == nil || node.Drained || !node.MasterCapable {
+				continue
+			}
+			if c.State.Serial > best || c.State.Serial == best && c.Node < a.Target {
+				a.Target, best = c.Node, c.State.Serial
+			}
+		}
+		if a.Target == "" {
+			return nil, prereq(ErrWrongState, "no master candidate answered with a copy of the state; name the new master (candidates: %s)",
+				strings.Join(others(cands, st.Cluster.MasterNode), ", "))
+		}
+	}
 	n, err := node(st, a.Target)
 	if err != nil {
 		return nil, err
 	}
-	cands := masterCandidates(st)
 	switch {
 	case n.Name == st.Cluster.MasterNode:
 		return nil, prereq(ErrWrongInput, "%s is already the master", n.Name)

@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,8 +148,10 @@ if env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
   rc=$?; echo "OS $script script failed (exit $rc), last lines of $log:" >&2; tail -n 20 "$log" >&2; exit $rc
 fi`
 
-// osEnv is the OS API environment for an instance (reference §8.3).
-func osEnv(inst *statefile.Instance, def *OSDef, variant string, links []string, extra map[string]string) []string {
+// osEnv is the OS API environment for an instance (reference §8.3); a NIC
+// in a network has the network's variables, NIC_<n>_NETWORK_*, as in
+// Ganeti's OSEnvironment.
+func osEnv(st *statefile.State, inst *statefile.Instance, def *OSDef, variant string, links []string, extra map[string]string) []string {
 	env := map[string]string{
 		"OS_API_VERSION":           "20",
 		"OS_NAME":                  def.Name,
@@ -173,17 +176,22 @@ func osEnv(inst *statefile.Instance, def *OSDef, variant string, links []string,
 			env[p+"BACKEND_TYPE"] = "file:loop"
 		}
 	}
-	for i, n := range inst.NICs {
+	for i, nic := range inst.NICs {
 		p := fmt.Sprintf("NIC_%d_", i)
-		env[p+"MAC"] = n.MAC
-		if n.IP != "" {
-			env[p+"IP"] = n.IP
+		env[p+"MAC"] = nic.MAC
+		if nic.IP != "" {
+			env[p+"IP"] = nic.IP
 		}
-		mode, _ := n.NICParams["mode"].(string)
-		link, _ := n.NICParams["link"].(string)
+		mode, _ := nic.NICParams["mode"].(string)
+		link, _ := nic.NICParams["link"].(string)
 		env[p+"MODE"], env[p+"LINK"] = mode, link
 		if mode == "bridged" {
 			env[p+"BRIDGE"] = link
+		}
+		if n := st.Networks[nic.Network]; nic.Network != "" && n != nil {
+			for k, v := range NetworkEnv(n, p) {
+				env[k] = v
+			}
 		}
 	}
 	for k, v := range inst.OSParams {
@@ -205,8 +213,107 @@ func osEnv(inst *statefile.Instance, def *OSDef, variant string, links []string,
 }
 
 // osStep runs script ("create", "rename", ...) of the instance's OS on node.
-func osStep(node string, inst *statefile.Instance, def *OSDef, variant, script string, links []string, extra map[string]string) plan.Step {
+func osStep(st *statefile.State, node string, inst *statefile.Instance, def *OSDef, variant, script string, links []string, extra map[string]string) plan.Step {
 	log := fmt.Sprintf("/var/log/ganeti/os/%s-%s-%s.log", script, def.Name, inst.Name)
-	argv := append([]string{"sh", "-c", osScript, "ganetictl-os", def.Path, script, log}, osEnv(inst, def, variant, links, extra)...)
+	argv := append([]string{"sh", "-c", osScript, "ganetictl-os", def.Path, script, log}, osEnv(st, inst, def, variant, links, extra)...)
 	return plan.Step{Node: node, Action: plan.Exec, Desc: fmt.Sprintf("run the %s script of OS %s", script, def.Name), Argv: argv}
+}
+
+// NetworkEnv is a network's variables for scripts, each name prefixed
+// (Ganeti's Network.HooksDict): NETWORK_NAME, NETWORK_UUID, NETWORK_TAGS
+// always, NETWORK_SUBNET, NETWORK_GATEWAY, NETWORK_SUBNET6,
+// NETWORK_GATEWAY6 and NETWORK_MAC_PREFIX when set.
+func NetworkEnv(n *statefile.Network, prefix string) map[string]string {
+	env := map[string]string{
+		prefix + "NETWORK_NAME": n.Name,
+		prefix + "NETWORK_UUID": n.UUID,
+		prefix + "NETWORK_TAGS": strings.Join(n.Tags, " "),
+	}
+	for k, v := range map[string]string{"SUBNET": n.Network, "GATEWAY": n.Gateway, "SUBNET6": n.Network6,
+		"GATEWAY6": n.Gateway6, "MAC_PREFIX": n.MACPrefix} {
+		if v != "" {
+			env[prefix+"NETWORK_"+k] = v
+		}
+	}
+	return env
+}
+
+// OSModifyArgs are gnt-os modify's changes to one OS's cluster settings:
+// nil leaves a part as it is.
+type OSModifyArgs struct {
+	OS          string
+	HVParams    map[string]statefile.Params // by hypervisor
+	OSParams    statefile.Params
+	Hidden      *bool
+	Blacklisted *bool
+}
+
+// OSModifyOp is gnt-os modify: Ganeti's CLUSTER_SET_PARAMS with os_hvp,
+// osparams, hidden_os and blacklisted_os.
+var OSModifyOp = define(&Opcode[OSModifyArgs]{ID: OpClusterSetParams, Command: "os modify",
+	Subject: func(a OSModifyArgs) string { return a.OS }, Plan: OSModify})
+
+// OSModify plans changing how the cluster treats an OS.
+func OSModify(env Env, a OSModifyArgs) (*plan.Plan, error) {
+	st := env.State
+	if a.HVParams == nil && a.OSParams == nil && a.Hidden == nil && a.Blacklisted == nil {
+		return nil, prereq(ErrWrongInput, "At least one of OS parameters or hypervisor parameters must be passed")
+	}
+	for hv := range a.HVParams {
+		if !slices.Contains(st.Cluster.EnabledHypervisors, hv) {
+			return nil, prereq(ErrWrongInput, "Hypervisor %s is not enabled (enabled: %s)", hv, strings.Join(st.Cluster.EnabledHypervisors, ", "))
+		}
+	}
+	cl := cloneCluster(&st.Cluster)
+	if a.OSParams != nil {
+		cl.OSParams = cloneParamsMap(st.Cluster.OSParams)
+		cur := cl.OSParams[a.OS]
+		mergeParams(&cur, a.OSParams)
+		if len(cur) == 0 {
+			delete(cl.OSParams, a.OS)
+		} else {
+			cl.OSParams[a.OS] = cur
+		}
+	}
+	if a.HVParams != nil {
+		cl.OSHVP = map[string]map[string]statefile.Params{}
+		for os, byHV := range st.Cluster.OSHVP {
+			cl.OSHVP[os] = cloneParamsMap(byHV)
+		}
+		if cl.OSHVP[a.OS] == nil {
+			cl.OSHVP[a.OS] = map[string]statefile.Params{}
+		}
+		for hv, p := range a.HVParams {
+			cur := cl.OSHVP[a.OS][hv]
+			mergeParams(&cur, p)
+			cl.OSHVP[a.OS][hv] = cur
+		}
+	}
+	toggle := func(list []string, on *bool) []string {
+		out := slices.DeleteFunc(slices.Clone(list), func(s string) bool { return s == a.OS })
+		if on != nil && *on {
+			out = append(out, a.OS)
+			sort.Strings(out)
+		}
+		if on == nil {
+			return list
+		}
+		return out
+	}
+	cl.HiddenOS = toggle(st.Cluster.HiddenOS, a.Hidden)
+	cl.BlacklistedOS = toggle(st.Cluster.BlacklistedOS, a.Blacklisted)
+	p := plan.New(plan.ClusterOp(OpClusterSetParams, "os "+a.OS), st.Lineage, st.Serial)
+	ReplicateTo(p, masterCandidates(st)...)
+	return p, p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl)
+}
+
+func cloneParamsMap(m map[string]statefile.Params) map[string]statefile.Params {
+	if m == nil {
+		return map[string]statefile.Params{}
+	}
+	out := make(map[string]statefile.Params, len(m))
+	for k, v := range m {
+		out[k] = cloneParams(v)
+	}
+	return out
 }

@@ -16,6 +16,9 @@ type ReplaceDisksArgs struct {
 	NewNode   string // -n
 	Disks     []int  // --disks; empty: all
 	Timestamp int64  // names the replaced LVs (<lv>_replaced-<ts>)
+	// EarlyRelease removes the old volumes before the resync ends, as
+	// Ganeti's --early-release (the data is on the other side meanwhile).
+	EarlyRelease bool
 	// CrossGroup lets the new secondary be in another node group
 	// (instance change-group, group evacuate).
 	CrossGroup bool
@@ -110,11 +113,16 @@ func ReplaceDisks(env Env, a ReplaceDisksArgs) (*plan.Plan, error) {
 		}
 		p.AddStages(storage.Stages("create new volumes on "+node, plan.Abort, create...)...)
 		p.AddStages(storage.Stages("swap in the new volumes on "+node, plan.Abort, swap...)...)
-		p.AddStages(storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)...)
-		p.AddStages(storage.Stages("remove the old volumes on "+node, plan.Continue, remove...)...)
+		waitStages := storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)
+		removeStages := storage.Stages("remove the old volumes on "+node, plan.Continue, remove...)
+		if a.EarlyRelease {
+			waitStages, removeStages = removeStages, waitStages
+		}
+		p.AddStages(waitStages...)
+		p.AddStages(removeStages...)
 		return p, nil // the state does not change: same names, same nodes
 	case "new":
-		return replaceSecondary(env, p, inst, a.NewNode, a.CrossGroup)
+		return replaceSecondary(env, p, inst, a.NewNode, a.EarlyRelease, a.CrossGroup)
 	}
 	return nil, prereq(ErrWrongInput, "Replace mode must be -p, -s, -n NODE or -a, not %q", a.Mode)
 }
@@ -147,7 +155,7 @@ func autoReplace(env Env, inst *statefile.Instance) (string, []int) {
 // replaceSecondary moves the instance's mirror to a new secondary node
 // (§11.5): new volumes and minors there, the primary reconnects to it,
 // resyncs, and the old secondary's volumes go.
-func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target string, crossGroup bool) (*plan.Plan, error) {
+func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target string, earlyRelease, crossGroup bool) (*plan.Plan, error) {
 	st := env.State
 	n, err := node(st, target)
 	if err != nil {
@@ -229,8 +237,13 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 	p.AddStages(storage.Stages("stop the old secondary "+old, plan.Continue, downOld...)...)
 	p.AddStages(storage.Stages("disconnect the primary", plan.Abort, disc...)...)
 	p.AddStages(storage.Stages("connect the primary to "+target, plan.Abort, attach...)...)
-	p.AddStages(storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)...)
-	p.AddStages(storage.Stages("remove the old secondary's volumes", plan.Continue, remove...)...)
+	waitStages := storage.Stages("wait for the resync", plan.Abort, stripUndo(wait)...)
+	removeStages := storage.Stages("remove the old secondary's volumes", plan.Continue, remove...)
+	if earlyRelease {
+		waitStages, removeStages = removeStages, waitStages
+	}
+	p.AddStages(waitStages...)
+	p.AddStages(removeStages...)
 	if oldDown {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("old secondary %s is down: its volumes stay until it is back (cluster verify will show them as orphans)", old))
 	}
@@ -239,9 +252,10 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 
 // ConvertArgs are `instance modify -t TEMPLATE [-n SNODE]`.
 type ConvertArgs struct {
-	Name      string
-	Template  string // "drbd" or "plain"
-	Secondary string // for drbd
+	Name          string
+	Template      string // "drbd" or "plain"
+	Secondary     string // for drbd
+	NoWaitForSync bool   // --no-wait-for-sync
 }
 
 // InstanceConvertOp is gnt-instance modify -t: a disk template change,
@@ -322,7 +336,9 @@ func Convert(env Env, a ConvertArgs) (*plan.Plan, error) {
 		}
 		registerSecrets(p, c.Disks)
 		p.AddStages(storage.Stages("convert disks to drbd", plan.Abort, append(onP, onS...)...)...)
-		p.AddStages(storage.Stages("wait for the mirror to sync", plan.Abort, stripUndo(wait)...)...)
+		if !a.NoWaitForSync {
+			p.AddStages(storage.Stages("wait for the mirror to sync", plan.Abort, stripUndo(wait)...)...)
+		}
 		// The disks stay up only while the instance's disks are active.
 		c.DiskTemplate = "drbd"
 		if err := deactivate(env, p, "deactivate disks", plan.Continue, c); err != nil {

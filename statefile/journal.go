@@ -63,6 +63,9 @@ type Job struct {
 	// with Serial the state serial it produced.
 	Commit string `json:"commit,omitempty"`
 	Serial int64  `json:"serial,omitempty"`
+	// Reason and Priority are Ganeti's --reason and --priority.
+	Reason   string `json:"reason,omitempty"`
+	Priority string `json:"priority,omitempty"`
 	// CancelRequested is set by `job cancel`.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 }

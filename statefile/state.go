@@ -47,30 +47,33 @@ type Params map[string]any
 // Cluster is the cluster-wide object.
 type Cluster struct {
 	Meta
-	Name                 string            `json:"cluster_name"`
-	MasterNode           string            `json:"master_node"` // node name
-	MasterNetdev         string            `json:"master_netdev,omitempty"`
-	MasterNetmask        int               `json:"master_netmask,omitempty"`
-	VolumeGroup          string            `json:"volume_group_name,omitempty"`
-	ReservedLVs          []string          `json:"reserved_lvs,omitempty"`
-	DRBDHelper           string            `json:"drbd_usermode_helper,omitempty"`
-	MACPrefix            string            `json:"mac_prefix"`
-	EnabledHypervisors   []string          `json:"enabled_hypervisors"`
-	EnabledDiskTemplates []string          `json:"enabled_disk_templates"`
-	FileStorageDir       string            `json:"file_storage_dir,omitempty"`
-	SharedFileStorageDir string            `json:"shared_file_storage_dir,omitempty"`
-	RBDPool              string            `json:"rbd_pool,omitempty"`
-	CandidatePoolSize    int               `json:"candidate_pool_size"`
-	HVParams             map[string]Params `json:"hvparams,omitempty"`   // by hypervisor
-	BEParams             Params            `json:"beparams,omitempty"`   // cluster defaults
-	NICParams            Params            `json:"nicparams,omitempty"`  // cluster defaults
-	NDParams             Params            `json:"ndparams,omitempty"`   // cluster defaults
-	DiskParams           map[string]Params `json:"diskparams,omitempty"` // by template
-	OSParams             map[string]Params `json:"osparams,omitempty"`   // by OS
-	IPolicy              *IPolicy          `json:"ipolicy,omitempty"`
-	HighestUsedPort      int               `json:"highest_used_port,omitempty"`
-	TCPUDPPortPool       []int             `json:"tcpudp_port_pool,omitempty"`
-	Tags                 []string          `json:"tags"`
+	Name                 string                       `json:"cluster_name"`
+	MasterNode           string                       `json:"master_node"` // node name
+	MasterNetdev         string                       `json:"master_netdev,omitempty"`
+	MasterNetmask        int                          `json:"master_netmask,omitempty"`
+	VolumeGroup          string                       `json:"volume_group_name,omitempty"`
+	ReservedLVs          []string                     `json:"reserved_lvs,omitempty"`
+	DRBDHelper           string                       `json:"drbd_usermode_helper,omitempty"`
+	MACPrefix            string                       `json:"mac_prefix"`
+	EnabledHypervisors   []string                     `json:"enabled_hypervisors"`
+	EnabledDiskTemplates []string                     `json:"enabled_disk_templates"`
+	FileStorageDir       string                       `json:"file_storage_dir,omitempty"`
+	SharedFileStorageDir string                       `json:"shared_file_storage_dir,omitempty"`
+	RBDPool              string                       `json:"rbd_pool,omitempty"`
+	CandidatePoolSize    int                          `json:"candidate_pool_size"`
+	HVParams             map[string]Params            `json:"hvparams,omitempty"`   // by hypervisor
+	BEParams             Params                       `json:"beparams,omitempty"`   // cluster defaults
+	NICParams            Params                       `json:"nicparams,omitempty"`  // cluster defaults
+	NDParams             Params                       `json:"ndparams,omitempty"`   // cluster defaults
+	DiskParams           map[string]Params            `json:"diskparams,omitempty"` // by template
+	OSParams             map[string]Params            `json:"osparams,omitempty"`   // by OS
+	OSHVP                map[string]map[string]Params `json:"os_hvp,omitempty"`     // by OS, then hypervisor
+	HiddenOS             []string                     `json:"hidden_os,omitempty"`
+	BlacklistedOS        []string                     `json:"blacklisted_os,omitempty"`
+	IPolicy              *IPolicy                     `json:"ipolicy,omitempty"`
+	HighestUsedPort      int                          `json:"highest_used_port,omitempty"`
+	TCPUDPPortPool       []int                        `json:"tcpudp_port_pool,omitempty"`
+	Tags                 []string                     `json:"tags"`
 }
 
 // NodeGroup is a Ganeti node group.

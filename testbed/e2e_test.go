@@ -1,3 +1,5 @@
+//go:build bed
+
 package testbed
 
 import (
@@ -16,6 +18,9 @@ import (
 
 	"github.com/ganetictl/ganetictl/testbed/loopdev"
 )
+
+// The tests in the files tagged bed start beds of their own (make e2e);
+// the untagged ones need no root.
 
 // e2eID is the bed id of this package's own beds; the shared default bed
 // (id 0) that other packages reuse is never touched.

@@ -23,9 +23,7 @@ func (a *app) savePlan(pl *job.Planned) error {
 	if err := a.pr.Result(view.PlanView{Plan: pl.Plan}); err != nil {
 		return err
 	}
-	if !a.g.JSON {
-		a.pr.Note("Saved the plan to %s (id %s); carry it out with `ganetictl apply %s`.", a.g.PlanOut, sp.ID, a.g.PlanOut)
-	}
+	a.pr.Note("Saved the plan to %s (id %s); carry it out with `ganetictl apply %s`.", a.g.PlanOut, sp.ID, a.g.PlanOut)
 	return nil
 }
 
@@ -65,9 +63,7 @@ func (c *ApplyCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if g.JSON {
-		a.rep.Events = view.NewEvents(a.s.Out, time.Now)
-	}
+	a.rep.Events = a.pr.EventStream(time.Now)
 	changed := false
 	if c.PlanFile != "" {
 		err = a.applySaved(ctx, c.PlanFile)

@@ -20,10 +20,27 @@ import (
 
 // BackupCmd is gnt-backup.
 type BackupCmd struct {
-	Export BackupExportCmd `cmd:"" help:"Export an instance's disks and configuration to a node."`
-	Import BackupImportCmd `cmd:"" help:"Create an instance from an export."`
-	List   BackupListCmd   `cmd:"" help:"List the exports on the nodes."`
-	Remove BackupRemoveCmd `cmd:"" help:"Remove an instance's exports from all nodes."`
+	Export     BackupExportCmd `cmd:"" help:"Export an instance's disks and configuration to a node."`
+	Import     BackupImportCmd `cmd:"" help:"Create an instance from an export."`
+	List       BackupListCmd   `cmd:"" help:"List the exports on the nodes."`
+	Remove     BackupRemoveCmd `cmd:"" help:"Remove an instance's exports from all nodes."`
+	ListFields BackupFieldsCmd `cmd:"" name:"list-fields" help:"List the fields of backup list."`
+}
+
+// exportSpec names the fields of an export, as Ganeti's gnt-backup list.
+var exportSpec = view.ListSpec[[2]string]{
+	Default: []string{"node", "export"},
+	Fields: []view.Field[[2]string]{
+		{Name: "node", Title: "Node", Kind: view.KindText, Doc: "Node name", Get: func(r [2]string) any { return r[0] }},
+		{Name: "export", Title: "Export", Kind: view.KindText, Doc: "Export name", Get: func(r [2]string) any { return r[1] }},
+	},
+}
+
+// BackupFieldsCmd is gnt-backup list-fields.
+type BackupFieldsCmd struct{}
+
+func (c *BackupFieldsCmd) Run(s view.Streams) error {
+	return view.RenderTable(s.Out, exportSpec.FieldsTable(), view.TableOpts{})
 }
 
 // BackupExportCmd is gnt-backup export.
@@ -59,9 +76,9 @@ type BackupImportCmd struct {
 	Template    string   `short:"t" name:"disk-template" help:"Disk template (default: the export's)."`
 	OS          string   `short:"o" name:"os-type" help:"OS (default: the export's)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (default: the export's)."`
-	Disks       []string `name:"disk" help:"N:size=S[,vg=V] (default: the export's sizes)."`
+	Disks       []string `name:"disk" sep:"none" help:"N:size=S[,vg=V] (default: the export's sizes)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"Backend parameters (default: the export's memory and vcpus)."`
-	NICs        []string `name:"net" help:"N:ip=,mac=,link=,mode= (repeatable); default one NIC."`
+	NICs        []string `name:"net" sep:"none" help:"N:ip=IP|pool|none,network=NET,mac=,link=,mode= (repeatable); default one NIC."`
 	NoNICs      bool     `name:"no-nics"`
 	NoStart     bool     `name:"no-start"`
 	NoNameCheck bool     `name:"no-name-check"`

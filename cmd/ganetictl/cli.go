@@ -15,6 +15,7 @@ type CLI struct {
 	Node     NodeCmd     `cmd:"" help:"Node operations (gnt-node)."`
 	Instance InstanceCmd `cmd:"" help:"Instance operations (gnt-instance)."`
 	Group    GroupCmd    `cmd:"" help:"Node groups (gnt-group)."`
+	Network  NetworkCmd  `cmd:"" help:"IP networks and their pools (gnt-network)."`
 	Backup   BackupCmd   `cmd:"" help:"Instance exports and imports (gnt-backup)."`
 	OS       OSCmd       `cmd:"" name:"os" help:"OS definitions on the nodes (gnt-os)."`
 	State    StateCmd    `cmd:"" help:"Inspect the state file, its history and lock."`
@@ -37,6 +38,11 @@ type Globals struct {
 	// LockTimeout bounds the wait for another job's object locks.
 	LockTimeout time.Duration `help:"How long to wait for objects locked by another ganetictl (0: fail at once)." name:"lock-timeout" default:"2m"`
 	Submit      bool          `help:"Run the job in the background: print its ID and return (follow it with job watch ID)."`
+	// Ganeti's common options (ganeti(7)).
+	PrintJobID bool   `name:"print-jobid" help:"Print the job ID (JobID: N) when the job starts."`
+	Reason     string `name:"reason" help:"Why: kept in the job's journal entry (job info)."`
+	Priority   string `name:"priority" enum:"low,normal,high," default:"" help:"Job priority: low, normal or high (recorded; jobs do not wait in a queue)."`
+	Debug      bool   `short:"d" name:"debug" help:"As -v."`
 
 	streams view.Streams
 	version string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -38,6 +39,7 @@ type ClusterCmd struct {
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
 	RemoveTags      TagsRemoveCmd             `cmd:"" name:"remove-tags" help:"Remove tags from the cluster."`
 	ListTags        TagsListCmd               `cmd:"" name:"list-tags" help:"List the cluster's tags."`
+	SearchTags      ClusterSearchTagsCmd      `cmd:"" name:"search-tags" help:"Find the tags matching a regular expression on every object."`
 	// The allocator's commands (cluster_alloc.go).
 	Balance       ClusterBalanceCmd  `cmd:"" help:"Move instances to even out the nodes (hbal): show the moves, then run them."`
 	Capacity      ClusterCapacityCmd `cmd:"" help:"How many more instances of a spec fit, per group (hspace)."`
@@ -60,7 +62,7 @@ type ClusterInitCmd struct {
 	CandidatePoolSize    int      `name:"candidate-pool-size" short:"C"`
 	BackendParameters    string   `short:"B" name:"backend-parameters" help:"Default instance parameters k=v,..."`
 	NICParameters        string   `short:"N" name:"nic-parameters" help:"Default NIC parameters k=v,..."`
-	HypervisorParameters []string `short:"H" name:"hypervisor-parameters" help:"HV:k=v,... (repeatable)."`
+	HypervisorParameters []string `short:"H" name:"hypervisor-parameters" sep:"none" help:"HV:k=v,... (repeatable)."`
 }
 
 func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
@@ -327,6 +329,20 @@ func (c *ClusterVersionCmd) Run(g *Globals) error {
 	return g.printer().Result(info)
 }
 
+// argv is the remote command: what follows "--", or the first word that is
+// not a flag. kong hands an unknown leading flag over as the command's
+// start: it is refused, not run on every node.
+func (c *ClusterCommandCmd) argv() ([]string, error) {
+	argv := c.Command
+	if len(argv) > 0 && argv[0] == "--" {
+		return argv[1:], nil
+	}
+	if len(argv) > 0 && strings.HasPrefix(argv[0], "-") {
+		return nil, invalid("unknown flag %s: cluster command takes -n, -g, -M and --failure-only before the command; put the command after --", argv[0])
+	}
+	return argv, nil
+}
+
 // ClusterCommandCmd is gnt-cluster command.
 type ClusterCommandCmd struct {
 	Nodes        string   `short:"n" name:"node" help:"Comma-separated nodes (default: all online nodes)."`
@@ -346,9 +362,9 @@ func (c *ClusterCommandCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	argv := c.Command
-	if len(argv) > 0 && argv[0] == "--" {
-		argv = argv[1:]
+	argv, err := c.argv()
+	if err != nil {
+		return err
 	}
 	if len(argv) == 0 {
 		return invalid("cluster command needs a command to run, e.g. `ganetictl cluster command -- uptime`")
@@ -444,7 +460,7 @@ func (c *ClusterRenameCmd) Run(ctx context.Context, g *Globals) error {
 type ClusterModifyCmd struct {
 	BackendParameters    string   `short:"B" name:"backend-parameters"`
 	NICParameters        string   `short:"N" name:"nic-parameters"`
-	HypervisorParameters []string `short:"H" name:"hypervisor-parameters"`
+	HypervisorParameters []string `short:"H" name:"hypervisor-parameters" sep:"none"`
 	CandidatePoolSize    int      `name:"candidate-pool-size" short:"C"`
 	VGName               *string  `name:"vg-name"`
 	EnabledHypervisors   string   `name:"enabled-hypervisors"`
@@ -500,4 +516,32 @@ type ClusterRedistConfCmd struct{}
 
 func (c *ClusterRedistConfCmd) Run(ctx context.Context, g *Globals) error {
 	return g.run(ctx, playbooks.RedistConfOp.With(struct{}{}))
+}
+
+// ClusterSearchTagsCmd is gnt-cluster search-tags: "PATH TAG" for every
+// tag the pattern (a regular expression) matches; exit 1 when none.
+type ClusterSearchTagsCmd struct {
+	Pattern string `arg:""`
+}
+
+func (c *ClusterSearchTagsCmd) Run(ctx context.Context, g *Globals) error {
+	re, err := regexp.Compile(c.Pattern)
+	if err != nil {
+		return invalid("search-tags %q: %v", c.Pattern, err)
+	}
+	a, st, err := g.openStateOnly(ctx)
+	if err != nil {
+		return err
+	}
+	var found view.TagMatches
+	for _, m := range playbooks.SearchTags(st, re) {
+		found = append(found, view.TagMatch(m))
+	}
+	if err := a.pr.Result(found); err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return silentExit(exitError)
+	}
+	return nil
 }

@@ -314,7 +314,7 @@ func (a *app) runMoves(ctx context.Context, moves []alloc.BalanceMove, mr moveRu
 				// As Ganeti, a stopped instance's disks are activated for
 				// a new secondary and deactivated after.
 				if req.ID == playbooks.OpInstanceReplaceDisks && !a.disksActive(ctx, m.Instance) {
-					if err = runOne(playbooks.ActivateDisksOp.With(m.Instance)); err != nil {
+					if err = runOne(playbooks.ActivateDisksOp.With(playbooks.ActivateArgs{Name: m.Instance})); err != nil {
 						break
 					}
 					err = runOne(req)

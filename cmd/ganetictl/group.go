@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/ganetictl/ganetictl/internal/qfilter"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -178,6 +179,7 @@ type GroupListCmd struct {
 	Output    string   `short:"o" name:"output" help:"Fields to show (comma-separated; +f adds to the defaults)."`
 	NoHeaders bool     `name:"no-headers"`
 	Separator string   `name:"separator"`
+	Filter    bool     `short:"F" name:"filter" help:"The arguments are a query filter (e.g. 'node_cnt > 2')."`
 	Names     []string `arg:"" optional:""`
 }
 
@@ -185,15 +187,21 @@ func (c *GroupListCmd) Run(ctx context.Context, g *Globals, s view.Streams) erro
 	if _, err := groupSpec.Select(c.Output); err != nil {
 		return invalid("%v", err)
 	}
-	a, st, err := g.openStateOnly(ctx)
+	names, filter, err := listFilter(c.Names, c.Filter)
 	if err != nil {
 		return err
 	}
-	rows, err := groupRows(st, c.Names)
+	_, st, err := g.openStateOnly(ctx)
 	if err != nil {
 		return err
 	}
-	_ = a
+	rows, err := groupRows(st, names)
+	if err != nil {
+		return err
+	}
+	if rows, err = groupSpec.Filter(rows, filter); err != nil {
+		return invalid("%v", err)
+	}
 	return view.RenderList(s.Out, groupSpec, rows, view.ListOpts{Fields: c.Output, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }
 
@@ -307,4 +315,18 @@ func onlineNodesIn(st *statefile.State, names []string, group string) ([]string,
 		}
 	}
 	return out, nil
+}
+
+// listFilter splits a list command's arguments into names and a query
+// filter: with -F they are one filter; a single argument that looks like
+// one is one, as Ganeti decides.
+func listFilter(args []string, force bool) ([]string, qfilter.Expr, error) {
+	if len(args) == 0 || !force && !(len(args) == 1 && qfilter.LooksLikeFilter(args[0])) {
+		return args, nil, nil
+	}
+	e, err := qfilter.Parse(strings.Join(args, " "))
+	if err != nil {
+		return nil, nil, invalid("%v", err)
+	}
+	return nil, e, nil
 }

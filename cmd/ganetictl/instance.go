@@ -48,22 +48,36 @@ type InstanceAddCmd struct {
 	IAllocator  string   `short:"I" name:"iallocator" help:"Choose the nodes with this iallocator (hail, default, .: ganetictl's own)."`
 	NodeGroup   string   `short:"g" name:"node-group" help:"The allocator places the instance in this group."`
 	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
-	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, rbd." required:""`
+	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, drbd, rbd (default: the cluster's first enabled)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
-	Disks       []string `name:"disk" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
+	Disks       []string `name:"disk" sep:"none" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"maxmem=,minmem=,memory=,vcpus=,auto_balance=..."`
 	Hypervisor  string   `short:"H" name:"hypervisor-parameters" help:"HV[:k=v,...]"`
 	OSParams    string   `name:"os-parameters" short:"O"`
-	NICs        []string `name:"net" help:"N:ip=,mac=,link=,mode= (repeatable); default one NIC."`
+	NICs        []string `name:"net" sep:"none" help:"N:ip=IP|pool|none,network=NET,mac=,link=,mode=,vlan=,name= (repeatable); default one NIC."`
 	NoNICs      bool     `name:"no-nics"`
 	NoStart     bool     `name:"no-start"`
+	Tags        string   `name:"tags" help:"Comma-separated tags of the new instance."`
 	NoInstall   bool     `name:"no-install"`
 	NoNameCheck bool     `name:"no-name-check"`
 	NoIPCheck   bool     `name:"no-ip-check"`
-	Name        string   `arg:""`
+	// NoWaitForSync and IgnoreIPolicy are Ganeti's options of the same names.
+	NoWaitForSync bool `name:"no-wait-for-sync" help:"Do not wait for a new mirror to sync."`
+	IgnoreIPolicy bool `name:"ignore-ipolicy" help:"Create the instance even where it breaks the instance policy."`
+	// NoConflictsCheck lets a NIC take an externally reserved address of
+	// its network, or an address of a network it is not in.
+	NoConflictsCheck bool   `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
+	Name             string `arg:""`
 }
 
 func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
+	// The inventory first: a broken one is the error to see, not a name
+	// that does not resolve.
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
 	args, err := c.args()
 	if err != nil {
 		return err
@@ -73,17 +87,11 @@ func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	args.Group = c.NodeGroup
 	if c.Node == "" && !builtinIAllocator(c.IAllocator) { // instance_alloc.go
-		a, err := g.open()
-		if err != nil {
-			return err
-		}
-		defer a.close()
 		if err := a.pickForAdd(ctx, &args, c.IAllocator); err != nil {
 			return err
 		}
-		return a.run(ctx, playbooks.InstanceAddOp.With(args))
 	}
-	return g.run(ctx, playbooks.InstanceAddOp.With(args))
+	return a.run(ctx, playbooks.InstanceAddOp.With(args))
 }
 
 // args checks everything that needs no state: names, sizes, syntax.
@@ -98,7 +106,8 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 		}
 	}
 	primary, secondary, _ := strings.Cut(c.Node, ":")
-	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall}
+	a = playbooks.InstanceAddArgs{Name: c.Name, Template: c.Template, Primary: primary, Secondary: secondary, OS: c.OS, NoStart: c.NoStart, NoInstall: c.NoInstall,
+		NoWaitForSync: c.NoWaitForSync, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck}
 	if c.OS == "" {
 		return a, invalid("no OS given: pass -o OS[+variant] (see `ganetictl os list`)")
 	}
@@ -124,6 +133,12 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 	}
 	if len(a.NICs) == 0 && !c.NoNICs {
 		a.NICs = []playbooks.NICSpec{{}}
+	}
+	a.Tags = splitList(c.Tags)
+	for _, t := range a.Tags {
+		if err := inventory.ValidTag(t); err != nil {
+			return a, invalid("--tags: %v", err)
+		}
 	}
 	return a, nil
 }
@@ -199,7 +214,7 @@ func parseNICSpecs(nets []string) ([]playbooks.NICSpec, error) {
 		idxS, rest, _ := strings.Cut(n, ":")
 		idx, err := strconv.Atoi(idxS)
 		if err != nil || idx < 0 || idx >= len(nets) {
-			return nil, invalid("--net %q: expected N:ip=,mac=,link=,mode= with N from 0 to %d", n, len(nets)-1)
+			return nil, invalid("--net %q: expected N:ip=,network=,mac=,link=,mode= with N from 0 to %d", n, len(nets)-1)
 		}
 		spec, err := parseNICKV(rest)
 		if err != nil {
@@ -225,10 +240,12 @@ func parseNICKV(s string) (playbooks.NICSpec, error) {
 			spec.Mode = v
 		case "network":
 			spec.Network = v
+		case "vlan":
+			spec.VLAN = v
 		case "name":
 			spec.Name = v
 		default:
-			return spec, fmt.Errorf("unknown NIC parameter %q (ip, mac, link, mode, network, name)", k)
+			return spec, fmt.Errorf("unknown NIC parameter %q (ip, mac, link, mode, vlan, network, name)", k)
 		}
 	}
 	return spec, nil
@@ -258,38 +275,49 @@ func (c *InstanceRemoveCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceStartupCmd is gnt-instance startup.
 type InstanceStartupCmd struct {
-	Name string `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceStartupCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceStartupOp.With(c.Name))
+	return g.runSelected(ctx, "started", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceStartupOp.With(name)
+	})
 }
 
 // InstanceShutdownCmd is gnt-instance shutdown.
 type InstanceShutdownCmd struct {
 	Timeout    time.Duration `name:"timeout" default:"2m" help:"Wait this long for a clean shutdown before killing."`
 	NoRemember bool          `name:"no-remember" help:"Do not record the instance as stopped."`
-	Name       string        `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceShutdownCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: c.Name, Timeout: c.Timeout, NoRemember: c.NoRemember}))
+	return g.runSelected(ctx, "stopped", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceShutdownOp.With(playbooks.ShutdownArgs{Name: name, Timeout: c.Timeout, NoRemember: c.NoRemember})
+	})
 }
 
 // InstanceRebootCmd is gnt-instance reboot.
 type InstanceRebootCmd struct {
 	Type            string        `name:"type" default:"hard" enum:"soft,hard,full" help:"soft, hard or full."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" default:"2m"`
-	Name            string        `arg:""`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceRebootCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: c.Name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout}))
+	return g.runSelected(ctx, "rebooted", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.InstanceRebootOp.With(playbooks.RebootArgs{Name: name, Type: c.Type, ShutdownTimeout: c.ShutdownTimeout})
+	})
 }
 
 // InstanceActivateCmd is gnt-instance activate-disks.
 type InstanceActivateCmd struct {
-	Name string `arg:""`
+	WaitForSync bool   `name:"wait-for-sync" help:"Wait until a mirror's disks are in sync."`
+	IgnoreSize  bool   `name:"ignore-size" help:"Accepted for compatibility (sizes come from the state)."`
+	Name        string `arg:""`
 }
 
 func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
@@ -298,7 +326,7 @@ func (c *InstanceActivateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	if err := a.run(ctx, playbooks.ActivateDisksOp.With(c.Name)); err != nil || g.DryRun || g.PlanOut != "" {
+	if err := a.run(ctx, playbooks.ActivateDisksOp.With(playbooks.ActivateArgs{Name: c.Name, WaitForSync: c.WaitForSync})); err != nil || g.DryRun || g.PlanOut != "" {
 		return err
 	}
 	st, err := a.readState(ctx)
@@ -325,10 +353,12 @@ func (c *InstanceDeactivateCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceGrowDiskCmd is gnt-instance grow-disk.
 type InstanceGrowDiskCmd struct {
-	Absolute bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
-	Name     string `arg:""`
-	Disk     int    `arg:"" help:"Disk index."`
-	Amount   string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
+	Absolute      bool   `name:"absolute" help:"AMOUNT is the new size, not the increase."`
+	NoWaitForSync bool   `name:"no-wait-for-sync" help:"Accepted for compatibility: a grown mirror needs no resync here."`
+	IgnoreIPolicy bool   `name:"ignore-ipolicy" help:"Grow past the instance policy's disk size."`
+	Name          string `arg:""`
+	Disk          int    `arg:"" help:"Disk index."`
+	Amount        string `arg:"" help:"Size to add (or the new size with --absolute), e.g. 1G."`
 }
 
 func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
@@ -336,7 +366,7 @@ func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return invalid("grow-disk amount %q: %v", c.Amount, err)
 	}
-	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute}))
+	return g.run(ctx, playbooks.GrowDiskOp.With(playbooks.GrowDiskArgs{Name: c.Name, Disk: c.Disk, Amount: mib, Absolute: c.Absolute, IgnoreIPolicy: c.IgnoreIPolicy}))
 }
 
 // InstanceRecreateCmd is gnt-instance recreate-disks.
@@ -366,23 +396,32 @@ func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceReinstallCmd is gnt-instance reinstall.
 type InstanceReinstallCmd struct {
-	OS    string `short:"o" name:"os-type"`
-	Force bool   `short:"f" name:"force"`
-	Name  string `arg:""`
+	OS       string `short:"o" name:"os-type"`
+	OSParams string `short:"O" name:"os-parameters" help:"key=value,... for the OS (recorded as the instance's)."`
+	Force    bool   `short:"f" name:"force"`
+	selectFlags
+	Names []string `arg:"" optional:"" name:"name"`
 }
 
 func (c *InstanceReinstallCmd) Run(ctx context.Context, g *Globals) error {
-	a, err := g.open()
+	osp, err := parseKV(c.OSParams)
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	if !c.Force {
-		if err := a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Name)); err != nil {
+	if !c.Force && len(c.Names) == 1 && !c.All {
+		a, err := g.open()
+		if err != nil {
+			return err
+		}
+		err = a.confirm(fmt.Sprintf("This will reinstall the instance %s and remove all data. Continue?", c.Names[0]))
+		a.close()
+		if err != nil {
 			return err
 		}
 	}
-	return a.run(ctx, playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: c.Name, OS: c.OS}))
+	return g.runSelected(ctx, "reinstalled (all their data removed)", c.selectFlags, c.Names, func(name string) playbooks.Request {
+		return playbooks.ReinstallOp.With(playbooks.ReinstallArgs{Name: name, OS: c.OS, OSParams: osp})
+	})
 }
 
 // InstanceRenameCmd is gnt-instance rename.
@@ -407,17 +446,20 @@ func (c *InstanceRenameCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceModifyCmd is gnt-instance modify.
 type InstanceModifyCmd struct {
-	Backend       string   `short:"B" name:"backend-parameters"`
-	Hypervisor    string   `short:"H" name:"hypervisor-parameters"`
-	RuntimeMemory string   `short:"m" name:"runtime-memory"`
-	Disks         []string `name:"disk" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
-	NICs          []string `name:"net" help:"add[:ip=,mac=,link=,mode=] | N:remove | N:link=... (repeatable)"`
-	OSType        string   `short:"o" name:"os-type"`
-	Offline       bool     `name:"offline"`
-	Online        bool     `name:"online"`
-	Template      string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
-	Node          string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
-	Name          string   `arg:""`
+	Backend          string   `short:"B" name:"backend-parameters"`
+	Hypervisor       string   `short:"H" name:"hypervisor-parameters"`
+	RuntimeMemory    string   `short:"m" name:"runtime-memory"`
+	Disks            []string `name:"disk" sep:"none" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
+	NICs             []string `name:"net" sep:"none" help:"add[:ip=,network=,mac=,link=,mode=] | N:remove | N:ip=pool,network=NET | N:ip=none,network=none (repeatable)"`
+	NoConflictsCheck bool     `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
+	OSType           string   `short:"o" name:"os-type"`
+	Offline          bool     `name:"offline"`
+	Online           bool     `name:"online"`
+	Template         string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
+	Node             string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
+	NoWaitForSync    bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
+	IgnoreIPolicy    bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
+	Name             string   `arg:""`
 }
 
 func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
@@ -425,12 +467,12 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
 			return invalid("-t (disk template conversion) cannot be combined with other changes")
 		}
-		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node}))
+		return g.run(ctx, playbooks.InstanceConvertOp.With(playbooks.ConvertArgs{Name: c.Name, Template: c.Template, Secondary: c.Node, NoWaitForSync: c.NoWaitForSync}))
 	}
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
 	}
-	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType}
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck}
 	var err error
 	if args.BEParams, err = parseKV(c.Backend); err != nil {
 		return err

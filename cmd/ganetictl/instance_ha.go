@@ -74,8 +74,10 @@ type InstanceReplaceDisksCmd struct {
 	NewNode   string `short:"n" name:"new-secondary" help:"Move the mirror to this new secondary node."`
 	Auto      bool   `short:"a" name:"auto" help:"Replace the disks on whichever side is faulty."`
 	Disks     string `name:"disks" help:"Comma-separated disk indexes (default: all)."`
-	IAlloc    string `short:"I" name:"iallocator" help:"Move the mirror to the new secondary this iallocator chooses (hail: ganetictl's own)."`
-	Name      string `arg:""`
+	// EarlyRelease removes the old volumes before the resync ends.
+	EarlyRelease bool   `name:"early-release" help:"Remove the old volumes before the new ones are in sync."`
+	IAlloc       string `short:"I" name:"iallocator" help:"Move the mirror to the new secondary this iallocator chooses (hail: ganetictl's own)."`
+	Name         string `arg:""`
 }
 
 func (c *InstanceReplaceDisksCmd) Run(ctx context.Context, g *Globals) error {
@@ -114,5 +116,5 @@ func (c *InstanceReplaceDisksCmd) Run(ctx context.Context, g *Globals) error {
 		disks = append(disks, i)
 	}
 	return g.run(ctx, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: c.Name, Mode: mode, NewNode: c.NewNode,
-		Disks: disks, Timestamp: time.Now().Unix()}))
+		Disks: disks, Timestamp: time.Now().Unix(), EarlyRelease: c.EarlyRelease}))
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/ganetictl/ganetictl/internal/qfilter"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/hv"
@@ -146,6 +147,23 @@ var instanceSpec = view.ListSpec[instRow]{
 		{Name: "nic.links", Title: "NIC_links", Kind: view.KindList, Doc: "NIC links", Get: func(r instRow) any {
 			return nicField(r.Instance, func(n *statefile.NIC) string { l, _ := n.NICParams["link"].(string); return l })
 		}},
+		{Name: "nic.modes", Title: "NIC_modes", Kind: view.KindList, Doc: "NIC modes", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string { m, _ := n.NICParams["mode"].(string); return m })
+		}},
+		{Name: "nic.vlans", Title: "NIC_VLANs", Kind: view.KindList, Doc: "NIC VLANs", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string { v, _ := n.NICParams["vlan"].(string); return v })
+		}},
+		{Name: "nic.networks", Title: "NIC_networks", Kind: view.KindList, Doc: "List containing each interface's network (UUID)", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string {
+				if net := r.st.Networks[n.Network]; net != nil {
+					return net.UUID
+				}
+				return ""
+			})
+		}},
+		{Name: "nic.networks.names", Title: "NIC_networks_names", Kind: view.KindList, Doc: "List containing each interface's network", Get: func(r instRow) any {
+			return nicField(r.Instance, func(n *statefile.NIC) string { return n.Network })
+		}},
 		{Name: "be/maxmem", Title: "ConfigMaxMem", Kind: view.KindUnit, Doc: "Maximum memory", Get: func(r instRow) any { return intOf(r.be()["maxmem"]) }},
 		{Name: "be/minmem", Title: "ConfigMinMem", Kind: view.KindUnit, Doc: "Minimum memory", Get: func(r instRow) any { return intOf(r.be()["minmem"]) }},
 		{Name: "be/vcpus", Title: "ConfigVCPUs", Kind: view.KindNumber, Doc: "Configured vCPUs", Get: func(r instRow) any { return intOf(r.be()["vcpus"]) }},
@@ -171,6 +189,7 @@ type InstanceListCmd struct {
 	NoHeaders bool     `name:"no-headers"`
 	Separator string   `name:"separator"`
 	Units     string   `name:"units"`
+	Filter    bool     `short:"F" name:"filter" help:"The arguments are a query filter (e.g. 'pnode == \"node1\" and status == \"running\"')."`
 	Names     []string `arg:"" optional:""`
 }
 
@@ -179,18 +198,30 @@ func (c *InstanceListCmd) Run(ctx context.Context, g *Globals, s view.Streams) e
 	if err != nil {
 		return invalid("%v", err)
 	}
+	names, filter, err := listFilter(c.Names, c.Filter)
+	if err != nil {
+		return err
+	}
 	live := false
 	for _, f := range sel {
 		live = live || instanceLiveFields[f.Name]
+	}
+	if filter != nil {
+		for _, f := range qfilter.Fields(filter) {
+			live = live || instanceLiveFields[f]
+		}
 	}
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	rows, err := a.instanceRows(ctx, c.Names, live)
+	rows, err := a.instanceRows(ctx, names, live)
 	if err != nil {
 		return err
+	}
+	if rows, err = instanceSpec.Filter(rows, filter); err != nil {
+		return invalid("%v", err)
 	}
 	return view.RenderList(s.Out, instanceSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }
@@ -280,8 +311,9 @@ func instanceInfo(r instRow, static bool) view.Info {
 	for i, n := range r.NICs {
 		mode, _ := n.NICParams["mode"].(string)
 		link, _ := n.NICParams["link"].(string)
+		vlan, _ := n.NICParams["vlan"].(string)
 		nics = append(nics, view.Info{}.Add(fmt.Sprintf("nic/%d", i), "").Add("MAC", n.MAC).Add("IP", nilIfEmpty(n.IP)).
-			Add("mode", mode).Add("link", link).Add("vlan", "").Add("network", nilIfEmpty(n.Network)).Add("UUID", n.UUID).Add("name", nilIfEmpty(n.Name)))
+			Add("mode", mode).Add("link", link).Add("vlan", vlan).Add("network", nilIfEmpty(n.Network)).Add("UUID", n.UUID).Add("name", nilIfEmpty(n.Name)))
 	}
 	var disks []view.Info
 	for i, d := range r.Disks {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -21,12 +23,58 @@ type JobCmd struct {
 	Resume  JobResumeCmd  `cmd:"" help:"Finish a crashed job from where it stopped."`
 	Abort   JobAbortCmd   `cmd:"" help:"Roll back a crashed job."`
 	Archive JobArchiveCmd `cmd:"" help:"Move finished jobs to the archive (all finished ones with --all)."`
+	// Ganeti's other job verbs.
+	ListFields     JobFieldsCmd         `cmd:"" name:"list-fields" help:"List the fields job list knows."`
+	Wait           JobWaitCmd           `cmd:"" help:"Wait for a job to end (exit 1 unless it succeeded)."`
+	ChangePriority JobChangePriorityCmd `cmd:"" name:"change-priority" help:"Change the priority recorded for queued jobs."`
+	Autoarchive    JobAutoarchiveCmd    `cmd:"" help:"Archive finished jobs older than AGE (e.g. 6h, 2d), or all."`
 }
 
 // JobListCmd is gnt-job list.
-type JobListCmd struct{}
+type JobListCmd struct {
+	Output    string   `short:"o" name:"output" help:"Fields to show (comma-separated; +f adds to the defaults)."`
+	NoHeaders bool     `name:"no-headers"`
+	Separator string   `name:"separator"`
+	Filter    bool     `short:"F" name:"filter" help:"The arguments are a query filter (e.g. 'status == \"crashed\"')."`
+	IDs       []string `arg:"" optional:"" name:"id"`
+}
 
-func (c *JobListCmd) Run(ctx context.Context, g *Globals) error {
+var jobSpec = view.ListSpec[*statefile.Job]{
+	Default: []string{"id", "status", "summary"},
+	Fields: []view.Field[*statefile.Job]{
+		{Name: "id", Title: "ID", Kind: view.KindNumber, Doc: "Job ID", Get: func(j *statefile.Job) any { return j.ID }},
+		{Name: "status", Title: "Status", Kind: view.KindText, Doc: "Job status", Get: func(j *statefile.Job) any { return string(j.Status) }},
+		{Name: "summary", Title: "Summary", Kind: view.KindList, Doc: "List of per-opcode summaries", Get: func(j *statefile.Job) any {
+			if len(j.Opcodes) > 0 {
+				return j.Opcodes
+			}
+			return []string{j.Operation}
+		}},
+		{Name: "priority", Title: "Priority", Kind: view.KindText, Doc: "Job priority (low, normal, high)", Get: func(j *statefile.Job) any {
+			if j.Priority == "" {
+				return "normal"
+			}
+			return j.Priority
+		}},
+		{Name: "reason", Title: "Reason", Kind: view.KindText, Doc: "Why the job was run (--reason)", Get: func(j *statefile.Job) any { return j.Reason }},
+		{Name: "command", Title: "Command", Kind: view.KindText, Doc: "The command as typed", Get: func(j *statefile.Job) any { return j.Operation }},
+		{Name: "who", Title: "User", Kind: view.KindText, Doc: "Who ran it", Get: func(j *statefile.Job) any { return j.Who }},
+		{Name: "host", Title: "Host", Kind: view.KindText, Doc: "Where it ran", Get: func(j *statefile.Job) any { return j.Host }},
+		{Name: "received_ts", Title: "Received", Kind: view.KindText, Doc: "When the job was created", Get: func(j *statefile.Job) any { return fmtStamp(j.Created) }},
+		{Name: "start_ts", Title: "Start", Kind: view.KindText, Doc: "When the job started", Get: func(j *statefile.Job) any { return fmtStamp(j.Started) }},
+		{Name: "end_ts", Title: "End", Kind: view.KindText, Doc: "When the job ended", Get: func(j *statefile.Job) any { return fmtStamp(j.Ended) }},
+		{Name: "steps", Title: "Steps", Kind: view.KindNumber, Doc: "Number of node steps recorded", Get: func(j *statefile.Job) any { return len(j.Steps) }},
+	},
+}
+
+func (c *JobListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	if _, err := jobSpec.Select(c.Output); err != nil {
+		return invalid("%v", err)
+	}
+	ids, filter, err := listFilter(c.IDs, c.Filter)
+	if err != nil {
+		return err
+	}
 	a, j, err := g.openJournal()
 	if err != nil {
 		return err
@@ -36,7 +84,147 @@ func (c *JobListCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return a.pr.Result(view.JobList(jobs))
+	if len(ids) > 0 {
+		want := map[string]bool{}
+		for _, id := range ids {
+			want[id] = true
+		}
+		jobs = slices.DeleteFunc(jobs, func(job *statefile.Job) bool { return !want[strconv.FormatInt(job.ID, 10)] })
+	}
+	if jobs, err = jobSpec.Filter(jobs, filter); err != nil {
+		return invalid("%v", err)
+	}
+	if g.JSON && c.Output == "" {
+		return a.pr.Result(view.JobList(jobs)) // the journal's records, as before -o existed
+	}
+	return view.RenderList(s.Out, jobSpec, jobs, view.ListOpts{Fields: c.Output, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
+}
+
+// JobFieldsCmd is gnt-job list-fields.
+type JobFieldsCmd struct{}
+
+func (c *JobFieldsCmd) Run(s view.Streams) error {
+	return view.RenderTable(s.Out, jobSpec.FieldsTable(), view.TableOpts{})
+}
+
+// JobWaitCmd is gnt-job wait: as watch, silently.
+type JobWaitCmd struct {
+	ID int64 `arg:""`
+}
+
+func (c *JobWaitCmd) Run(ctx context.Context, g *Globals) error {
+	a, j, err := g.openJournal()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	for {
+		job, err := j.Get(ctx, c.ID)
+		if err != nil {
+			return invalid("job %d: %v", c.ID, err)
+		}
+		if !job.Status.Active() {
+			if job.Status != statefile.JobSuccess {
+				return silentExit(exitError)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// JobChangePriorityCmd is gnt-job change-priority. Jobs start at once
+// (there is no queue to reorder), so only a queued job's record changes.
+// The new priority is the common --priority option.
+type JobChangePriorityCmd struct {
+	IDs []int64 `arg:"" name:"id"`
+}
+
+func (c *JobChangePriorityCmd) Run(ctx context.Context, g *Globals) error {
+	if g.Priority == "" {
+		return invalid("give the new priority: job change-priority --priority low|normal|high ID...")
+	}
+	a, j, err := g.openJournal()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	for _, id := range c.IDs {
+		job, err := j.Get(ctx, id)
+		if err != nil {
+			return invalid("job %d: %v", id, err)
+		}
+		if job.Status != statefile.JobQueued {
+			return invalid("job %d is %s: only a queued job's priority can change", id, job.Status)
+		}
+		job.Priority = g.Priority
+		if !g.DryRun {
+			if err := j.Update(ctx, job); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// JobAutoarchiveCmd is gnt-job autoarchive.
+type JobAutoarchiveCmd struct {
+	Age string `arg:"" help:"Archive finished jobs that ended longer ago than this (30m, 6h, 2d, 1w), or all."`
+}
+
+func (c *JobAutoarchiveCmd) Run(ctx context.Context, g *Globals) error {
+	age, err := parseAge(c.Age)
+	if err != nil {
+		return err
+	}
+	a, j, err := g.openJournal()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	jobs, err := j.List(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for _, job := range jobs {
+		if job.Status.Finished() && (age < 0 || time.Since(job.Ended) > age) {
+			ids = append(ids, job.ID)
+		}
+	}
+	if g.DryRun {
+		return a.pr.Result(view.JobArchive{IDs: ids, DryRun: true})
+	}
+	for _, id := range ids {
+		if err := j.Archive(ctx, id); err != nil {
+			return err
+		}
+	}
+	return a.pr.Outcome(view.JobArchive{IDs: ids})
+}
+
+// parseAge reads Ganeti's ages: a number with s, m, h, d or w (seconds
+// without), or "all" (-1).
+func parseAge(s string) (time.Duration, error) {
+	if s == "all" {
+		return -1, nil
+	}
+	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
+	mult, num := time.Second, s
+	if s != "" {
+		if u, ok := unit[s[len(s)-1]]; ok {
+			mult, num = u, s[:len(s)-1]
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalid("age %q: a number with s, m, h, d or w, or all", s)
+	}
+	return time.Duration(n) * mult, nil
 }
 
 // JobInfoCmd is gnt-job info.

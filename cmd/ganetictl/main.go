@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -42,7 +44,7 @@ inventory or state; 11 state locked by another ganetictl; 12 stale plan; 80 usag
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, append(toolCommand[filepath.Base(os.Args[0])], os.Args[1:]...), view.StdStreams())
+	code := run(ctx, linkArgs(os.Args[0], os.Args[1:]), view.StdStreams())
 	stop()
 	os.Exit(code)
 }
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 		fmt.Fprintln(s.Err, "ganetictl:", err)
 		return exitError
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(deviceIndexValues(args))
 	if exited >= 0 { // --help or --version printed and asked to exit
 		return exited
 	}
@@ -82,6 +84,7 @@ func run(ctx context.Context, args []string, s view.Streams) int {
 		fmt.Fprintln(s.Err, "ganetictl:", err)
 		return exitUsage
 	}
+	cli.Globals.Verbose = cli.Globals.Verbose || cli.Globals.Debug
 	cli.Globals.streams = s
 	cli.Globals.version = Version
 	if cli.Globals.Submit && !cli.Globals.DryRun && cli.Globals.PlanOut == "" {
@@ -146,3 +149,46 @@ func (e *invalidError) Error() string { return e.err.Error() }
 func (e *invalidError) Unwrap() error { return e.err }
 
 func invalid(format string, a ...any) error { return &invalidError{fmt.Errorf(format, a...)} }
+
+// linkNouns are the nouns a link to the binary may stand for, by the
+// link's name: gnt-instance is `ganetictl instance`, so scripts written
+// for Ganeti run unchanged (`make install` creates the links).
+var linkNouns = map[string]string{
+	"gnt-cluster": "cluster", "gnt-node": "node", "gnt-instance": "instance", "gnt-backup": "backup",
+	"gnt-os": "os", "gnt-job": "job", "gnt-group": "group", "gnt-network": "network",
+}
+
+// linkArgs are the arguments as ganetictl reads them when started as
+// argv0.
+func linkArgs(argv0 string, args []string) []string {
+	if cmd, ok := toolCommand[filepath.Base(argv0)]; ok {
+		return append(append([]string{}, cmd...), args...)
+	}
+	if noun, ok := linkNouns[filepath.Base(argv0)]; ok {
+		return append([]string{noun}, args...)
+	}
+	return args
+}
+
+// deviceIndexValues joins a long flag and a following value that starts
+// with a negative device index ("--net -1:add,ip=pool" becomes
+// "--net=-1:add,ip=pool"): Ganeti's optparse takes it as the flag's value,
+// kong would read it as a short flag.
+func deviceIndexValues(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if strings.HasPrefix(a, "--") && !strings.Contains(a, "=") && i+1 < len(args) && negIndexRE.MatchString(args[i+1]) {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+var negIndexRE = regexp.MustCompile(`^-[0-9]+:`)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"os"
 
 	"fmt"
 	"sort"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/ganetictl/ganetictl/internal/qfilter"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/inventory"
 	"github.com/ganetictl/ganetictl/playbooks"
@@ -34,6 +37,38 @@ type NodeCmd struct {
 	AddTags       TagsAddCmd           `cmd:"" name:"add-tags" help:"Add tags to a node."`
 	RemoveTags    TagsRemoveCmd        `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
 	ListTags      TagsListCmd          `cmd:"" name:"list-tags" help:"List a node's tags."`
+	ListDRBD      NodeListDRBDCmd      `cmd:"" name:"list-drbd" help:"List the DRBD minors the cluster gives a node."`
+}
+
+// NodeListDRBDCmd is gnt-node list-drbd.
+type NodeListDRBDCmd struct {
+	NoHeaders bool   `name:"no-headers"`
+	Separator string `name:"separator"`
+	Node      string `arg:""`
+}
+
+var drbdSpec = view.ListSpec[playbooks.DRBDMinor]{
+	Default: []string{"node", "minor", "instance", "disk", "role", "peer"},
+	Fields: []view.Field[playbooks.DRBDMinor]{
+		{Name: "node", Title: "Node", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Node }},
+		{Name: "minor", Title: "Minor", Kind: view.KindNumber, Get: func(m playbooks.DRBDMinor) any { return m.Minor }},
+		{Name: "instance", Title: "Instance", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Instance }},
+		{Name: "disk", Title: "Disk", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Disk }},
+		{Name: "role", Title: "Role", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Role }},
+		{Name: "peer", Title: "PeerNode", Kind: view.KindText, Get: func(m playbooks.DRBDMinor) any { return m.Peer }},
+	},
+}
+
+func (c *NodeListDRBDCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
+	_, st, err := g.openStateOnly(ctx)
+	if err != nil {
+		return err
+	}
+	minors, err := playbooks.NodeDRBD(st, c.Node)
+	if err != nil {
+		return err
+	}
+	return view.RenderList(s.Out, drbdSpec, minors, view.ListOpts{Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }
 
 // NodeAddCmd is gnt-node add.
@@ -219,6 +254,7 @@ type NodeListCmd struct {
 	NoHeaders bool     `name:"no-headers"`
 	Separator string   `name:"separator"`
 	Units     string   `name:"units" help:"h, m, g or t"`
+	Filter    bool     `short:"F" name:"filter" help:"The arguments are a query filter (e.g. 'role == \"C\"')."`
 	Names     []string `arg:"" optional:""`
 }
 
@@ -232,18 +268,30 @@ func (c *NodeListCmd) Run(ctx context.Context, g *Globals, s view.Streams) error
 	if err != nil {
 		return invalid("%v", err)
 	}
+	names, filter, err := listFilter(c.Names, c.Filter)
+	if err != nil {
+		return err
+	}
 	needLive := false
 	for _, f := range sel {
 		needLive = needLive || liveFields[f.Name]
+	}
+	if filter != nil {
+		for _, f := range qfilter.Fields(filter) {
+			needLive = needLive || liveFields[f]
+		}
 	}
 	a, err := g.open()
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	rows, err := a.nodeRows(ctx, c.Names, needLive)
+	rows, err := a.nodeRows(ctx, names, needLive)
 	if err != nil {
 		return err
+	}
+	if rows, err = nodeSpec.Filter(rows, filter); err != nil {
+		return invalid("%v", err)
 	}
 	return view.RenderList(s.Out, nodeSpec, rows, view.ListOpts{Fields: c.Output, Units: c.Units, Separator: c.Separator, NoHeaders: c.NoHeaders, JSON: g.JSON})
 }
@@ -337,12 +385,14 @@ func (c *NodeInfoCmd) Run(ctx context.Context, g *Globals) error {
 
 // TagsAddCmd is add-tags.
 type TagsAddCmd struct {
-	Args []string `arg:"" help:"For node: NODE TAG...; for cluster: TAG..."`
+	From string   `name:"from" help:"Also the tags in this file, one a line (- for stdin)."`
+	Args []string `arg:"" optional:"" help:"For node: NODE TAG...; for cluster: TAG..."`
 }
 
 // TagsRemoveCmd is remove-tags.
 type TagsRemoveCmd struct {
-	Args []string `arg:""`
+	From string   `name:"from" help:"Also the tags in this file, one a line (- for stdin)."`
+	Args []string `arg:"" optional:""`
 }
 
 // TagsListCmd is list-tags.
@@ -351,17 +401,24 @@ type TagsListCmd struct {
 }
 
 func (c *TagsAddCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
-	return changeTags(ctx, g, nounOf(k), c.Args, true)
+	return changeTags(ctx, g, nounOf(k), c.Args, c.From, true)
 }
 
 func (c *TagsRemoveCmd) Run(ctx context.Context, g *Globals, k *kong.Context) error {
-	return changeTags(ctx, g, nounOf(k), c.Args, false)
+	return changeTags(ctx, g, nounOf(k), c.Args, c.From, false)
 }
 
-func changeTags(ctx context.Context, g *Globals, kind string, args []string, add bool) error {
+func changeTags(ctx context.Context, g *Globals, kind string, args []string, from string, add bool) error {
 	name, tags, err := splitTagArgs(kind, args)
 	if err != nil {
 		return err
+	}
+	if from != "" {
+		more, err := tagsFrom(from)
+		if err != nil {
+			return err
+		}
+		tags = append(tags, more...)
 	}
 	if len(tags) == 0 {
 		return invalid("no tags given")
@@ -399,7 +456,7 @@ func (c *TagsListCmd) Run(ctx context.Context, g *Globals, k *kong.Context) erro
 	if err != nil {
 		return err
 	}
-	a, st, err := g.openState(ctx)
+	a, st, err := g.openStateOnly(ctx) // the state only: no SSH needed
 	if err != nil {
 		return err
 	}
@@ -418,4 +475,26 @@ func nounOf(k *kong.Context) string {
 		return plan.KindNodeGroup
 	}
 	return noun
+}
+
+// tagsFrom reads tags one a line from path, or from stdin for "-"
+// (Ganeti's --from).
+func tagsFrom(path string) ([]string, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(stdin)
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, invalid("--from %s: %v", path, err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }

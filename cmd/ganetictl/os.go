@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/ganetictl/ganetictl/internal/view"
@@ -12,6 +13,8 @@ import (
 type OSCmd struct {
 	List     OSListCmd     `cmd:"" help:"List the OS definitions valid on every node."`
 	Diagnose OSDiagnoseCmd `cmd:"" help:"Show every OS definition's status on every node."`
+	Info     OSInfoCmd     `cmd:"" help:"Show OS definitions in detail, with the cluster's settings for them."`
+	Modify   OSModifyCmd   `cmd:"" help:"Change the cluster's settings for an OS (parameters, hidden, blacklisted)."`
 }
 
 // osFacts gathers the OS definitions of every online node.
@@ -26,7 +29,9 @@ func (a *app) osFacts(ctx context.Context) (map[string]*playbooks.NodeFacts, []s
 
 // OSListCmd is gnt-os list.
 type OSListCmd struct {
-	NoHeaders bool `name:"no-headers"`
+	NoHeaders   bool `name:"no-headers"`
+	Hidden      bool `name:"hidden" help:"Also list hidden OSes."`
+	Blacklisted bool `name:"blacklisted" help:"Also list blacklisted OSes."`
 }
 
 func (c *OSListCmd) Run(ctx context.Context, g *Globals) error {
@@ -56,9 +61,13 @@ func (c *OSListCmd) Run(ctx context.Context, g *Globals) error {
 			}
 		}
 	}
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
 	var names []string
-	for name, c := range count {
-		if c != answered {
+	for name, n := range count {
+		if n != answered || !c.Hidden && slices.Contains(st.Cluster.HiddenOS, name) || !c.Blacklisted && slices.Contains(st.Cluster.BlacklistedOS, name) {
 			continue
 		}
 		if len(variants[name]) == 0 {
@@ -139,4 +148,82 @@ func factsErr(f *playbooks.NodeFacts) string {
 		return "not asked"
 	}
 	return f.Err
+}
+
+// OSInfoCmd is gnt-os info.
+type OSInfoCmd struct {
+	Names []string `arg:"" optional:""`
+}
+
+func (c *OSInfoCmd) Run(ctx context.Context, g *Globals) error {
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	st, err := a.readState(ctx)
+	if err != nil {
+		return err
+	}
+	facts, nodes, err := a.osFacts(ctx)
+	if err != nil {
+		return err
+	}
+	// An OS is valid when every node that answered has it valid.
+	defs := map[string]*playbooks.OSDef{}
+	valid := map[string]bool{}
+	answered := 0
+	for _, n := range nodes {
+		f := facts[n]
+		if f == nil || !f.Reachable {
+			continue
+		}
+		answered++
+		for name, def := range f.OS {
+			if _, seen := defs[name]; !seen {
+				defs[name], valid[name] = def, true
+			}
+			valid[name] = valid[name] && def.Valid()
+		}
+	}
+	var out view.OSInfos
+	for _, name := range sortedMapKeys(defs) {
+		if len(c.Names) > 0 && !slices.Contains(c.Names, name) {
+			continue
+		}
+		d := defs[name]
+		out = append(out, view.OSInfo{Name: name, Valid: valid[name], Hidden: slices.Contains(st.Cluster.HiddenOS, name),
+			Blacklisted: slices.Contains(st.Cluster.BlacklistedOS, name), APIs: d.APIs, Variants: d.Variants, Parameters: d.Parameters,
+			HVParams: st.Cluster.OSHVP[name], OSParams: st.Cluster.OSParams[name]})
+	}
+	return a.pr.Result(out)
+}
+
+// OSModifyCmd is gnt-os modify.
+type OSModifyCmd struct {
+	Hypervisor  []string `short:"H" name:"hypervisor-parameters" sep:"none" help:"HV:key=value,... for this OS (repeatable)."`
+	OSParams    string   `short:"O" name:"os-parameters" help:"key=value,... for this OS."`
+	Hidden      yesNo    `name:"hidden" help:"yes|no: hide the OS from os list."`
+	Blacklisted yesNo    `name:"blacklisted" help:"yes|no: refuse new instances of the OS."`
+	OS          string   `arg:""`
+}
+
+func (c *OSModifyCmd) Run(ctx context.Context, g *Globals) error {
+	args := playbooks.OSModifyArgs{OS: c.OS}
+	var err error
+	if args.HVParams, err = parseHV(c.Hypervisor); err != nil {
+		return err
+	}
+	if c.OSParams != "" {
+		if args.OSParams, err = parseKV(c.OSParams); err != nil {
+			return err
+		}
+	}
+	if args.Hidden, err = c.Hidden.ptr("--hidden"); err != nil {
+		return err
+	}
+	if args.Blacklisted, err = c.Blacklisted.ptr("--blacklisted"); err != nil {
+		return err
+	}
+	return g.run(ctx, playbooks.OSModifyOp.With(args))
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"time"
-
-	"github.com/ganetictl/ganetictl/internal/view"
 )
 
 // streamEvents makes a copying command's --json output the event stream
@@ -12,10 +10,12 @@ import (
 // follow a long copy. A dry run or --plan-out keeps its plan output. The
 // returned function ends the stream with the command's error.
 func (a *app) streamEvents() func(error) error {
-	if !a.g.JSON || a.g.DryRun || a.g.PlanOut != "" {
+	if a.g.DryRun || a.g.PlanOut != "" {
 		return func(err error) error { return err }
 	}
-	a.rep.Events = view.NewEvents(a.s.Out, time.Now)
+	if a.rep.Events = a.pr.EventStream(time.Now); a.rep.Events == nil {
+		return func(err error) error { return err }
+	}
 	return func(err error) error {
 		if err != nil {
 			a.rep.Events.Error(err, exitCode(err))

@@ -143,11 +143,7 @@ func submit(ctx context.Context, g *Globals, s view.Streams, args []string) erro
 		return err
 	}
 	_ = cmd.Process.Release()
-	if g.JSON {
-		return view.JSON(s.Out, map[string]int64{"job_id": job.ID})
-	}
-	fmt.Fprintf(s.Out, "JobID: %d\n", job.ID)
-	return nil
+	return g.printer().Result(view.Submitted{JobID: job.ID})
 }
 
 // endSubmitted records the outcome of a submitted job that ended before it

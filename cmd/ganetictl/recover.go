@@ -334,7 +334,8 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 
 // ClusterMasterFailoverCmd is gnt-cluster master-failover.
 type ClusterMasterFailoverCmd struct {
-	Node     string `arg:"" help:"The master candidate that becomes the master (Ganeti runs the command on it)."`
+	Node     string `arg:"" optional:"" help:"The master candidate that becomes the master (default: the candidate with the newest state copy)."`
+	Target   string `name:"target" help:"As NODE."`
 	NoVoting bool   `name:"no-voting" help:"Skip the check that most master candidates agree on the current master (when most of them are down)."`
 }
 
@@ -344,5 +345,9 @@ func (c *ClusterMasterFailoverCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
-	return a.run(ctx, playbooks.MasterFailoverOp.With(playbooks.MasterFailoverArgs{Target: c.Node, NoVoting: c.NoVoting}))
+	target := c.Node
+	if target == "" {
+		target = c.Target
+	}
+	return a.run(ctx, playbooks.MasterFailoverOp.With(playbooks.MasterFailoverArgs{Target: target, NoVoting: c.NoVoting}))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -18,8 +19,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // ganetiConfig is the Ganeti 3.0 config.data of Ganeti's own test data,
-// shared with the project (never copied).
-var ganetiConfig = filepath.Join("..", "..", "..", "shared", "fixtures", "ganeti-test-data", "cluster_config_3.0.json")
+// shared with the project (never copied); newCLI sets it.
+var ganetiConfig string
 
 // cli is a ganetictl with a fresh inventory and state directory, run in
 // process: no node is ever contacted by the commands tested with it.
@@ -32,12 +33,7 @@ type cli struct {
 // credentials: the state commands must work without them.
 func newCLI(t *testing.T) *cli {
 	t.Helper()
-	if _, err := os.Stat(ganetiConfig); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("Ganeti fixture not available: %v", err)
-	}
+	ganetiConfig = fixtures.Path(t, "ganeti-test-data", "cluster_config_3.0.json")
 	tmp := t.TempDir()
 	inv := filepath.Join(tmp, "cluster.toml")
 	toml := `[cluster]

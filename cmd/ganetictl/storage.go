@@ -216,7 +216,7 @@ func (c *ClusterVerifyDisksCmd) Run(ctx context.Context, g *Globals) error {
 		if g.DryRun {
 			continue
 		}
-		v.Activated(inst, a.run(ctx, playbooks.ActivateDisksOp.With(inst)))
+		v.Activated(inst, a.run(ctx, playbooks.ActivateDisksOp.With(playbooks.ActivateArgs{Name: inst})))
 	}
 	for _, inst := range sortedMapKeys(res.Missing) {
 		v.Missing(inst, res.Missing[inst])

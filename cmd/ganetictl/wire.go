@@ -75,7 +75,7 @@ func (g *Globals) open(opts ...openOpts) (*app, error) {
 // reporter that prints through view.
 func (a *app) engine() {
 	c := a.inv.Cluster
-	a.rep = &view.JobReporter{Printer: a.pr, Verbose: a.g.Verbose, Now: time.Now}
+	a.rep = &view.JobReporter{Printer: a.pr, Verbose: a.g.Verbose, Now: time.Now, PrintJobID: a.g.PrintJobID}
 	a.eng = &job.Engine{
 		Store:  a.store,
 		Report: a.rep,
@@ -88,6 +88,8 @@ func (a *app) engine() {
 		Version:     a.g.version,
 		Command:     strings.Join(os.Args[1:], " "),
 		Submitted:   submittedJob(),
+		Reason:      a.g.Reason,
+		Priority:    a.g.Priority,
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden files")
@@ -15,10 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden files")
 // transcripts: without the "$ command" first line and the "[exit N]" last line.
 func ganetiGolden(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "reference", "ganeti-golden", name))
-	if err != nil {
-		t.Skipf("Ganeti golden file not available: %v", err)
-	}
+	b := fixtures.ReadReference(t, "ganeti-golden", name)
 	s := string(b)
 	if !strings.HasPrefix(s, "$ ") {
 		t.Fatalf("%s: no command line", name)

@@ -20,9 +20,10 @@ import (
 // Events is set.
 type JobReporter struct {
 	Printer
-	Verbose bool    // every node command, not only what steps achieve
-	Events  *Events // the JSON event stream, or nil
-	Now     func() time.Time
+	Verbose    bool    // every node command, not only what steps achieve
+	Events     *Events // the JSON event stream, or nil
+	PrintJobID bool    // --print-jobid: "JobID: N" when a job starts
+	Now        func() time.Time
 }
 
 // Waiting says whom a job waits for: "Waiting for instance web1, held by
@@ -38,6 +39,14 @@ func (r *JobReporter) Waiting(req statefile.LockReq, holders []statefile.LockInf
 
 // Warning writes "WARNING: msg".
 func (r *JobReporter) Warning(msg string) { r.Printer.Warning("%s", msg) }
+
+// JobStarted prints "JobID: N" with --print-jobid (not with --json: the
+// result has the ID).
+func (r *JobReporter) JobStarted(id int64) {
+	if r.PrintJobID && !r.JSON {
+		fmt.Fprintf(r.Out, "JobID: %d\n", id)
+	}
+}
 
 // Note writes msg as " - INFO: msg", as Ganeti's tools show information.
 func (r *JobReporter) Note(msg string) { r.Printer.Note(" - INFO: %s", msg) }
@@ -64,7 +73,15 @@ type RunResult struct {
 	Serial    int64  `json:"serial"`
 	Failed    int    `json:"failed_steps"`
 	Aborted   bool   `json:"aborted,omitempty"`
+	Error     string `json:"error,omitempty"` // of one of several jobs
 }
+
+// RunResults are the results of several jobs of one command (startup
+// --all): nothing for people, a JSON array.
+type RunResults []RunResult
+
+// Text writes nothing: progress and warnings said it.
+func (RunResults) Text(io.Writer) error { return nil }
 
 // Text writes nothing.
 func (RunResult) Text(io.Writer) error { return nil }

@@ -54,6 +54,8 @@ func jobInfo(job *statefile.Job) Info {
 		Add("Job ID", job.ID).
 		Add("Status", string(job.Status)).
 		Add("Command", job.Operation).
+		Add("Reason", orNone(job.Reason)).
+		Add("Priority", orDefault(job.Priority, "normal")).
 		Add("Submitted by", job.Who+"@"+job.Host+" pid "+strconv.Itoa(job.PID)).
 		Add("Processing start", stamp(job.Started)).
 		Add("Processing end", stamp(job.Ended)).
@@ -135,4 +137,11 @@ func (a JobArchive) MarshalJSON() ([]byte, error) {
 	type plain JobArchive
 	a.IDs = nonNil(a.IDs)
 	return marshalRaw(plain(a))
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

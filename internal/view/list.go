@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ganetictl/ganetictl/internal/qfilter"
 	"github.com/ganetictl/ganetictl/statefile"
 )
 
@@ -219,4 +220,38 @@ func RenderList[T any](w io.Writer, spec ListSpec[T], items []T, o ListOpts) err
 		return err
 	}
 	return RenderTable(w, sel.Table(items, units), TableOpts{NoHeaders: o.NoHeaders, Separator: o.Separator})
+}
+
+// Filter keeps the rows a query filter accepts (-F; nil keeps all). A
+// field the spec does not know is refused before any row is looked at.
+func (s ListSpec[T]) Filter(rows []T, e qfilter.Expr) ([]T, error) {
+	if e == nil {
+		return rows, nil
+	}
+	for _, name := range qfilter.Fields(e) {
+		if _, ok := s.field(name); !ok {
+			return nil, fmt.Errorf("unknown field %q in the filter (list-fields shows them)", name)
+		}
+	}
+	var out []T
+	for _, r := range rows {
+		ok, err := e.Eval(func(name string) (any, bool) {
+			f, ok := s.field(name)
+			if !ok {
+				return nil, false
+			}
+			v := f.Get(r)
+			if _, missing := v.(Missing); missing {
+				return nil, true
+			}
+			return v, true
+		})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -3,7 +3,11 @@ package view
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // OSList is `os list`: the OS definitions (with their variants, as
@@ -89,3 +93,54 @@ func (d OSDiagnosis) MarshalJSON() ([]byte, error) {
 	}
 	return marshalRaw(m)
 }
+
+// OSInfo is one OS for gnt-os info.
+type OSInfo struct {
+	Name        string                      `json:"name"`
+	Valid       bool                        `json:"valid"`
+	Hidden      bool                        `json:"hidden"`
+	Blacklisted bool                        `json:"blacklisted"`
+	APIs        []int                       `json:"api_versions"`
+	Variants    []string                    `json:"variants"`
+	Parameters  []string                    `json:"parameters"`
+	HVParams    map[string]statefile.Params `json:"os_hvp,omitempty"`
+	OSParams    statefile.Params            `json:"osparams,omitempty"`
+}
+
+// OSInfos are gnt-os info's result.
+type OSInfos []OSInfo
+
+// Text writes Ganeti's shape: "name:" then "  - key: value" lines.
+func (l OSInfos) Text(w io.Writer) error {
+	var b strings.Builder
+	for _, o := range l {
+		fmt.Fprintf(&b, "%s:\n  - valid: %s\n  - hidden: %s\n  - blacklisted: %s\n", o.Name, FormatValue(o.Valid), FormatValue(o.Hidden), FormatValue(o.Blacklisted))
+		if o.Valid {
+			b.WriteString("  - API versions:\n")
+			for _, v := range o.APIs {
+				fmt.Fprintf(&b, "    - %d\n", v)
+			}
+			b.WriteString("  - variants:\n")
+			for _, v := range o.Variants {
+				fmt.Fprintf(&b, "    - %s\n", v)
+			}
+			b.WriteString("  - parameters:\n")
+			for _, p := range o.Parameters {
+				fmt.Fprintf(&b, "    - %s\n", p)
+			}
+		}
+		if len(o.HVParams) > 0 || len(o.OSParams) > 0 {
+			b.WriteString("  - OS-specific hypervisor parameters:\n")
+			for _, hv := range slices.Sorted(maps.Keys(o.HVParams)) {
+				fmt.Fprintf(&b, "    - %s: %s\n", hv, PyRepr(o.HVParams[hv]))
+			}
+			fmt.Fprintf(&b, "  - OS parameters: %s\n", PyRepr(o.OSParams))
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// MarshalJSON is the list, [] when empty.
+func (l OSInfos) MarshalJSON() ([]byte, error) { return marshalRaw(nonNil([]OSInfo(l))) }

@@ -3,6 +3,7 @@ package view
 import (
 	"fmt"
 	"io"
+	"time"
 )
 
 // Result is a command's output as one value: Text renders it for people;
@@ -78,4 +79,24 @@ func (l Lines) Text(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// EventStream is the JSON event stream on Out with --json (the output of
+// apply and of the copying commands), or nil without it.
+func (p Printer) EventStream(now func() time.Time) *Events {
+	if !p.JSON {
+		return nil
+	}
+	return NewEvents(p.Out, now)
+}
+
+// Submitted is a job queued with --submit: "JobID: N", as gnt-* prints it.
+type Submitted struct {
+	JobID int64 `json:"job_id"`
+}
+
+// Text writes Ganeti's line.
+func (s Submitted) Text(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "JobID: %d\n", s.JobID)
+	return err
 }

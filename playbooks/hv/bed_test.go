@@ -1,3 +1,5 @@
+//go:build bed
+
 package hv
 
 import (
@@ -17,8 +19,9 @@ import (
 )
 
 // These tests run the steps on a real test-bed node (real qemu under TCG,
-// ip, socat; the xl stand-in). They skip without root, as testbed.ForTest
-// says, and use names of their own on the shared bed.
+// ip, socat; the xl stand-in). They are built only with -tags bed (make
+// e2e), skip without root, as testbed.ForTest says, and use names of their
+// own on the shared bed.
 
 func newUUID(t *testing.T) string {
 	var b [16]byte

@@ -64,6 +64,8 @@ var (
 	macRE  = regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){5}$`)
 	// linkRE is a Linux interface name (bridge), at most 15 bytes.
 	linkRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+	// vlanRE is a NIC's vlan parameter as stored (normalised by playbooks).
+	vlanRE = regexp.MustCompile(`^(\.?[0-9]+(:[0-9]+)*|:[0-9]+(:[0-9]+)*)$`)
 	// pathRE limits paths that end up in qemu's comma-separated option
 	// values and the xl config's quoted strings.
 	pathRE = regexp.MustCompile(`^/[A-Za-z0-9_./:+@-]*$`)

@@ -85,6 +85,35 @@ func (s *slots) take() (string, error) {
 type kvmTap struct {
 	name, bridge string
 	vnetHdr, mq  bool
+	// pvid is the untagged VLAN and tagged the tagged ones of a NIC's
+	// vlan parameter, set on the tap's bridge port (a VLAN-filtering
+	// bridge), as Ganeti's kvm-ifup does.
+	pvid, tagged string
+}
+
+// nicVLAN reads a NIC's vlan parameter (".N", ".N:M:...", ":N:M", "N"),
+// as Ganeti's net-common does: a first VLAN not after ":" is the port's
+// untagged PVID, the others are tagged.
+func nicVLAN(n *statefile.NIC) (pvid string, tagged []string, err error) {
+	v, _ := n.NICParams["vlan"].(string)
+	if v == "" {
+		return "", nil, nil
+	}
+	if !vlanRE.MatchString(v) {
+		return "", nil, fmt.Errorf("bad vlan %q (.N, :N:M or N)", v)
+	}
+	untagged := v[0] != ':'
+	for i, id := range strings.Split(strings.TrimLeft(v, ".:"), ":") {
+		if n, err := strconv.Atoi(id); err != nil || n < 1 || n > 4094 {
+			return "", nil, fmt.Errorf("bad vlan %q: VLAN ids are 1 to 4094", v)
+		}
+		if i == 0 && untagged {
+			pvid = id
+		} else {
+			tagged = append(tagged, id)
+		}
+	}
+	return pvid, tagged, nil
 }
 
 // kvmStart is a planned KVM start: the full argv, the taps to create and
@@ -309,9 +338,10 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		disks = append(disks, disk{d, a.Links[i], hv})
 	}
 	type nic struct {
-		n   *statefile.NIC
-		hv  kvmDevice
-		tap string
+		n            *statefile.NIC
+		hv           kvmDevice
+		tap          string
+		pvid, tagged string
 	}
 	var nics []nic
 	nicDriver := str(hvp, "nic_type")
@@ -329,11 +359,15 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		if !linkRE.MatchString(a.NICLinks[i]) {
 			return nil, fmt.Errorf("instance %s NIC %d: bad bridge name %q", name, i, a.NICLinks[i])
 		}
+		pvid, tagged, err := nicVLAN(n)
+		if err != nil {
+			return nil, fmt.Errorf("instance %s NIC %d: %w", name, i, err)
+		}
 		addr, err := sl.take()
 		if err != nil {
 			return nil, err
 		}
-		nics = append(nics, nic{n, kvmDevice{Driver: nicDriver, ID: id, Bus: "pci.0", Addr: addr}, TapName(n.UUID, i)})
+		nics = append(nics, nic{n, kvmDevice{Driver: nicDriver, ID: id, Bus: "pci.0", Addr: addr}, TapName(n.UUID, i), pvid, strings.Join(tagged, ",")})
 	}
 
 	// Phase 2.
@@ -363,7 +397,7 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 			dev += ",bootindex=1"
 		}
 		cmd = append(cmd, "-netdev", nd, "-device", dev)
-		taps = append(taps, kvmTap{n.tap, a.NICLinks[i], boolean(hvp, "vnet_hdr"), mq})
+		taps = append(taps, kvmTap{n.tap, a.NICLinks[i], boolean(hvp, "vnet_hdr"), mq, n.pvid, n.tagged})
 	}
 	if a.Incoming != "" {
 		if strings.ContainsAny(a.Incoming, " ,") || !strings.HasPrefix(a.Incoming, "tcp:") && !strings.HasPrefix(a.Incoming, "unix:/") {
@@ -432,6 +466,9 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 	nicDicts := []nicDict{}
 	for i, n := range nics {
 		nd := nicDict{UUID: n.n.UUID, MAC: n.n.MAC, NICParams: statefile.Params{"mode": "bridged", "link": a.NICLinks[i]}, HVInfo: n.hv}
+		if v, _ := n.n.NICParams["vlan"].(string); v != "" {
+			nd.NICParams["vlan"] = v
+		}
 		if n.n.IP != "" {
 			nd.IP = &n.n.IP
 		}
@@ -502,7 +539,7 @@ func kvmStartStepsPost(a StartArgs, post string) ([]plan.Step, error) {
 	}
 	argv := []string{"sh", "-c", kvmStartScript, "ganetictl-kvm-start", a.Instance.Name, string(k.runtime), post, cont, strconv.Itoa(len(k.taps))}
 	for _, t := range k.taps {
-		argv = append(argv, t.name, t.bridge, onOff(t.vnetHdr), onOff(t.mq))
+		argv = append(argv, t.name, t.bridge, onOff(t.vnetHdr), onOff(t.mq), t.pvid, t.tagged)
 	}
 	argv = append(argv, k.argv...)
 	undo := kvmStop(a.Instance.Name, a.Node, 0, true)

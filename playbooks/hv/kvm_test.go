@@ -2,17 +2,13 @@ package hv
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 	"github.com/ganetictl/ganetictl/statefile"
 )
-
-// goldenDir holds the outputs of a real Ganeti 3.0.2 cluster.
-const goldenDir = "../../../shared/reference/ganeti-golden"
 
 // goldenInstance is the kvm1 instance of kvm_instance_info.txt.
 func goldenInstance() *statefile.Instance {
@@ -39,10 +35,7 @@ func goldenStart(t *testing.T) StartArgs {
 // (ifname=...,script=no,downscript=no) where Ganeti passed an open tap fd
 // (fd=10), which an agentless orchestrator cannot do.
 func TestKVMArgvGolden(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(goldenDir, "kvm_qemu_cmdline.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := fixtures.ReadReference(t, "ganeti-golden", "kvm_qemu_cmdline.txt")
 	var golden string
 	for _, l := range strings.Split(string(raw), "\n") {
 		if strings.HasPrefix(l, "/usr/bin/qemu-system-x86_64 ") {
@@ -210,11 +203,11 @@ func TestStartStep(t *testing.T) {
 	if s.Argv[6] != `{"arguments":{"value":134217728},"execute":"balloon"}` || s.Argv[7] != "1" || s.Argv[8] != "1" {
 		t.Fatalf("balloon/cont/ntap = %q", s.Argv[6:9])
 	}
-	if got := s.Argv[9:13]; !slices.Equal(got, []string{"gt7e06ddbf0", "gbr0", "1", ""}) {
+	if got := s.Argv[9:15]; !slices.Equal(got, []string{"gt7e06ddbf0", "gbr0", "1", "", "", ""}) {
 		t.Fatalf("tap args %q", got)
 	}
-	if s.Argv[13] != "/usr/bin/qemu-system-x86_64" || s.Argv[len(s.Argv)-1] != "-S" {
-		t.Fatalf("qemu argv %q", s.Argv[13:])
+	if s.Argv[15] != "/usr/bin/qemu-system-x86_64" || s.Argv[len(s.Argv)-1] != "-S" {
+		t.Fatalf("qemu argv %q", s.Argv[15:])
 	}
 	if s.Undo == nil || s.Undo.Argv[2] != kvmStopScript || s.Undo.Argv[len(s.Undo.Argv)-1] != "1" {
 		t.Fatalf("undo %+v", s.Undo)
@@ -247,5 +240,39 @@ func TestConsoleArgv(t *testing.T) {
 	}
 	if _, err := ConsoleArgv(KVM, "$(id)", false); err == nil {
 		t.Fatal("bad name accepted")
+	}
+}
+
+// TestStartVLAN checks that a NIC's vlan parameter reaches the tap's setup
+// as Ganeti's net-common reads it: the first VLAN untagged (PVID) unless
+// the value starts with ":", the others tagged; bad values are refused.
+func TestStartVLAN(t *testing.T) {
+	for _, c := range []struct {
+		vlan, pvid, tagged, err string
+	}{
+		{vlan: "", pvid: "", tagged: ""},
+		{vlan: ".100", pvid: "100", tagged: ""},
+		{vlan: "100", pvid: "100", tagged: ""},
+		{vlan: ".100:200:300", pvid: "100", tagged: "200,300"},
+		{vlan: ":200:300", pvid: "", tagged: "200,300"},
+		{vlan: ".0", err: "VLAN ids are 1 to 4094"},
+		{vlan: ".5000", err: "VLAN ids are 1 to 4094"},
+		{vlan: "x1", err: "bad vlan"},
+	} {
+		a := goldenStart(t)
+		a.Instance.NICs[0].NICParams = statefile.Params{"mode": "bridged", "link": "gbr0", "vlan": c.vlan}
+		steps, err := Start(a)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("vlan %q: %v, want %q", c.vlan, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("vlan %q: %v", c.vlan, err)
+		}
+		if got := steps[0].Argv[9:15]; !slices.Equal(got, []string{"gt7e06ddbf0", "gbr0", "1", "", c.pvid, c.tagged}) {
+			t.Errorf("vlan %q: tap args %q", c.vlan, got)
+		}
 	}
 }

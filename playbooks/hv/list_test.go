@@ -1,20 +1,15 @@
 package hv
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-const fixtures = "../../../shared/fixtures/ganeti-test-data"
+	"github.com/ganetictl/ganetictl/internal/fixtures"
+)
 
 // xlOut prefixes a fixture like ListScript does.
 func xlOut(t *testing.T, name string) []byte {
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := fixtures.Read(t, "ganeti-test-data", name)
 	var out strings.Builder
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		out.WriteString("xl " + l + "\n")

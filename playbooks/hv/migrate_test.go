@@ -55,7 +55,7 @@ func TestKVMAcceptSteps(t *testing.T) {
 	if s.Argv[6] != `{"arguments":{"capabilities":[{"capability":"auto-converge","state":true}]},"execute":"migrate-set-capabilities"}` || s.Argv[7] != "incoming" {
 		t.Fatalf("post/mode = %q", s.Argv[6:8])
 	}
-	qemu := s.Argv[13:]
+	qemu := s.Argv[15:]
 	if i := slices.Index(qemu, "-incoming"); i < 0 || qemu[i+1] != "tcp:198.18.0.12:8102" {
 		t.Fatalf("no -incoming tcp:198.18.0.12:8102 in %q", qemu)
 	}

@@ -56,14 +56,18 @@ kvm_cleanup() {
 // migration target the migration capabilities; or ""), the mode ("1" to
 // send "cont", "" to leave the CPUs stopped, "incoming" for a migration
 // target), the number of taps, then per tap: name, bridge, "1"/"" for
-// vnet_hdr, "1"/"" for multi_queue; then the qemu argv.
+// vnet_hdr, "1"/"" for multi_queue, the untagged VLAN (PVID) and the
+// tagged VLANs (comma-separated; both "" without VLANs); then the qemu
+// argv.
 //
 // A running instance is left alone (start is idempotent, as in Ganeti),
 // except in "incoming" mode: a stale incoming qemu (status inmigrate, left
 // by an earlier attempt) is killed and replaced, and any other running
 // copy is an error, because a migration must never stream into it.
 // Otherwise it creates each tap, enslaves it to its bridge with the
-// bridge's MTU, records it in nic/<inst>/<seq>, writes the runtime file,
+// bridge's MTU (with its VLANs on the bridge port and on the bridge's
+// uplinks, on a VLAN-filtering bridge, as Ganeti's kvm-ifup does),
+// records it in nic/<inst>/<seq>, writes the runtime file,
 // runs qemu (-daemonize returns once the monitors listen; -S keeps the
 // CPUs stopped), then balloons to the start memory and sends "cont" over
 // QMP. Any failure undoes what the script did (kills qemu, deletes the
@@ -90,12 +94,27 @@ kvm_cleanup "$inst"
 mkdir -p "$R/pid" "$R/ctrl" "$R/conf" "$R/nic/$inst" /var/log/ganeti/kvm || fail "cannot create runtime directories"
 i=0
 while [ "$i" -lt "$ntap" ]; do
-  t=$1 br=$2 vh=$3 mq=$4; shift 4
+  t=$1 br=$2 vh=$3 mq=$4 pv=$5 tg=$6; shift 6
   ip link del "$t" 2>/dev/null
   ip tuntap add dev "$t" mode tap ${vh:+vnet_hdr} ${mq:+multi_queue} || fail "cannot create tap $t"
   printf '%s\n' "$t" > "$R/nic/$inst/$i" || fail "cannot record tap $t"
   mtu=$(cat "/sys/class/net/$br/mtu" 2>/dev/null) && ip link set dev "$t" mtu "$mtu"
   ip link set dev "$t" master "$br" up || fail "cannot add tap $t to bridge $br"
+  if [ -n "$pv$tg" ]; then
+    [ "$(cat "/sys/class/net/$br/bridge/vlan_filtering" 2>/dev/null)" = 1 ] ||
+      fail "NIC $i (tap $t) has VLANs ${pv:+untagged $pv }${tg:+tagged $tg }but bridge $br has VLAN filtering disabled"
+    if [ -n "$pv" ]; then
+      bridge vlan del dev "$t" vid 1 2>/dev/null
+      bridge vlan add dev "$t" vid "$pv" pvid untagged master || fail "cannot set VLAN $pv on tap $t"
+    fi
+    for v in $(echo "$tg" | tr , ' '); do bridge vlan add dev "$t" vid "$v" master || fail "cannot set VLAN $v on tap $t"; done
+    for l in /sys/class/net/$br/lower_*; do
+      [ -e "$l" ] || continue
+      up=${l##*/lower_}
+      case $up in gt*|tap*) continue;; esac
+      for v in $pv $(echo "$tg" | tr , ' '); do bridge vlan add dev "$up" vid "$v" master 2>/dev/null; done
+    done
+  fi
   i=$((i + 1))
 done
 printf '%s\n' "$rt" > "$R/conf/$inst.runtime" || fail "cannot write the runtime file"

@@ -182,6 +182,9 @@ func XenConfigFile(a StartArgs) ([]byte, error) {
 		if !linkRE.MatchString(a.NICLinks[i]) {
 			return nil, fmt.Errorf("instance %s NIC %d: bad bridge name %q", inst.Name, i, a.NICLinks[i])
 		}
+		if v, _ := n.NICParams["vlan"].(string); v != "" {
+			return nil, fmt.Errorf("instance %s NIC %d: vlan %s: ganetictl sets VLANs up for KVM only so far", inst.Name, i, v)
+		}
 		v := "mac=" + n.MAC
 		if hvm {
 			if nt := str(hvp, "nic_type"); nt == "paravirtual" {

@@ -36,6 +36,7 @@ type reporter struct {
 	waits    []string
 	warnings []string
 	notes    []string
+	jobs     []int64
 }
 
 func (r *reporter) Waiting(req statefile.LockReq, holders []statefile.LockInfo, _ time.Duration) {
@@ -50,6 +51,7 @@ func (r *reporter) Warning(msg string) {
 }
 func (r *reporter) Note(msg string)              { r.mu.Lock(); r.notes = append(r.notes, msg); r.mu.Unlock() }
 func (r *reporter) Run(p *plan.Plan) apply.Hooks { return apply.NoHooks{} }
+func (r *reporter) JobStarted(id int64)          { r.mu.Lock(); r.jobs = append(r.jobs, id); r.mu.Unlock() }
 
 // bed is an engine over a state directory in a temporary folder and two
 // fake nodes, node1 (the master and only candidate) and node2.

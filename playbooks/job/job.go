@@ -55,6 +55,8 @@ type Reporter interface {
 	Note(msg string)
 	// Run gives the hooks that show a run of p as it happens.
 	Run(p *plan.Plan) apply.Hooks
+	// JobStarted is the journal's ID of a job that starts.
+	JobStarted(id int64)
 }
 
 // Engine runs jobs. Its fields are set once by the caller.
@@ -79,6 +81,8 @@ type Engine struct {
 	Command     string // the command line as typed, for the journal
 	// Submitted is the queued job a --submit child runs (0: none).
 	Submitted int64
+	// Reason and Priority are recorded with each job (--reason, --priority).
+	Reason, Priority string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Lookup tells how an opcode is undone (playbooks.Lookup when nil).

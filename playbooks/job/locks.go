@@ -12,8 +12,9 @@ import (
 //   - the cluster shared, or exclusive when the plan changes the cluster
 //     object or has no narrower object to lock;
 //   - every instance, node, node group and network the plan changes, and
-//     the instance its opcode names (a reboot changes nothing in the state
-//     but still owns its instance), exclusively;
+//     the instance or network its opcode names (a reboot changes nothing
+//     in the state but still owns its instance; connecting a network
+//     changes groups, yet must not race its removal), exclusively;
 //   - every node a step runs on, shared, and its resources (memory, disk,
 //     DRBD minors) exclusively where a step creates something there, so
 //     that two operations never both count the same free space.
@@ -24,8 +25,12 @@ import (
 func Locks(p *plan.Plan) []statefile.LockReq {
 	reqs := []statefile.LockReq{{Level: statefile.LevelCluster}}
 	narrow := false
-	if p.Op.Kind == plan.KindInstance && p.Op.Name != "" {
+	switch {
+	case p.Op.Kind == plan.KindInstance && p.Op.Name != "":
 		reqs = append(reqs, statefile.LockReq{Level: statefile.LevelInstance, Name: p.Op.Name, Exclusive: true})
+		narrow = true
+	case p.Op.Kind == plan.KindNetwork && p.Op.Name != "":
+		reqs = append(reqs, statefile.LockReq{Level: statefile.LevelNetwork, Name: p.Op.Name, Exclusive: true})
 		narrow = true
 	}
 	for _, c := range p.Changes {

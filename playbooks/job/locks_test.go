@@ -43,6 +43,16 @@ func TestPlanLocks(t *testing.T) {
 			p.Op = plan.NodeOp("NODE_MODIFY", "node3")
 			p.Set(plan.KindNode, "node3", &statefile.Node{Name: "node3"}, &statefile.Node{Name: "node3", Drained: true})
 		}, []statefile.LockReq{cl, node("node3", true)}},
+		{"network connect locks the network it names and the groups it changes", func(p *plan.Plan) {
+			p.Op = plan.Op{ID: "NETWORK_CONNECT", Kind: plan.KindNetwork, Name: "test"}
+			p.Set(plan.KindNodeGroup, "default", &statefile.NodeGroup{Name: "default"},
+				&statefile.NodeGroup{Name: "default", Networks: map[string]statefile.Params{"test": {"link": "br0"}}})
+		}, []statefile.LockReq{cl, {Level: statefile.LevelNodeGroup, Name: "default", Exclusive: true}, {Level: statefile.LevelNetwork, Name: "test", Exclusive: true}}},
+		{"an address from a pool locks the network", func(p *plan.Plan) {
+			p.Op = plan.InstanceOp("INSTANCE_CREATE", "web1")
+			p.Set(plan.KindInstance, "web1", nil, &statefile.Instance{Name: "web1"})
+			p.Set(plan.KindNetwork, "test", &statefile.Network{Name: "test"}, &statefile.Network{Name: "test", Reservations: "0100"})
+		}, []statefile.LockReq{cl, inst("web1"), {Level: statefile.LevelNetwork, Name: "test", Exclusive: true}}},
 		{"a cluster change takes the cluster exclusively", func(p *plan.Plan) {
 			p.Op = plan.ClusterOp("CLUSTER_MODIFY")
 			p.Set(plan.KindCluster, "c", &statefile.Cluster{Name: "c"}, &statefile.Cluster{Name: "c", Tags: []string{"x"}})

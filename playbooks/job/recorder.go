@@ -49,7 +49,8 @@ func (e *Engine) startJob(ctx context.Context, p *plan.Plan, ol *statefile.Objec
 	}
 	info := statefile.NewLockInfo(p.Operation, e.Version)
 	job := &statefile.Job{Who: info.Who, Host: info.Host, PID: info.PID, Operation: e.Command,
-		Opcodes: []string{p.Operation}, Status: statefile.JobRunning, Started: e.now(), Plan: pj}
+		Opcodes: []string{p.Operation}, Status: statefile.JobRunning, Started: e.now(), Plan: pj,
+		Reason: e.Reason, Priority: e.Priority}
 	if ol != nil {
 		job.Locks = ol.Held
 	}
@@ -76,6 +77,7 @@ func (e *Engine) startJob(ctx context.Context, p *plan.Plan, ol *statefile.Objec
 			return nil, err
 		}
 	}
+	e.Report.JobStarted(job.ID)
 	return e.recorder(j, job, p), nil
 }
 

@@ -1,3 +1,5 @@
+//go:build bed
+
 package storage
 
 import (
@@ -18,8 +20,9 @@ import (
 
 // These tests run the steps for real on the shared test bed (lvm2 on a
 // loop PV with LV block devices, file and shared file storage, the rbd
-// stand-in) and look at what the node then holds. They skip without root,
-// like every bed test, except with CI=true.
+// stand-in) and look at what the node then holds. They are built only with
+// -tags bed (make e2e) and skip without root, like every bed test, except
+// with CI=true.
 
 const rbdTestPool = "ganetictl-storage-test"
 

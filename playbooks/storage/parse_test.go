@@ -8,21 +8,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 )
 
-// fixtures is Ganeti's own test data, shared with the project (never copied).
-const fixtures = "../../../shared/fixtures/ganeti-test-data"
-
+// fixture reads one file of Ganeti's own test data, shared with the
+// project (never copied).
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		if os.IsNotExist(err) && os.Getenv("CI") != "true" {
-			t.Skipf("fixture %s not found: %v", name, err)
-		}
-		t.Fatal(err)
-	}
-	return b
+	return fixtures.Read(t, "ganeti-test-data", name)
 }
 
 // lvs_lv.txt is "lvs --noheadings --units=b --separator=;" with these fields.
@@ -249,7 +243,7 @@ func TestRepairScript(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		write("vgreduce", "cat "+filepath.Join(fixtures, tc.vgreduce)+"\nexit 5\n")
+		write("vgreduce", "cat "+fixtures.Path(t, "ganeti-test-data", tc.vgreduce)+"\nexit 5\n")
 		write("vgs", "cat <<'EOF'\n"+vgsOut+"EOF\n")
 		cmd := exec.Command(st.Argv[0], st.Argv[1:]...)
 		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))

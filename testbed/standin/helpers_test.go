@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ganetictl/ganetictl/internal/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -17,15 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // fixture reads one of Ganeti's real tool outputs from the shared fixtures.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "fixtures", "ganeti-test-data", name)
-	b, err := os.ReadFile(p)
-	if os.IsNotExist(err) && os.Getenv("CI") != "true" {
-		t.Skipf("fixture %s not present", p)
-	}
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	return string(b)
+	return string(fixtures.Read(t, "ganeti-test-data", name))
 }
 
 // golden compares got with testdata/name, rewriting it under -update.
