@@ -376,34 +376,19 @@ func (d *differ) place(in *Instance) (primary, secondary string, ok bool) {
 	if secondary != "" && secondary != "auto" && !usable("secondary", secondary) {
 		return "", "", false
 	}
-	if primary == "auto" {
-		primary = d.allocate(secondary)
-	}
-	if secondary == "auto" {
-		secondary = d.allocate(primary)
+	if primary == "auto" || secondary == "auto" {
+		// The allocator chooses (auto.go).
+		var err error
+		if primary, secondary, err = d.autoPlace(in, primary, secondary); err != nil {
+			d.bad(in.KeyLine("primary"), "instance %s: %v", in.Name, err)
+			return "", "", false
+		}
 	}
 	if primary == "" || (in.Template == "drbd" && secondary == "") {
 		d.bad(in.KeyLine("primary"), "instance %s: no node to place it on (the allocator found no online vm_capable node with facts)", in.Name)
 		return "", "", false
 	}
 	return primary, secondary, true
-}
-
-// allocate is the simple allocator: the usable node with the most free
-// memory (then name), other than not.
-func (d *differ) allocate(not string) string {
-	best, bestMem := "", int64(-1)
-	for _, n := range sortedKeys(d.sim.State.Nodes) {
-		node := d.sim.State.Nodes[n]
-		f := d.sim.Facts[n]
-		if n == not || node.Offline || node.Drained || !node.VMCapable || f == nil || !f.Reachable {
-			continue
-		}
-		if f.MemFree > bestMem {
-			best, bestMem = n, f.MemFree
-		}
-	}
-	return best
 }
 
 func (d *differ) create(in *Instance, replacing bool) {

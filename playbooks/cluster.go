@@ -226,6 +226,8 @@ type ModifyArgs struct {
 	EnabledDiskTemplates []string
 	MACPrefix            string
 	MasterNetdev         string
+	// IPolicy is set over the cluster's instance policy (cluster_ipolicy.go).
+	IPolicy *statefile.IPolicy
 }
 
 // ClusterModify plans a change of cluster parameters.
@@ -270,6 +272,11 @@ func ClusterModify(env Env, a ModifyArgs) (*plan.Plan, error) {
 	}
 	if a.MasterNetdev != "" {
 		cl.MasterNetdev = a.MasterNetdev
+	}
+	if a.IPolicy != nil {
+		if err := setClusterIPolicy(cl, a.IPolicy); err != nil {
+			return nil, err
+		}
 	}
 	p := plan.New(plan.ClusterOp(OpClusterSetParams), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl); err != nil {

@@ -18,6 +18,9 @@ type FailoverArgs struct {
 	Target            string // -n: for shared storage; drbd fails over to its secondary
 	IgnoreConsistency bool
 	ShutdownTimeout   time.Duration
+	// CrossGroup lets the target be in another node group (instance
+	// change-group, group evacuate).
+	CrossGroup bool
 }
 
 // InstanceFailoverOp is gnt-instance failover.
@@ -31,7 +34,7 @@ var InstanceFailoverOp = define(&Opcode[FailoverArgs]{
 // moveNeeds are the facts of an instance's nodes and of a target for a
 // move between them: what runs there and the DRBD status.
 func moveNeeds(st *statefile.State, name, target string) Needs {
-	return Needs{Nodes: InstanceNodes(st, name, target), Parts: []string{PartRunning, PartDRBD}}
+	return allocCandidates(st, name, target, Needs{Nodes: InstanceNodes(st, name, target), Parts: []string{PartRunning, PartDRBD}})
 }
 
 // Failover plans moving an instance to another node by stopping it on the
@@ -43,7 +46,11 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	target, err := moveTarget(st, inst, a.Target, "failovers")
+	chose, err := pickTarget(env, inst, &a.Target) // instance_alloc.go
+	if err != nil {
+		return nil, err
+	}
+	target, err := moveTarget(st, inst, a.Target, "failovers", a.CrossGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +71,7 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 		}
 	}
 	p := plan.New(plan.InstanceOp(OpInstanceFailover, a.Name), st.Lineage, st.Serial)
+	p.Notes = append(p.Notes, chose...)
 	if !primaryDown {
 		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
 		if err != nil {
@@ -102,7 +110,7 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 
 // moveTarget decides where failover/migrate goes: drbd to its secondary,
 // shared storage to -n; local templates cannot move this way.
-func moveTarget(st *statefile.State, inst *statefile.Instance, target, what string) (string, error) {
+func moveTarget(st *statefile.State, inst *statefile.Instance, target, what string, crossGroup bool) (string, error) {
 	switch {
 	case inst.DiskTemplate == "drbd":
 		sec := inst.SecondaryNodes()
@@ -132,7 +140,7 @@ func moveTarget(st *statefile.State, inst *statefile.Instance, target, what stri
 	}
 	// A drbd instance goes where its mirror is, even if that was split
 	// across groups; shared storage could go anywhere, so -n stays inside.
-	if inst.DiskTemplate != "drbd" {
+	if inst.DiskTemplate != "drbd" && !crossGroup {
 		if err := sameGroup(st, inst.PrimaryNode, n.Name, inst.Name); err != nil {
 			return "", err
 		}

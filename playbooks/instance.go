@@ -125,6 +125,8 @@ type InstanceAddArgs struct {
 	// against the networks of the primary's group, and an externally
 	// reserved address of a network may be taken (--no-conflicts-check).
 	NoConflictsCheck bool
+	// Group restricts the allocator (no Primary: it chooses) to a group.
+	Group string
 }
 
 // InstanceAddOp is gnt-instance add: the facts of its nodes, with the OS
@@ -140,6 +142,9 @@ var InstanceAddOp = define(&Opcode[InstanceAddArgs]{
 		}
 		if slices.ContainsFunc(a.Disks, func(d storage.Spec) bool { return d.Adopt != "" }) {
 			parts = append(parts, PartVolumes)
+		}
+		if a.Primary == "" { // the allocator chooses (instance_alloc.go)
+			return AllocNeeds(st, a.Group, parts...)
 		}
 		return Needs{Nodes: onlineOf(st, a.Primary, a.Secondary), Parts: parts}
 	},
@@ -158,6 +163,13 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	a.Template = defaultTemplate(st, a.Template)
 	if !slices.Contains(cl.EnabledDiskTemplates, a.Template) {
 		return nil, prereq(ErrWrongInput, "Disk template '%s' is not enabled in cluster. Enabled disk templates are: %s", a.Template, strings.Join(cl.EnabledDiskTemplates, ","))
+	}
+	var chose string // the allocator's choice, when it chose
+	if a.Primary == "" {
+		var err error
+		if a, chose, err = allocateAdd(env, a); err != nil {
+			return nil, err
+		}
 	}
 	if a.Template == "drbd" && a.Secondary == "" {
 		return nil, prereq(ErrWrongInput, "The drbd template needs a secondary node: -n PRIMARY:SECONDARY")
@@ -288,6 +300,9 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 	}
 	_ = hvp
 	p := plan.New(plan.InstanceOp(OpInstanceCreate, a.Name), st.Lineage, st.Serial)
+	if chose != "" {
+		p.Notes = append(p.Notes, chose)
+	}
 	var create [][]plan.Step
 	for i, d := range disks {
 		for _, n := range d.Nodes {

@@ -26,6 +26,9 @@ type MigrateArgs struct {
 	// Copy gives the helpers and identities of an encrypted migration
 	// (hvparam migration_encrypt; see EncryptedMigration).
 	Copy CopyOptions
+	// CrossGroup lets the target be in another node group (instance
+	// change-group, group evacuate).
+	CrossGroup bool
 }
 
 // InstanceMigrateOp is gnt-instance migrate. A migration cut off midway is
@@ -182,7 +185,11 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	if a.Cleanup {
 		return migrateCleanup(env, inst, a)
 	}
-	target, err := moveTarget(st, inst, a.Target, "migrations")
+	chose, err := pickTarget(env, inst, &a.Target) // instance_alloc.go
+	if err != nil {
+		return nil, err
+	}
+	target, err := moveTarget(st, inst, a.Target, "migrations", a.CrossGroup)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +218,7 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
 	p := plan.New(plan.InstanceOp(OpInstanceMigrate, a.Name), st.Lineage, st.Serial)
+	p.Notes = append(p.Notes, chose...)
 	// The target must have room for the instance's current memory; Ganeti
 	// balloons it down toward minmem when allowed (§11.3 step 1).
 	if mem := running.MemMiB; mem > tf.MemFree {

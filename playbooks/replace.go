@@ -19,6 +19,9 @@ type ReplaceDisksArgs struct {
 	// EarlyRelease removes the old volumes before the resync ends, as
 	// Ganeti's --early-release (the data is on the other side meanwhile).
 	EarlyRelease bool
+	// CrossGroup lets the new secondary be in another node group
+	// (instance change-group, group evacuate).
+	CrossGroup bool
 }
 
 // InstanceReplaceDisksOp is gnt-instance replace-disks.
@@ -119,7 +122,7 @@ func ReplaceDisks(env Env, a ReplaceDisksArgs) (*plan.Plan, error) {
 		p.AddStages(removeStages...)
 		return p, nil // the state does not change: same names, same nodes
 	case "new":
-		return replaceSecondary(env, p, inst, a.NewNode, a.EarlyRelease)
+		return replaceSecondary(env, p, inst, a.NewNode, a.EarlyRelease, a.CrossGroup)
 	}
 	return nil, prereq(ErrWrongInput, "Replace mode must be -p, -s, -n NODE or -a, not %q", a.Mode)
 }
@@ -152,7 +155,7 @@ func autoReplace(env Env, inst *statefile.Instance) (string, []int) {
 // replaceSecondary moves the instance's mirror to a new secondary node
 // (§11.5): new volumes and minors there, the primary reconnects to it,
 // resyncs, and the old secondary's volumes go.
-func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target string, earlyRelease bool) (*plan.Plan, error) {
+func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target string, earlyRelease, crossGroup bool) (*plan.Plan, error) {
 	st := env.State
 	n, err := node(st, target)
 	if err != nil {
@@ -163,7 +166,7 @@ func replaceSecondary(env Env, p *plan.Plan, inst *statefile.Instance, target st
 	if target == inst.PrimaryNode || target == old {
 		return nil, prereq(ErrWrongInput, "The new secondary must differ from the primary (%s) and the current secondary (%s)", inst.PrimaryNode, old)
 	}
-	if err := sameGroup(st, inst.PrimaryNode, target, inst.Name); err != nil {
+	if err := sameGroup(st, inst.PrimaryNode, target, inst.Name); err != nil && !crossGroup {
 		return nil, err
 	}
 	if err := usableNode(n); err != nil {

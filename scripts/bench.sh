@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TESTBED_DIR:=/tmp/ganetictl-testbed}" "${TESTBED_ID:=0}" "${NODES:=20}" "${RUNS:=7}"
-# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy,backend
-# (e.g. BENCH_PARTS=copy NODES=2 for the disk copies alone).
+# BENCH_PARTS picks sections: all, or any of command,instance,migrate,copy,backend,alloc
+# (e.g. BENCH_PARTS=copy NODES=2 for the disk copies alone; alloc, the
+# balancer against hbal, needs no test bed).
 : "${BENCH_PARTS:=all}"
+[ "$BENCH_PARTS" = alloc ] && exec bash scripts/bench_alloc.sh
 export TESTBED_DIR TESTBED_ID
 part() { [ "$BENCH_PARTS" = all ] || case ",$BENCH_PARTS," in *",$1,"*) true ;; *) false ;; esac; }
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (test bed)" >&2; exit 1; }
@@ -248,4 +250,8 @@ bin/benchtool backends "$INV" "$eps" 50 || echo "backend benchmark failed"
 kill "${ETCD_PIDS[@]}" 2>/dev/null || true
 wait "${ETCD_PIDS[@]}" 2>/dev/null || true
 rm -rf "$ETCD_DIR"
+fi
+
+if part alloc; then
+  bash scripts/bench_alloc.sh
 fi

@@ -72,7 +72,7 @@ reserve() {
 }
 
 # Leaves.
-for p in inventory statefile remote transfer internal/qfilter internal/fixtures playbooks/ippool; do
+for p in inventory statefile remote transfer internal/qfilter internal/fixtures playbooks/ippool playbooks/alloc; do
   allow $p none "a leaf imports no other package of the project"
 done
 allow remote/remotetest remote "the fake runner and test server wrap remote only"
@@ -84,14 +84,14 @@ allow playbooks/plan statefile "a plan is data over the state model"
 for p in playbooks/hv playbooks/storage; do
   allow $p "playbooks/plan|statefile" "step builders are pure: plan and state only"
 done
-allow playbooks "playbooks/(plan|hv|storage|ippool)|inventory|statefile|transfer" \
+allow playbooks "playbooks/(plan|hv|storage|ippool|alloc)|inventory|statefile|transfer" \
   "planners are pure: they never run anything (no remote, apply, job) or print"
 allow playbooks/apply "playbooks/plan|remote|statefile" "apply runs plans over remote runners"
 allow playbooks/job "playbooks|playbooks/(plan|apply|hv|storage)|statefile|remote|inventory" \
   "the job engine plans and runs; it never renders (no internal/view) and is no CLI"
 allow internal/view "playbooks/(plan|apply)|statefile|desired|internal/qfilter|transfer" \
   "view renders values: it never reaches nodes (no remote), reads inventories, plans or runs jobs"
-allow desired "inventory|statefile|playbooks|playbooks/(plan|hv|storage|ippool)" \
+allow desired "inventory|statefile|playbooks|playbooks/(plan|hv|storage|ippool|alloc)" \
   "desired state diffs are pure, like the planners"
 allow ganeticonfig "statefile|playbooks/(storage|ippool)" \
   "Ganeti config import maps onto the state model (storage for its disk types and name checks, ippool to check pools)"

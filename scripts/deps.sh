@@ -12,6 +12,9 @@ for pair in sshd:openssh-server ssh:openssh-client qemu-system-x86_64:qemu-syste
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need="$need $pkg"
 done
+# Ganeti's htools (hbal, hspace, hail), which the allocator's tests and
+# make bench compare with; Debian keeps them under /usr/lib/ganeti/3.0.
+[ -x /usr/lib/ganeti/3.0/usr/bin/hbal ] || command -v hbal >/dev/null 2>&1 || need="$need ganeti-htools-3.0"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "deps: missing packages:$need (run make test as root to install them)" >&2

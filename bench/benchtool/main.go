@@ -22,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool run-plan SSH_CONFIG < plan.json | populate STATE_DIR N | backends INVENTORY ETCD_ENDPOINTS N")
+		fmt.Fprintln(os.Stderr, "usage: benchtool run-plan SSH_CONFIG < plan.json | populate STATE_DIR N | backends INVENTORY ETCD_ENDPOINTS N | gen-cluster NODES SEED")
 		os.Exit(2)
 	}
 	var err error
@@ -32,6 +32,8 @@ func main() {
 	case "backends":
 		n, _ := strconv.Atoi(os.Args[4])
 		err = backends(os.Args[2], os.Args[3], n)
+	case "gen-cluster":
+		err = genCluster(os.Args[2:])
 	case "populate":
 		n, _ := strconv.Atoi(os.Args[3])
 		err = populate(os.Args[2], n)

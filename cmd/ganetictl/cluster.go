@@ -40,6 +40,11 @@ type ClusterCmd struct {
 	RemoveTags      TagsRemoveCmd             `cmd:"" name:"remove-tags" help:"Remove tags from the cluster."`
 	ListTags        TagsListCmd               `cmd:"" name:"list-tags" help:"List the cluster's tags."`
 	SearchTags      ClusterSearchTagsCmd      `cmd:"" name:"search-tags" help:"Find the tags matching a regular expression on every object."`
+	// The allocator's commands (cluster_alloc.go).
+	Balance       ClusterBalanceCmd  `cmd:"" help:"Move instances to even out the nodes (hbal): show the moves, then run them."`
+	Capacity      ClusterCapacityCmd `cmd:"" help:"How many more instances of a spec fit, per group (hspace)."`
+	ShowIspecsCmd ClusterIspecsCmd   `cmd:"" name:"show-ispecs-cmd" help:"Show the commands that recreate the cluster's and groups' instance specs."`
+	IAllocator    ClusterIAllocCmd   `cmd:"" name:"iallocator" help:"Answer an iallocator request file as hail does (Ganeti's protocol)."`
 }
 
 // ClusterInitCmd is gnt-cluster init.
@@ -217,7 +222,8 @@ func clusterInfo(st *statefile.State) view.Info {
 			Add("state serial", st.Serial).
 			Add("state lineage", st.Lineage)).
 		Add("Default instance parameters", view.Info{}.Add("default", map[string]any(cl.BEParams))).
-		Add("Default nic parameters", view.Info{}.Add("default", map[string]any(cl.NICParams)))
+		Add("Default nic parameters", view.Info{}.Add("default", map[string]any(cl.NICParams))).
+		Add("Instance policy - limits for instances", clusterIPolicyInfo(st))
 }
 
 func fmtStamp(t time.Time) string {
@@ -461,6 +467,8 @@ type ClusterModifyCmd struct {
 	EnabledDiskTemplates string   `name:"enabled-disk-templates"`
 	MACPrefix            string   `name:"mac-prefix"`
 	MasterNetdev         string   `name:"master-netdev"`
+	StdSpecs             string   `name:"ipolicy-std-specs" help:"Standard instance specs: k=v,... (cpu-count, disk-count, disk-size, memory-size, nic-count, spindle-use)."`
+	ipolicyFlags
 }
 
 func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
@@ -474,6 +482,9 @@ func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if args.HVParams, err = parseHV(c.HypervisorParameters); err != nil {
+		return err
+	}
+	if args.IPolicy, err = c.policy(c.StdSpecs); err != nil {
 		return err
 	}
 	return g.run(ctx, playbooks.ClusterModifyOp.With(args))

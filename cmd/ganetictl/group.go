@@ -24,6 +24,7 @@ type GroupCmd struct {
 	AddTags       TagsAddCmd          `cmd:"" name:"add-tags" help:"Add tags to a group."`
 	RemoveTags    TagsRemoveCmd       `cmd:"" name:"remove-tags" help:"Remove tags from a group."`
 	ListTags      TagsListCmd         `cmd:"" name:"list-tags" help:"List a group's tags."`
+	Evacuate      GroupEvacuateCmd    `cmd:"" help:"Move every instance of a group to other groups (instance_alloc.go)."`
 }
 
 // groupFlags are the settings group add and modify take.

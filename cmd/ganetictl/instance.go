@@ -36,6 +36,7 @@ type InstanceCmd struct {
 	Migrate         InstanceMigrateCmd      `cmd:"" help:"Live-migrate an instance to its secondary (or -n for shared storage)."`
 	Move            InstanceMoveCmd         `cmd:"" help:"Move a plain or file instance to another node by copying its disks."`
 	ReplaceDisks    InstanceReplaceDisksCmd `cmd:"" name:"replace-disks" help:"Replace a drbd instance's disks (-p, -s, -n NODE, -a)."`
+	ChangeGroup     InstanceChangeGroupCmd  `cmd:"" name:"change-group" help:"Move instances to another node group (instance_alloc.go)."`
 	AddTags         TagsAddCmd              `cmd:"" name:"add-tags" help:"Add tags to an instance."`
 	RemoveTags      TagsRemoveCmd           `cmd:"" name:"remove-tags" help:"Remove tags from an instance."`
 	ListTags        TagsListCmd             `cmd:"" name:"list-tags" help:"List an instance's tags."`
@@ -43,7 +44,9 @@ type InstanceCmd struct {
 
 // InstanceAddCmd is gnt-instance add.
 type InstanceAddCmd struct {
-	Node        string   `short:"n" name:"node" help:"Primary node (PNODE[:SNODE])." required:""`
+	Node        string   `short:"n" name:"node" help:"Primary node (PNODE[:SNODE]); without it the allocator chooses."`
+	IAllocator  string   `short:"I" name:"iallocator" help:"Choose the nodes with this iallocator (hail, default, .: ganetictl's own)."`
+	NodeGroup   string   `short:"g" name:"node-group" help:"The allocator places the instance in this group."`
 	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
 	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, drbd, rbd (default: the cluster's first enabled)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
@@ -78,6 +81,15 @@ func (c *InstanceAddCmd) Run(ctx context.Context, g *Globals) error {
 	args, err := c.args()
 	if err != nil {
 		return err
+	}
+	if c.Node != "" && (c.IAllocator != "" || c.NodeGroup != "") {
+		return invalid("give either -n or -I/-g, not both")
+	}
+	args.Group = c.NodeGroup
+	if c.Node == "" && !builtinIAllocator(c.IAllocator) { // instance_alloc.go
+		if err := a.pickForAdd(ctx, &args, c.IAllocator); err != nil {
+			return err
+		}
 	}
 	return a.run(ctx, playbooks.InstanceAddOp.With(args))
 }
@@ -359,11 +371,26 @@ func (c *InstanceGrowDiskCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceRecreateCmd is gnt-instance recreate-disks.
 type InstanceRecreateCmd struct {
-	Nodes string `short:"n" name:"node" help:"New primary node for the recreated disks."`
-	Name  string `arg:""`
+	Nodes      string `short:"n" name:"node" help:"New primary node for the recreated disks."`
+	IAllocator string `short:"I" name:"iallocator" help:"Choose the new primary with this iallocator (hail: ganetictl's own)."`
+	Name       string `arg:""`
 }
 
 func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
+	if c.IAllocator != "" { // instance_alloc.go
+		if c.Nodes != "" {
+			return invalid("give either -n or -I, not both")
+		}
+		a, err := g.open()
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		if c.Nodes, err = a.recreateOn(ctx, c.Name, c.IAllocator); err != nil {
+			return err
+		}
+		return a.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: c.Nodes}))
+	}
 	return g.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: c.Nodes}))
 }
 

@@ -13,12 +13,21 @@ type InstanceFailoverCmd struct {
 	Force             bool          `short:"f" name:"force" help:"Do not ask for confirmation."`
 	IgnoreConsistency bool          `name:"ignore-consistency" help:"Fail over even if the target's disks are not up to date, or the primary is unreachable."`
 	ShutdownTimeout   time.Duration `name:"shutdown-timeout" default:"2m"`
-	Target            string        `short:"n" name:"target-node" help:"Target node (shared storage only)."`
+	Target            string        `short:"n" name:"target-node" help:"Target node (shared storage only; default: the allocator's choice)."`
+	IAllocator        string        `short:"I" name:"iallocator" help:"Choose the target with this iallocator (shared storage)."`
 	Name              string        `arg:""`
 }
 
 func (c *InstanceFailoverCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.InstanceFailoverOp.With(playbooks.FailoverArgs{Name: c.Name, Target: c.Target,
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if c.Target, err = a.externalTarget(ctx, c.Name, c.Target, c.IAllocator); err != nil { // instance_alloc.go
+		return err
+	}
+	return a.run(ctx, playbooks.InstanceFailoverOp.With(playbooks.FailoverArgs{Name: c.Name, Target: c.Target,
 		IgnoreConsistency: c.IgnoreConsistency, ShutdownTimeout: c.ShutdownTimeout}))
 }
 
@@ -30,7 +39,8 @@ type InstanceMigrateCmd struct {
 	Cleanup          bool          `name:"cleanup" help:"Finish or undo a migration that was cut off."`
 	NoRuntimeChanges bool          `name:"no-runtime-changes" help:"Never reduce the instance's memory to fit the target."`
 	Timeout          time.Duration `name:"timeout" help:"Cancel the migration after this long (default from memory size and bandwidth)."`
-	Target           string        `short:"n" name:"target-node" help:"Target node (shared storage only)."`
+	Target           string        `short:"n" name:"target-node" help:"Target node (shared storage only; default: the allocator's choice)."`
+	IAllocator       string        `short:"I" name:"iallocator" help:"Choose the target with this iallocator (shared storage)."`
 	Name             string        `arg:""`
 }
 
@@ -48,6 +58,11 @@ func (c *InstanceMigrateCmd) Run(ctx context.Context, g *Globals) error {
 			return a.recoverJob(ctx, id, false)
 		}
 	}
+	if !c.Cleanup {
+		if c.Target, err = a.externalTarget(ctx, c.Name, c.Target, c.IAllocator); err != nil { // instance_alloc.go
+			return err
+		}
+	}
 	return a.run(ctx, playbooks.InstanceMigrateOp.With(playbooks.MigrateArgs{Name: c.Name, Target: c.Target,
 		NonLive: c.NonLive || c.MigrationMode == "non-live", NoRuntimeChanges: c.NoRuntimeChanges, Cleanup: c.Cleanup, Timeout: c.Timeout}))
 }
@@ -61,10 +76,24 @@ type InstanceReplaceDisksCmd struct {
 	Disks     string `name:"disks" help:"Comma-separated disk indexes (default: all)."`
 	// EarlyRelease removes the old volumes before the resync ends.
 	EarlyRelease bool   `name:"early-release" help:"Remove the old volumes before the new ones are in sync."`
+	IAlloc       string `short:"I" name:"iallocator" help:"Move the mirror to the new secondary this iallocator chooses (hail: ganetictl's own)."`
 	Name         string `arg:""`
 }
 
 func (c *InstanceReplaceDisksCmd) Run(ctx context.Context, g *Globals) error {
+	if c.IAlloc != "" { // instance_alloc.go
+		if c.NewNode != "" {
+			return invalid("give either -n or -I, not both")
+		}
+		a, err := g.open()
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		if c.NewNode, err = a.newSecondary(ctx, c.Name, c.IAlloc); err != nil {
+			return err
+		}
+	}
 	mode, n := "", 0
 	for _, m := range []struct {
 		on   bool

@@ -49,6 +49,14 @@ func main() {
 	os.Exit(code)
 }
 
+// toolCommand maps the names of Ganeti's htools, as links to this
+// binary, to the commands that do their work.
+var toolCommand = map[string][]string{
+	"hbal":   {"cluster", "balance"},
+	"hspace": {"cluster", "capacity"},
+	"hail":   {"cluster", "iallocator"},
+}
+
 // run is main without the process: tests call it with their own streams.
 func run(ctx context.Context, args []string, s view.Streams) int {
 	var cli CLI
@@ -153,6 +161,9 @@ var linkNouns = map[string]string{
 // linkArgs are the arguments as ganetictl reads them when started as
 // argv0.
 func linkArgs(argv0 string, args []string) []string {
+	if cmd, ok := toolCommand[filepath.Base(argv0)]; ok {
+		return append(append([]string{}, cmd...), args...)
+	}
 	if noun, ok := linkNouns[filepath.Base(argv0)]; ok {
 		return append([]string{noun}, args...)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ganetictl/ganetictl/internal/view"
 	"github.com/ganetictl/ganetictl/playbooks"
+	"github.com/ganetictl/ganetictl/playbooks/alloc"
 	"github.com/ganetictl/ganetictl/playbooks/job"
 	"github.com/ganetictl/ganetictl/statefile"
 )
@@ -30,12 +31,22 @@ type NodeEvacuateCmd struct {
 	Primary   bool   `short:"p" name:"primary-only" help:"Only move primary instances (to their secondaries)."`
 	Secondary bool   `short:"s" name:"secondary-only" help:"Only move secondary mirrors (to -n or a chosen node)."`
 	NewNode   string `short:"n" name:"new-secondary" help:"Node for the moved mirrors."`
-	IAlloc    string `short:"I" name:"iallocator" help:"Accepted for compatibility; ganetictl picks the node with the most free space."`
+	IAlloc    string `short:"I" name:"iallocator" help:"Choose the new nodes with this iallocator (default, and hail: ganetictl's own)."`
 	Node      string `arg:""`
 }
 
 func (c *NodeEvacuateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
 	both := !c.Primary && !c.Secondary
+	if c.NewNode == "" { // the allocator finds every instance new nodes (instance_alloc.go)
+		mode := alloc.EvacAll
+		switch {
+		case c.Primary && !c.Secondary:
+			mode = alloc.EvacPrimary
+		case c.Secondary && !c.Primary:
+			mode = alloc.EvacSecondary
+		}
+		return evacuateWithAllocator(ctx, g, c.Node, mode, c.IAlloc)
+	}
 	return evacuate(ctx, g, s, c.Node, c.Primary || both, c.Secondary || both, c.NewNode, false)
 }
 

@@ -64,6 +64,16 @@ type JSONErrorBody struct {
 	Type     string `json:"type"` // ErrorType of a TypedError, "execution" for an ExecError, "" otherwise
 	Message  string `json:"message"`
 	ExitCode int    `json:"exit_code"`
+	// Details are a DetailedError's structured form (an allocator's
+	// refusal: why each node could not take the instance).
+	Details any `json:"details,omitempty"`
+}
+
+// DetailedError is what an error implements to give --json a structured
+// form of itself besides its message.
+type DetailedError interface {
+	error
+	ErrorDetails() any
 }
 
 // FailureJSON writes err as one JSON line {"error": {"type", "message",
@@ -77,6 +87,9 @@ func FailureJSON(w io.Writer, err error, exitCode int) error {
 		body.Type, body.Message = te.ErrorType(), te.Error()
 	} else if ee, ok := errors.AsType[ExecError](err); ok {
 		body.Type, body.Message = "execution", ee.Error()
+	}
+	if de, ok := errors.AsType[DetailedError](err); ok {
+		body.Details = de.ErrorDetails()
 	}
 	return JSONLine(w, JSONError{body})
 }
