@@ -226,6 +226,10 @@ type ModifyArgs struct {
 	EnabledDiskTemplates []string
 	MACPrefix            string
 	MasterNetdev         string
+	// NDParams are node parameter defaults (oob_program, ...), over the
+	// cluster's; MaintainNodeHealth sets maintain_node_health when not nil.
+	NDParams           statefile.Params
+	MaintainNodeHealth *bool
 }
 
 // ClusterModify plans a change of cluster parameters.
@@ -270,6 +274,15 @@ func ClusterModify(env Env, a ModifyArgs) (*plan.Plan, error) {
 	}
 	if a.MasterNetdev != "" {
 		cl.MasterNetdev = a.MasterNetdev
+	}
+	if a.NDParams != nil {
+		if err := checkNDParams(a.NDParams); err != nil {
+			return nil, err
+		}
+		mergeParams(&cl.NDParams, a.NDParams)
+	}
+	if a.MaintainNodeHealth != nil {
+		cl.MaintainNodeHealth = *a.MaintainNodeHealth
 	}
 	p := plan.New(plan.ClusterOp(OpClusterSetParams), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl); err != nil {

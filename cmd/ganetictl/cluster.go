@@ -462,6 +462,8 @@ type ClusterModifyCmd struct {
 	EnabledDiskTemplates string   `name:"enabled-disk-templates"`
 	MACPrefix            string   `name:"mac-prefix"`
 	MasterNetdev         string   `name:"master-netdev"`
+	NodeParameters       string   `name:"node-parameters" help:"Node parameter defaults: oob_program=PATH,... "`
+	MaintainNodeHealth   yesNo    `name:"maintain-node-health" help:"yes: the watcher stops instances and DRBD devices on nodes marked offline."`
 }
 
 func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
@@ -475,6 +477,15 @@ func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if args.HVParams, err = parseHV(c.HypervisorParameters); err != nil {
+		return err
+	}
+	if args.NDParams, err = parseKV(c.NodeParameters); err != nil {
+		return err
+	}
+	if len(args.NDParams) == 0 {
+		args.NDParams = nil
+	}
+	if args.MaintainNodeHealth, err = c.MaintainNodeHealth.ptr("--maintain-node-health"); err != nil {
 		return err
 	}
 	return g.run(ctx, playbooks.ClusterModifyOp.With(args))
