@@ -23,6 +23,7 @@ type CLI struct {
 	Apply    ApplyCmd    `cmd:"" help:"Apply a saved plan (FILE from --plan-out) or a desired-state file (-f)."`
 	Version  VersionCmd  `cmd:"" help:"Print ganetictl's version."`
 	Watcher  WatcherCmd  `cmd:"" help:"One maintenance pass (ganeti-watcher): restart instances that died, reactivate disks, archive old jobs."`
+	Harep    HarepCmd    `cmd:"" help:"One auto-repair pass (harep), as the ganeti:watcher:autorepair:* tags allow."`
 }
 
 // Globals are the flags every command takes.

@@ -359,7 +359,8 @@ type InstanceRecreateCmd struct {
 }
 
 func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
-	return g.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: c.Nodes}))
+	pri, sec, _ := strings.Cut(c.Nodes, ":")
+	return g.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: pri, Secondary: sec}))
 }
 
 // InstanceReinstallCmd is gnt-instance reinstall.
