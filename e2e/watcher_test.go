@@ -250,6 +250,12 @@ func TestWatcherRebootedSecondary(t *testing.T) {
 // instance's first data volume on node (a secondary has no disk link).
 func (c *cluster) drbdBackingSum(node, inst string) string {
 	c.t.Helper()
+	return c.drbdBackingSumMiB(node, inst, 0)
+}
+
+// drbdBackingSumMiB is drbdBackingSum of the first size MiB (0: the disk).
+func (c *cluster) drbdBackingSumMiB(node, inst string, size int64) string {
+	c.t.Helper()
 	var st struct {
 		Instances map[string]struct {
 			Disks []struct {
@@ -265,6 +271,9 @@ func (c *cluster) drbdBackingSum(node, inst string) string {
 	}
 	d := st.Instances[inst].Disks[0]
 	lv := "/dev/" + d.Children[0].LogicalID[0] + "/" + d.Children[0].LogicalID[1]
-	out := c.node(node, "sh", "-c", `head -c "$2" "$1" | sha256sum`, "lvsum", lv, fmt.Sprint(d.Size<<20))
+	if size == 0 {
+		size = d.Size
+	}
+	out := c.node(node, "sh", "-c", `head -c "$2" "$1" | sha256sum`, "lvsum", lv, fmt.Sprint(size<<20))
 	return strings.Fields(out)[0]
 }
