@@ -24,6 +24,7 @@ type CLI struct {
 	Version  VersionCmd  `cmd:"" help:"Print ganetictl's version."`
 	Watcher  WatcherCmd  `cmd:"" help:"One maintenance pass (ganeti-watcher): restart instances that died, reactivate disks, archive old jobs."`
 	Harep    HarepCmd    `cmd:"" help:"One auto-repair pass (harep), as the ganeti:watcher:autorepair:* tags allow."`
+	Burnin   BurninCmd   `cmd:"" help:"Exercise the cluster with the whole life of new instances (Ganeti's burnin)."`
 }
 
 // Globals are the flags every command takes.

@@ -43,7 +43,7 @@ inventory or state; 11 state locked by another ganetictl; 12 stale plan; 80 usag
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, linkArgs(os.Args[0], os.Args[1:]), view.StdStreams())
+	code := run(ctx, burninArgs(linkArgs(os.Args[0], os.Args[1:])), view.StdStreams())
 	stop()
 	os.Exit(code)
 }
