@@ -25,42 +25,42 @@ import (
 // life of the named (new) instances, each operation a job, and removes
 // them at the end, whatever happened.
 type BurninCmd struct {
-	OS            string `short:"o" name:"os" required:"" help:"OS to use during burnin."`
-	Template      string `short:"t" name:"disk-template" default:"drbd" enum:"diskless,file,sharedfile,plain,drbd,rbd" help:"Disk template."`
-	Nodes         string `short:"n" name:"nodes" help:"Comma separated list of nodes to perform the burnin on (default: all nodes)."`
-	IAllocator    string `short:"I" name:"iallocator" help:"Accepted for compatibility: nodes are spread as with -n."`
-	DiskSize      string `name:"disk-size" default:"1G" help:"Disk size (determines disk count): size,size,..."`
-	DiskGrowth    string `name:"disk-growth" default:"128m" help:"Disk growth, one per disk (0: no growth)."`
-	MemSize       string `name:"mem-size" help:"Memory size (sets min and max memory)."`
-	MaxMemSize    string `name:"maxmem-size" default:"256" help:"Max memory size."`
-	MinMemSize    string `name:"minmem-size" default:"128" help:"Min memory size."`
-	VCPUs         int    `name:"vcpu-count" default:"3" help:"VCPU count."`
-	Hypervisor    string `short:"H" name:"hypervisor" help:"HV[:k=v,...] for the instances."`
-	OSParams      string `short:"O" name:"os-parameters" help:"OS parameters key=value,..."`
-	NoNameCheck   bool   `name:"no-name-check"`
-	NoIPCheck     bool   `name:"no-ip-check"`
-	EarlyRelease  bool   `name:"early-release" help:"Replace disks with --early-release."`
-	NoReplace1    bool   `name:"no-replace1" help:"Skip disk replacement with the same secondary."`
-	NoReplace2    bool   `name:"no-replace2" help:"Skip disk replacement with a different secondary."`
-	NoFailover    bool   `name:"no-failover" help:"Skip instance failovers."`
-	NoMigrate     bool   `name:"no-migrate" help:"Skip instance live migration."`
-	NoMove        bool   `name:"no-move" help:"Skip instance moves."`
-	NoImpExp      bool   `name:"no-importexport" help:"Skip instance export/import."`
-	NoStartStop   bool   `name:"no-startstop" help:"Skip instance stop/start."`
-	NoReinstall   bool   `name:"no-reinstall" help:"Skip instance reinstall."`
-	NoReboot      bool   `name:"no-reboot" help:"Skip instance reboot."`
-	NoRenameSame  bool   `name:"no-renamesame" help:"Accepted for compatibility (a rename to the same name is refused, so never run)."`
-	RebootTypes   string `name:"reboot-types" default:"soft,hard,full" help:"The reboot types to run."`
-	NoActivate    bool   `name:"no-activate-disks" help:"Skip disk activation/deactivation."`
-	NoAddDisks    bool   `name:"no-add-disks" help:"Skip disk addition/removal."`
-	NoAddNICs     bool   `name:"no-add-nics" help:"Skip NIC addition/removal."`
-	NoNICs        bool   `name:"no-nics" help:"No network interfaces."`
-	NoConfd       bool   `name:"no-confd" help:"Accepted for compatibility (there is no confd)."`
-	Rename        string `name:"rename" help:"One unused instance name, taken to start the renaming sequence."`
-	Parallel      bool   `short:"p" name:"parallel-ops" help:"Run the instances' operations at once (Ganeti's -p/--parallel)."`
-	NetTimeout    int    `name:"net-timeout" default:"15" help:"Accepted for compatibility."`
-	HTTPCheck     bool   `short:"C" name:"http-check" help:"Not supported: instances are checked through their hypervisor."`
-	KeepInstances bool   `short:"K" name:"keep-instances" help:"Leave the instances on the cluster after burnin."`
+	OS            string   `short:"o" name:"os" required:"" help:"OS to use during burnin."`
+	Template      string   `short:"t" name:"disk-template" default:"drbd" enum:"diskless,file,sharedfile,plain,drbd,rbd" help:"Disk template."`
+	Nodes         string   `short:"n" name:"nodes" help:"Comma separated list of nodes to perform the burnin on (default: all nodes)."`
+	IAllocator    string   `short:"I" name:"iallocator" help:"Accepted for compatibility: nodes are spread as with -n."`
+	DiskSize      string   `name:"disk-size" default:"1G" help:"Disk size (determines disk count): size,size,..."`
+	DiskGrowth    string   `name:"disk-growth" default:"128m" help:"Disk growth, one per disk (0: no growth)."`
+	MemSize       string   `name:"mem-size" help:"Memory size (sets min and max memory)."`
+	MaxMemSize    string   `name:"maxmem-size" default:"256" help:"Max memory size."`
+	MinMemSize    string   `name:"minmem-size" default:"128" help:"Min memory size."`
+	VCPUs         int      `name:"vcpu-count" default:"3" help:"VCPU count."`
+	Hypervisor    string   `short:"H" name:"hypervisor" help:"HV[:k=v,...] for the instances."`
+	OSParams      string   `short:"O" name:"os-parameters" help:"OS parameters key=value,..."`
+	NoNameCheck   bool     `name:"no-name-check"`
+	NoIPCheck     bool     `name:"no-ip-check"`
+	EarlyRelease  bool     `name:"early-release" help:"Replace disks with --early-release."`
+	NoReplace1    bool     `name:"no-replace1" help:"Skip disk replacement with the same secondary."`
+	NoReplace2    bool     `name:"no-replace2" help:"Skip disk replacement with a different secondary."`
+	NoFailover    bool     `name:"no-failover" help:"Skip instance failovers."`
+	NoMigrate     bool     `name:"no-migrate" help:"Skip instance live migration."`
+	NoMove        bool     `name:"no-move" help:"Skip instance moves."`
+	NoImpExp      bool     `name:"no-importexport" help:"Skip instance export/import."`
+	NoStartStop   bool     `name:"no-startstop" help:"Skip instance stop/start."`
+	NoReinstall   bool     `name:"no-reinstall" help:"Skip instance reinstall."`
+	NoReboot      bool     `name:"no-reboot" help:"Skip instance reboot."`
+	NoRenameSame  bool     `name:"no-renamesame" help:"Accepted for compatibility (a rename to the same name is refused, so never run)."`
+	RebootTypes   string   `name:"reboot-types" default:"soft,hard,full" help:"The reboot types to run."`
+	NoActivate    bool     `name:"no-activate-disks" help:"Skip disk activation/deactivation."`
+	NoAddDisks    bool     `name:"no-add-disks" help:"Skip disk addition/removal."`
+	NoAddNICs     bool     `name:"no-add-nics" help:"Skip NIC addition/removal."`
+	NoNICs        bool     `name:"no-nics" help:"No network interfaces."`
+	NoConfd       bool     `name:"no-confd" help:"Accepted for compatibility (there is no confd)."`
+	Rename        string   `name:"rename" help:"One unused instance name, taken to start the renaming sequence."`
+	Parallel      bool     `short:"p" name:"parallel-ops" help:"Run the instances' operations at once (Ganeti's -p/--parallel)."`
+	NetTimeout    int      `name:"net-timeout" default:"15" help:"Accepted for compatibility."`
+	HTTPCheck     bool     `short:"C" name:"http-check" help:"Not supported: instances are checked through their hypervisor."`
+	KeepInstances bool     `short:"K" name:"keep-instances" help:"Leave the instances on the cluster after burnin."`
 	Instances     []string `arg:"" name:"instance" help:"Names of new instances (existing ones are refused)."`
 }
 
