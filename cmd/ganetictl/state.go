@@ -21,6 +21,8 @@ type StateCmd struct {
 	Rollback StateRollbackCmd `cmd:"" help:"Make an older serial's content current again (the state only, nodes are not changed)."`
 	// In recover.go.
 	Pull StatePullCmd `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
+	// In state_sanitize.go.
+	Sanitize StateSanitizeCmd `cmd:"" help:"The state (or a Ganeti config.data) with secrets and, optionally, names randomised (sanitize-config)."`
 }
 
 // StateShowCmd prints the current state or an older serial.
