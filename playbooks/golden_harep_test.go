@@ -20,3 +20,28 @@ func init() {
 			plan: func(w *world) (*plan.Plan, error) { return pb.RecreateDRBDOn(w.env(), "db1", "node3", "node4") }},
 	)
 }
+
+// lvmstrap create on node2: sdb and sdc are free, sda holds the root.
+const diskInfoSample = `disk sda 21474836480 0 0 -
+part sda1 21473787904 0 0 sda
+disk sdb 10737418240 0 0 -
+disk sdc 10737418240 0 0 -
+disk sdd 1073741824 1 0 -
+@@mounts
+/dev/sda1 /
+proc /proc
+@@swaps
+@@pvs
+@@vgs
+`
+
+func init() {
+	moreGoldenCases = append(moreGoldenCases,
+		goldenCase{name: "node_storage_init",
+			plan: func(w *world) (*plan.Plan, error) {
+				env := w.env()
+				env.Probes = []pb.Probe{{Node: "node2", Stdout: []byte(diskInfoSample)}}
+				return pb.StorageInit(env, pb.StorageInitArgs{Node: "node2", All: true})
+			}},
+	)
+}

@@ -38,6 +38,7 @@ type NodeCmd struct {
 	RemoveTags    TagsRemoveCmd        `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
 	ListTags      TagsListCmd          `cmd:"" name:"list-tags" help:"List a node's tags."`
 	ListDRBD      NodeListDRBDCmd      `cmd:"" name:"list-drbd" help:"List the DRBD minors the cluster gives a node."`
+	StorageInit   NodeStorageInitCmd   `cmd:"" name:"storage-init" help:"Show the nodes' disks (diskinfo) or make the volume group of free disks (create; lvmstrap)."`
 }
 
 // NodeListDRBDCmd is gnt-node list-drbd.
