@@ -1,8 +1,11 @@
 package playbooks_test
 
 import (
+	"time"
+
 	pb "github.com/ganetictl/ganetictl/playbooks"
 	"github.com/ganetictl/ganetictl/playbooks/plan"
+	"github.com/ganetictl/ganetictl/statefile"
 )
 
 // harep's reinstall repair of a drbd instance whose two nodes are lost:
@@ -43,5 +46,27 @@ func init() {
 				env.Probes = []pb.Probe{{Node: "node2", Stdout: []byte(diskInfoSample)}}
 				return pb.StorageInit(env, pb.StorageInitArgs{Node: "node2", All: true})
 			}},
+	)
+}
+
+// Power: node3 marked offline is powered off through the out-of-band
+// program (on the master); node2 and node3 powered on, 5 s apart; a
+// powercycle.
+func init() {
+	oob := func(w *world) {
+		w.st.Cluster.NDParams = statefile.Params{"oob_program": "/usr/local/sbin/oob"}
+		w.st.Nodes["node3"].Offline = true
+	}
+	moreGoldenCases = append(moreGoldenCases,
+		goldenCase{name: "oob_power_off", setup: oob,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.OOBCommand(w.env(), pb.OOBArgs{Nodes: []string{"node3"}, Command: pb.OOBPowerOff})
+			}},
+		goldenCase{name: "oob_power_on_delay", setup: oob,
+			plan: func(w *world) (*plan.Plan, error) {
+				return pb.OOBCommand(w.env(), pb.OOBArgs{Nodes: []string{"node2", "node3"}, Command: pb.OOBPowerOn, PowerDelay: 5 * time.Second})
+			}},
+		goldenCase{name: "node_powercycle",
+			plan: func(w *world) (*plan.Plan, error) { return pb.NodePowercycle(w.env(), "node2") }},
 	)
 }

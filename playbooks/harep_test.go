@@ -154,3 +154,45 @@ func TestBrokenRepair(t *testing.T) {
 	check(plain, []string{"node1"}, RepairReinstall, "recreate-disks:node3:", "reinstall::")
 	check(plain, []string{"node2"}, 0)
 }
+
+func TestOOBRefusals(t *testing.T) {
+	st := initState(t, "node2", "node3")
+	env := Env{State: st}
+	if _, err := OOBCommand(env, OOBArgs{Nodes: []string{"node2"}, Command: OOBPowerOn}); err == nil || !strings.Contains(err.Error(), "does not support out-of-band") {
+		t.Errorf("no program: %v", err)
+	}
+	st.Cluster.NDParams = statefile.Params{"oob_program": "/usr/bin/oob"}
+	st.NodeGroups["default"].NDParams = nil
+	st.Nodes["node3"].NDParams = statefile.Params{"oob_program": "!"}
+	for _, c := range []struct {
+		a    OOBArgs
+		want string
+	}{
+		{OOBArgs{Nodes: []string{"node1"}, Command: OOBPowerOff}, "Operating on the master node node1 is not allowed for power-off; run '/usr/bin/oob power-off node1'"},
+		{OOBArgs{Nodes: []string{"node2"}, Command: OOBPowerOff}, "Cannot power off node node2 because it is not marked offline"},
+		{OOBArgs{Nodes: []string{"node3"}, Command: OOBPowerOn}, "Node node3 does not support out-of-band handling"},
+		{OOBArgs{Command: OOBPowerOn}, "at least one node"},
+		{OOBArgs{Nodes: []string{"node2"}, Command: "power-dance"}, "Unknown out-of-band command"},
+	} {
+		if _, err := OOBCommand(env, c.a); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("OOBCommand(%+v) = %v, want %q", c.a, err, c.want)
+		}
+	}
+	if _, err := OOBCommand(env, OOBArgs{Nodes: []string{"node2"}, Command: OOBPowerOff, IgnoreStatus: true}); err != nil {
+		t.Errorf("--ignore-status: %v", err)
+	}
+	for in, want := range map[string]bool{`{"powered": true}`: true, `{"powered":false}`: false} {
+		if got, err := ParsePowerStatus([]byte(in)); err != nil || got != want {
+			t.Errorf("ParsePowerStatus(%s) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParsePowerStatus([]byte(`{}`)); err == nil {
+		t.Error("ParsePowerStatus({}) gave no error")
+	}
+	if err := checkNDParams(statefile.Params{"oob_program": "relative/oob"}); err == nil {
+		t.Error("a relative oob_program was accepted")
+	}
+	if err := checkNDParams(statefile.Params{"colour": "red"}); err == nil {
+		t.Error("an unknown node parameter was accepted")
+	}
+}

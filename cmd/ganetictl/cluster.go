@@ -36,6 +36,7 @@ type ClusterCmd struct {
 	Queue           ClusterQueueCmd           `cmd:"" help:"Drain or undrain the job queue (no new jobs start while drained)."`
 	Watcher         ClusterWatcherCmd         `cmd:"" help:"Pause the watcher, let it continue, or show whether it is paused."`
 	Autorepair      HarepCmd                  `cmd:"" help:"One auto-repair pass (harep)."`
+	Epo             ClusterEpoCmd             `cmd:"" help:"Emergency power-off of nodes (or --on to bring them back)."`
 	VerifyDisks     ClusterVerifyDisksCmd     `cmd:"" name:"verify-disks" help:"Activate disks that should be active; list missing volumes."`
 	RepairDiskSizes ClusterRepairDiskSizesCmd `cmd:"" name:"repair-disk-sizes" help:"Correct recorded disk sizes from the nodes."`
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
