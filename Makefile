@@ -30,7 +30,8 @@ helper:
 # install puts ganetictl and its helpers in PREFIX/bin, with the gnt-*
 # links that make Ganeti's command names run it (scripts run unchanged).
 PREFIX    ?= /usr/local
-GNT_LINKS := gnt-cluster gnt-node gnt-instance gnt-backup gnt-os gnt-job gnt-group gnt-network
+GNT_LINKS := gnt-cluster gnt-node gnt-instance gnt-backup gnt-os gnt-job gnt-group gnt-network \
+             ganeti-watcher harep burnin sanitize-config lvmstrap
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN)/ganetictl $(BIN)/ganetictl-helper-linux-amd64 $(BIN)/ganetictl-helper-linux-arm64 $(DESTDIR)$(PREFIX)/bin/

@@ -79,7 +79,11 @@ func (c *cluster) run(args ...string) result {
 	cmd := exec.CommandContext(ctx, binary, full...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	t0 := time.Now()
 	err := cmd.Run()
+	if os.Getenv("E2E_TIMES") != "" {
+		c.t.Logf("%5.1fs ganetictl %s", time.Since(t0).Seconds(), strings.Join(args, " "))
+	}
 	r := result{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()

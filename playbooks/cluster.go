@@ -228,6 +228,10 @@ type ModifyArgs struct {
 	MasterNetdev         string
 	// IPolicy is set over the cluster's instance policy (cluster_ipolicy.go).
 	IPolicy *statefile.IPolicy
+	// NDParams are node parameter defaults (oob_program, ...), over the
+	// cluster's; MaintainNodeHealth sets maintain_node_health when not nil.
+	NDParams           statefile.Params
+	MaintainNodeHealth *bool
 }
 
 // ClusterModify plans a change of cluster parameters.
@@ -277,6 +281,15 @@ func ClusterModify(env Env, a ModifyArgs) (*plan.Plan, error) {
 		if err := setClusterIPolicy(cl, a.IPolicy); err != nil {
 			return nil, err
 		}
+	}
+	if a.NDParams != nil {
+		if err := checkNDParams(a.NDParams); err != nil {
+			return nil, err
+		}
+		mergeParams(&cl.NDParams, a.NDParams)
+	}
+	if a.MaintainNodeHealth != nil {
+		cl.MaintainNodeHealth = *a.MaintainNodeHealth
 	}
 	p := plan.New(plan.ClusterOp(OpClusterSetParams), st.Lineage, st.Serial)
 	if err := p.Set(plan.KindCluster, cl.Name, &st.Cluster, cl); err != nil {

@@ -75,6 +75,8 @@ if want helpers; then
 fi
 echo @@links
 ls /run/ganeti/instance-disks 2>/dev/null
+echo @@bootid
+want bootid && cat /proc/sys/kernel/random/boot_id 2>/dev/null
 echo @@running
 want running && sh -c "$running" running
 if want volumes; then sh -c "$volumes" volumes "$vg" "$fdir" "$sdir" "$rbdpool"; else echo @@volumes-end; fi
@@ -106,6 +108,9 @@ const (
 	PartLeftovers = "leftovers"
 	// PartHelpers: the copy helpers present, with their SHA-256.
 	PartHelpers = "helpers"
+	// PartBootID: the kernel's boot ID, new at every boot (the watcher
+	// notices rebooted nodes by it).
+	PartBootID = "bootid"
 )
 
 // HelperDir is where nodes keep the copy helper, by content:
@@ -166,6 +171,8 @@ type NodeFacts struct {
 	Running map[string]hv.Running `json:"running"` // instances running here, by name
 	Volumes *storage.Volumes      `json:"volumes"` // LVs, disk files, rbd images
 	Links   []string              `json:"links"`   // active instance-disk links: "<inst>:<idx>"
+	// BootID is /proc/sys/kernel/random/boot_id (PartBootID).
+	BootID string `json:"boot_id,omitempty"`
 }
 
 // MaxClockSkew is how far a node's clock may be from the controller's
@@ -289,6 +296,7 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 	f.DRBDStatus = []byte(strings.Join(sections["drbd"], "\n") + "\n")
 	f.OS = parseOSList(sections["os"])
 	f.Links = sections["links"]
+	f.BootID = first("bootid")
 	for _, l := range sections["leftovers"] {
 		if kind, path, ok := strings.Cut(l, " "); ok && path != "" {
 			f.Leftovers = append(f.Leftovers, Leftover{Kind: kind, Path: path})

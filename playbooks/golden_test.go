@@ -56,7 +56,7 @@ var applyTime = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
 
 func TestGoldenPlans(t *testing.T) {
 	seen := map[string]bool{}
-	for _, c := range goldenCases() {
+	for _, c := range append(goldenCases(), moreGoldenCases...) {
 		if seen[c.name] {
 			t.Fatalf("two cases named %s", c.name)
 		}
@@ -949,6 +949,24 @@ func copyCases() []goldenCase {
 	}
 }
 
+// moreGoldenCases are the cases of golden_<topic>_test.go files (their
+// init functions append to it), so that topics keep their cases apart.
+var moreGoldenCases []goldenCase
+
+// inspectCalls marks the pb.X functions src calls.
+func inspectCalls(src *ast.File, called map[string]bool) {
+	ast.Inspect(src, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			if s, ok := c.Fun.(*ast.SelectorExpr); ok {
+				if x, ok := s.X.(*ast.Ident); ok && x.Name == "pb" {
+					called[s.Sel.Name] = true
+				}
+			}
+		}
+		return true
+	})
+}
+
 // nodeModify is NodeModify without its warnings (the plan holds them).
 func nodeModify(env pb.Env, a pb.NodeModifyArgs) (*plan.Plan, error) {
 	p, _, err := pb.NodeModify(env, a)
@@ -977,21 +995,15 @@ func TestGoldenCoverage(t *testing.T) {
 			}
 		}
 	}
-	src, err := parser.ParseFile(fset, "golden_test.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	called := map[string]bool{}
-	ast.Inspect(src, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok {
-			if s, ok := c.Fun.(*ast.SelectorExpr); ok {
-				if x, ok := s.X.(*ast.Ident); ok && x.Name == "pb" {
-					called[s.Sel.Name] = true
-				}
-			}
+	files, _ := filepath.Glob("golden_*_test.go")
+	for _, name := range append([]string{"golden_test.go"}, files...) {
+		src, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return true
-	})
+		inspectCalls(src, called)
+	}
 	var missing []string
 	for name := range want {
 		if !called[name] {

@@ -83,9 +83,14 @@ var (
 		ID: OpInstanceRecreateDisks, Command: "instance recreate-disks",
 		Subject: func(a RecreateArgs) string { return a.Name },
 		Needs: func(st *statefile.State, a RecreateArgs) Needs {
-			return Needs{Nodes: InstanceNodes(st, a.Name, a.Node), Parts: []string{PartRunning}}
+			return Needs{Nodes: InstanceNodes(st, a.Name, a.Node, a.Secondary), Parts: []string{PartRunning}}
 		},
-		Plan: func(env Env, a RecreateArgs) (*plan.Plan, error) { return RecreateDisks(env, a.Name, a.Node) },
+		Plan: func(env Env, a RecreateArgs) (*plan.Plan, error) {
+			if a.Secondary != "" {
+				return RecreateDRBDOn(env, a.Name, a.Node, a.Secondary)
+			}
+			return RecreateDisks(env, a.Name, a.Node)
+		},
 	})
 	ReinstallOp = define(&Opcode[ReinstallArgs]{
 		ID: OpInstanceReinstall, Command: "instance reinstall",
@@ -133,7 +138,7 @@ type (
 		// IgnoreIPolicy grows past the instance policy's disk size.
 		IgnoreIPolicy bool
 	}
-	RecreateArgs  struct{ Name, Node string } // Node: a new primary
+	RecreateArgs  struct{ Name, Node, Secondary string } // Node: a new primary; with Secondary, a drbd pair (-n P:S)
 	ReinstallArgs struct {
 		Name, OS string           // OS: a new one, or ""
 		OSParams statefile.Params // -O: the instance's OS parameters, over the ones it has
@@ -430,7 +435,7 @@ func RecreateDisks(env Env, name, newPrimary string) (*plan.Plan, error) {
 	}
 	c := cloneInstance(inst)
 	if newPrimary != "" && isDRBD(inst) {
-		return nil, prereq(ErrWrongInput, "A drbd instance's disks are recreated on its own nodes; move the mirror with replace-disks -n")
+		return nil, prereq(ErrWrongInput, "A drbd instance's disks are recreated on its own nodes, or on a new pair (-n PRIMARY:SECONDARY); move the mirror with replace-disks -n")
 	}
 	if newPrimary != "" {
 		n, err := node(st, newPrimary)

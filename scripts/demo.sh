@@ -69,6 +69,20 @@ say "Failover: stop on the primary, start on the secondary."
 step instance failover -f --shutdown-timeout 2s ha1
 step instance list -o name,pnode,snodes,status
 
+say "Keeping the cluster healthy without daemons: web1's qemu dies (killed by hand here)."
+printf '\n\033[1m$ ssh %s kill -9 <qemu of web1>\033[0m\n' "$N1"
+ssh -F "$TESTBED_DIR/ssh_config" $N1 'kill -9 "$(cat /run/ganeti/kvm-hypervisor/pid/web1)"'
+sleep 1
+step instance list -o name,pnode,status web1
+say "One watcher pass (cron, a systemd timer or CI) restarts it; exit 2 means it acted, 0 nothing to do."
+step watcher
+step instance list -o name,pnode,status web1
+step watcher
+say "During maintenance, pause it: a pass then does nothing and says why."
+step cluster watcher pause 1h
+step watcher
+step cluster watcher continue
+
 say "Move web1 to $N3: its disk goes node to node through the helper (pinned TLS, holes skipped,"
 say "checksummed before it is committed), with a progress bar on a terminal. Fill it with data first;"
 say "--rate-limit keeps the copy from hogging the replication network (and the bar on screen)."

@@ -54,6 +54,11 @@ type Backend interface {
 	SetDrained(d DrainInfo) error
 	Undrain() error
 	Drained() (DrainInfo, bool, error)
+	// SetWatcherPause, ClearWatcherPause and WatcherPaused keep the
+	// watcher's pause (cluster watcher pause|continue|info).
+	SetWatcherPause(p WatcherPause) error
+	ClearWatcherPause() error
+	WatcherPaused(now time.Time) (WatcherPause, bool, error)
 	// MarkApplied and AppliedAt keep the record of saved plans applied.
 	MarkApplied(id string, at time.Time) error
 	AppliedAt(id string) (time.Time, bool, error)
@@ -87,6 +92,7 @@ type Dump struct {
 	Archived [][]byte      `json:"archived"` // archived journal entries, by ascending ID
 	Applied  []Applied     `json:"applied"`
 	Drain    *DrainInfo    `json:"drain,omitempty"`
+	Pause    *WatcherPause `json:"watcher_pause,omitempty"`
 }
 
 // DumpVersion is one version of the state in a Dump.

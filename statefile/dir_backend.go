@@ -52,6 +52,11 @@ func (s *DirStore) Export(ctx context.Context) (*Dump, error) {
 	} else if drained {
 		d.Drain = &di
 	}
+	if wp, paused, err := s.WatcherPaused(time.Time{}); err != nil {
+		return nil, err
+	} else if paused {
+		d.Pause = &wp
+	}
 	return d, nil
 }
 
@@ -110,6 +115,11 @@ func (s *DirStore) Import(ctx context.Context, l *Lock, d *Dump) error {
 			fmt.Fprintf(&b, "%s %s\n", a.ID, a.At.UTC().Format(time.RFC3339))
 		}
 		if err := writeAtomic(s.path(appliedFile), b.Bytes(), 0o600); err != nil {
+			return err
+		}
+	}
+	if d.Pause != nil {
+		if err := s.SetWatcherPause(*d.Pause); err != nil {
 			return err
 		}
 	}

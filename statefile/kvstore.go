@@ -76,6 +76,7 @@ const (
 	kvJobs     = "journal/"       // <id>.json
 	kvArchive  = "journal/archive/"
 	kvDrain    = "queue.drained"
+	kvPause    = "watcher.paused"
 	kvApplied  = "applied/" // <id>: RFC3339 time
 	kvHolders  = "locks/holders/"
 	kvRetiredP = "state.json.destroyed-"
@@ -561,6 +562,11 @@ func (s *KVStore) Export(ctx context.Context) (*Dump, error) {
 	} else if drained {
 		d.Drain = &di
 	}
+	if wp, paused, err := s.WatcherPaused(time.Time{}); err != nil {
+		return nil, err
+	} else if paused {
+		d.Pause = &wp
+	}
 	return d, nil
 }
 
@@ -609,6 +615,11 @@ func (s *KVStore) Import(ctx context.Context, l *Lock, d *Dump) error {
 	}
 	for _, a := range d.Applied {
 		if err := s.MarkApplied(a.ID, a.At); err != nil {
+			return err
+		}
+	}
+	if d.Pause != nil {
+		if err := s.SetWatcherPause(*d.Pause); err != nil {
 			return err
 		}
 	}
@@ -747,3 +758,49 @@ func NewLock(owner any, info LockInfo, prev *LockInfo, release func() error) *Lo
 
 // HeldBy reports whether l is a live lock issued by owner.
 func (l *Lock) HeldBy(owner any) bool { return l.heldBy(owner) }
+
+// SetWatcherPause implements [Backend]; see [DirStore.SetWatcherPause].
+func (s *KVStore) SetWatcherPause(p WatcherPause) error {
+	if p.Who == "" {
+		p.Who = currentUser()
+	}
+	if p.Host == "" {
+		p.Host = hostname()
+	}
+	if p.Time.IsZero() {
+		p.Time = s.now().UTC()
+	}
+	p.Until = p.Until.UTC()
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := bg()
+	defer cancel()
+	return s.kv.Put(ctx, kvPause, b)
+}
+
+// ClearWatcherPause implements [Backend].
+func (s *KVStore) ClearWatcherPause() error {
+	ctx, cancel := bg()
+	defer cancel()
+	return s.kv.Delete(ctx, kvPause)
+}
+
+// WatcherPaused implements [Backend]; see [DirStore.WatcherPaused].
+func (s *KVStore) WatcherPaused(now time.Time) (WatcherPause, bool, error) {
+	ctx, cancel := bg()
+	defer cancel()
+	var p WatcherPause
+	b, err := s.kv.Get(ctx, kvPause)
+	switch {
+	case notExist(err):
+		return p, false, nil
+	case err != nil:
+		return p, false, err
+	}
+	if json.Unmarshal(b, &p) != nil || p.Until.IsZero() {
+		return WatcherPause{}, true, nil
+	}
+	return p, now.Before(p.Until), nil
+}

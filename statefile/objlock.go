@@ -30,9 +30,14 @@ const (
 	LevelNode                   // a node: its role and configuration
 	LevelNodeRes                // a node's resources: memory, disk space, DRBD minors
 	LevelNetwork                // a network
+	// LevelWatcher is the watcher's own, last in the order: "pass" is
+	// held for a whole watcher pass (a second pass finding it held exits;
+	// it is taken alone, before the pass runs its jobs), "record" by a
+	// job that changes the watcher's section of the state.
+	LevelWatcher
 )
 
-var levelNames = [...]string{"cluster", "instance", "nodegroup", "node", "node-res", "network"}
+var levelNames = [...]string{"cluster", "instance", "nodegroup", "node", "node-res", "network", "watcher"}
 
 func (l Level) String() string {
 	if l >= 0 && int(l) < len(levelNames) {

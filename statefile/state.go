@@ -23,6 +23,9 @@ type State struct {
 	Nodes      map[string]*Node      `json:"nodes"`      // by name
 	Instances  map[string]*Instance  `json:"instances"`  // by name
 	Networks   map[string]*Network   `json:"networks"`   // by name
+	// Watcher is what the watcher remembers between passes (watcher.go);
+	// nil until a pass records something.
+	Watcher *Watcher `json:"watcher,omitempty"`
 }
 
 // Meta is what every object carries, as in Ganeti's config.data.
@@ -71,9 +74,12 @@ type Cluster struct {
 	HiddenOS             []string                     `json:"hidden_os,omitempty"`
 	BlacklistedOS        []string                     `json:"blacklisted_os,omitempty"`
 	IPolicy              *IPolicy                     `json:"ipolicy,omitempty"`
-	HighestUsedPort      int                          `json:"highest_used_port,omitempty"`
-	TCPUDPPortPool       []int                        `json:"tcpudp_port_pool,omitempty"`
-	Tags                 []string                     `json:"tags"`
+	// MaintainNodeHealth lets the watcher stop instances and DRBD devices
+	// it finds on nodes marked offline (Ganeti's maintain_node_health).
+	MaintainNodeHealth bool     `json:"maintain_node_health,omitempty"`
+	HighestUsedPort    int      `json:"highest_used_port,omitempty"`
+	TCPUDPPortPool     []int    `json:"tcpudp_port_pool,omitempty"`
+	Tags               []string `json:"tags"`
 }
 
 // NodeGroup is a Ganeti node group.
@@ -131,17 +137,20 @@ const (
 // Node is one cluster node.
 type Node struct {
 	Meta
-	Name            string   `json:"name"`
-	PrimaryIP       string   `json:"primary_ip"`
-	SecondaryIP     string   `json:"secondary_ip"`
-	Group           string   `json:"group"` // node group name
-	MasterCandidate bool     `json:"master_candidate"`
-	Drained         bool     `json:"drained"`
-	Offline         bool     `json:"offline"`
-	MasterCapable   bool     `json:"master_capable"`
-	VMCapable       bool     `json:"vm_capable"`
-	NDParams        Params   `json:"ndparams,omitempty"`
-	Tags            []string `json:"tags"`
+	Name            string `json:"name"`
+	PrimaryIP       string `json:"primary_ip"`
+	SecondaryIP     string `json:"secondary_ip"`
+	Group           string `json:"group"` // node group name
+	MasterCandidate bool   `json:"master_candidate"`
+	Drained         bool   `json:"drained"`
+	Offline         bool   `json:"offline"`
+	MasterCapable   bool   `json:"master_capable"`
+	VMCapable       bool   `json:"vm_capable"`
+	NDParams        Params `json:"ndparams,omitempty"`
+	// Powered is the recorded power state (Ganeti's state of record),
+	// kept for nodes with an out-of-band program; nil when never set.
+	Powered *bool    `json:"powered,omitempty"`
+	Tags    []string `json:"tags"`
 }
 
 // Role is Ganeti's one-letter node role: M(aster), C(andidate), D(rained),

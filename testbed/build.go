@@ -20,7 +20,7 @@ const tbtoolPkg = "github.com/ganetictl/ganetictl/testbed/cmd/tbtool"
 // at tbtool: each can be made to fail with FailNext.
 func WrappedTools() []string {
 	return append(append([]string(nil), lvdev.Tools...),
-		"qemu-system-x86_64", "qemu-img", "drbdsetup", "drbdmeta", "rbd", "xl")
+		"qemu-system-x86_64", "qemu-img", "drbdsetup", "drbdmeta", "rbd", "xl", "testbed-oob", "reboot")
 }
 
 // installTool puts tbtool into dir/bin and links every wrapped tool to it.

@@ -49,6 +49,15 @@
 // drbdsetup, drbdmeta, rbd and xl are the stand-ins of package standin;
 // qemu-system-x86_64 and qemu-img run the real tools.
 //
+// Every node has its own /proc/sys/kernel/random/boot_id, new at each
+// boot, and, where the kernel has one, a plain file over
+// /proc/sysrq-trigger, so that nothing run on a node can reboot the host.
+// reboot on a node is a stand-in that power-cycles that node, and
+// testbed-oob (OOBProgram) is an out-of-band program in Ganeti's protocol
+// (power-on, power-off, power-cycle, power-status, health) that reaches the
+// supervisor's power operations through shared/power.sock (the nodes'
+// /srv/testbed-shared/power.sock; nothing but power there).
+//
 // PowerOff kills the node's PID namespace (ssh then gets "connection
 // refused" at once); Boot starts it again with the same keys and disks.
 // Cut takes its host-side links down (ssh times out; Run still works).

@@ -19,6 +19,10 @@ func (l layout) inventory() string  { return filepath.Join(l.dir, "inventory.tom
 func (l layout) hosts() string      { return filepath.Join(l.dir, "hosts") }
 func (l layout) shared() string     { return filepath.Join(l.dir, "shared") }
 
+// powerSock is the power operations' socket in the shared directory, the
+// nodes' /srv/testbed-shared/power.sock (NodePowerSock).
+func (l layout) powerSock() string { return filepath.Join(l.dir, "shared", "power.sock") }
+
 // sharedFiles is the sharedfile storage, apart from the stand-ins' own
 // shared state (drbd/, rbd/) so it holds only instance disks.
 func (l layout) sharedFiles() string { return filepath.Join(l.dir, "shared", "sharedfile") }

@@ -3,6 +3,7 @@ package testbed
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,7 +170,43 @@ func mountNode(c nodeConfig, bl layout, nl nodeLayout) error {
 	if err := os.Chmod("/tmp", 0o1777); err != nil {
 		return err
 	}
-	return os.Chmod("/run/lock", 0o1777)
+	if err := os.Chmod("/run/lock", 0o1777); err != nil {
+		return err
+	}
+	return mountKernelFiles()
+}
+
+// mountKernelFiles gives the node files of its own where the host
+// kernel's would show through /proc (every node shares the host kernel):
+//   - /proc/sys/kernel/random/boot_id, new at every boot of the node (the
+//     watcher notices rebooted nodes by it);
+//   - /proc/sysrq-trigger (where the kernel has one), a plain file, so
+//     that `node powercycle` (which writes "b" there) can never reboot the
+//     host; the bed's reboot stand-in power-cycles the node instead.
+//
+// The node does not boot without them.
+func mountKernelFiles() error {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	id[6], id[8] = id[6]&0x0f|0x40, id[8]&0x3f|0x80
+	bootID := fmt.Sprintf("%x-%x-%x-%x-%x\n", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16])
+	for _, f := range []struct{ own, over, data string }{
+		{"/run/testbed/boot_id", "/proc/sys/kernel/random/boot_id", bootID},
+		{"/run/testbed/sysrq-trigger", "/proc/sysrq-trigger", ""},
+	} {
+		if _, err := os.Stat(f.over); errors.Is(err, os.ErrNotExist) && f.over == "/proc/sysrq-trigger" {
+			continue // a kernel without magic SysRq: nothing to shield
+		}
+		if err := os.WriteFile(f.own, []byte(f.data), 0o644); err != nil {
+			return err
+		}
+		if err := unix.Mount(f.own, f.over, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s over %s: %w", f.own, f.over, err)
+		}
+	}
+	return nil
 }
 
 // devNodes are copied from the host /dev into the node's private /dev.

@@ -12,7 +12,7 @@ import (
 // request and response are the supervisor's control protocol: one JSON
 // line each way per connection on DIR/ctl.sock.
 type request struct {
-	Op   string `json:"op"` // status, poweroff, boot, teardown
+	Op   string `json:"op"` // status, poweroff, boot, cycle, teardown
 	Node string `json:"node,omitempty"`
 }
 

@@ -59,9 +59,18 @@ func Supervise(dir string) error {
 		sv.teardown(context.Background())
 		return err
 	}
+	// The nodes' out-of-band program (testbed-oob) reaches the power
+	// operations, and only those, through the shared directory.
+	os.Remove(l.powerSock())
+	pln, err := net.Listen("unix", l.powerSock())
+	if err != nil {
+		ln.Close()
+		sv.teardown(context.Background())
+		return err
+	}
 	done := make(chan struct{})
 	var once sync.Once
-	finish := func() { once.Do(func() { close(done); ln.Close() }) }
+	finish := func() { once.Do(func() { close(done); ln.Close(); pln.Close() }) }
 	go func() { // SIGTERM/SIGINT: tear down like a teardown request
 		select {
 		case <-ctx.Done():
@@ -70,6 +79,21 @@ func Supervise(dir string) error {
 		}
 	}()
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the power socket, until finish closes it
+		defer wg.Done()
+		for {
+			c, err := pln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sv.servePower(c)
+			}()
+		}
+	}()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -83,10 +107,12 @@ func Supervise(dir string) error {
 			}
 		}()
 	}
+	pln.Close()
 	wg.Wait()
 	finish()
 	sv.teardown(context.Background())
 	os.Remove(l.sock())
+	os.Remove(l.powerSock())
 	fmt.Fprintf(os.Stderr, "testbed %d: torn down\n", s.ID)
 	return nil
 }
@@ -115,18 +141,50 @@ func (sv *supervisor) serve(c net.Conn) (teardown bool) {
 	return req.Op == "teardown" && resp.OK
 }
 
+// servePower answers one request on the power socket: status, poweroff,
+// boot and cycle only (a node cannot tear the bed down).
+func (sv *supervisor) servePower(c net.Conn) {
+	defer c.Close()
+	line, err := bufio.NewReader(c).ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	var req request
+	resp := response{OK: true}
+	switch err := json.Unmarshal(line, &req); {
+	case err != nil:
+		resp = response{Error: err.Error()}
+	case req.Op != "status" && req.Op != "poweroff" && req.Op != "boot" && req.Op != "cycle":
+		resp = response{Error: fmt.Sprintf("testbed: %q is not a power operation", req.Op)}
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := sv.handle(ctx, req); err != nil {
+			resp = response{Error: err.Error()}
+		}
+	}
+	resp.Running = sv.running()
+	json.NewEncoder(c).Encode(resp)
+}
+
 func (sv *supervisor) handle(ctx context.Context, req request) error {
 	switch req.Op {
 	case "status":
 		return nil
 	case "teardown":
 		return sv.teardown(ctx)
-	case "poweroff", "boot":
+	case "poweroff", "boot", "cycle":
 		n, ok := sv.node(req.Node)
 		if !ok {
 			return fmt.Errorf("testbed: no node %q", req.Node)
 		}
-		if req.Op == "boot" {
+		switch req.Op {
+		case "boot":
+			return sv.boot(ctx, n)
+		case "cycle": // off and on here: the caller may be the node itself
+			if err := sv.powerOff(ctx, n); err != nil {
+				return err
+			}
 			return sv.boot(ctx, n)
 		}
 		return sv.powerOff(ctx, n)

@@ -93,24 +93,36 @@ func (c *BackupImportCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer a.close()
+	req, err := c.request(ctx, a)
+	if err != nil {
+		return err
+	}
+	end := a.streamEvents()
+	return end(a.run(ctx, req))
+}
+
+// request reads the export's config.ini on the source node and makes the
+// import's request.
+func (c *BackupImportCmd) request(ctx context.Context, a *app) (playbooks.Request, error) {
+	var none playbooks.Request
 	dir := c.SrcDir
 	if dir == "" {
 		dir = playbooks.ExportDir + "/" + c.Name
 	}
 	if !filepath.IsAbs(dir) || strings.ContainsAny(dir, "\n") {
-		return invalid("--src-dir %q: an absolute path", dir)
+		return none, invalid("--src-dir %q: an absolute path", dir)
 	}
 	r, err := a.pool.Get(ctx, c.SrcNode)
 	if err != nil {
-		return err
+		return none, err
 	}
 	ini, err := remote.ReadFile(ctx, r, filepath.Join(dir, "config.ini"))
 	if err != nil {
-		return fmt.Errorf("read the export's config.ini: %w", err)
+		return none, fmt.Errorf("read the export's config.ini: %w", err)
 	}
 	exp, err := playbooks.ParseExportConfig(string(ini))
 	if err != nil {
-		return fmt.Errorf("%s:%s: %w", c.SrcNode, dir, err)
+		return none, fmt.Errorf("%s:%s: %w", c.SrcNode, dir, err)
 	}
 	add := InstanceAddCmd{Node: c.Node, OS: c.OS, Template: c.Template, Size: c.Size, Disks: c.Disks, Backend: c.Backend,
 		NICs: c.NICs, NoNICs: c.NoNICs, NoStart: c.NoStart, NoNameCheck: c.NoNameCheck, NoIPCheck: c.NoIPCheck, Name: c.Name}
@@ -130,14 +142,13 @@ func (c *BackupImportCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	args, err := add.args()
 	if err != nil {
-		return err
+		return none, err
 	}
 	copts, err := c.options()
 	if err != nil {
-		return err
+		return none, err
 	}
-	end := a.streamEvents()
-	return end(a.run(ctx, playbooks.ImportOp.With(playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: copts})))
+	return playbooks.ImportOp.With(playbooks.ImportArgs{Add: args, SrcNode: c.SrcNode, SrcDir: dir, Export: exp, Copy: copts}), nil
 }
 
 // listExportsScript: $1 the export directory. Prints the exports (the

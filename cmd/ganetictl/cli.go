@@ -23,6 +23,9 @@ type CLI struct {
 	Plan     PlanCmd     `cmd:"" help:"Plan the operations that make the cluster match a desired-state file."`
 	Apply    ApplyCmd    `cmd:"" help:"Apply a saved plan (FILE from --plan-out) or a desired-state file (-f)."`
 	Version  VersionCmd  `cmd:"" help:"Print ganetictl's version."`
+	Watcher  WatcherCmd  `cmd:"" help:"One maintenance pass (ganeti-watcher): restart instances that died, reactivate disks, archive old jobs."`
+	Harep    HarepCmd    `cmd:"" help:"One auto-repair pass (harep), as the ganeti:watcher:autorepair:* tags allow."`
+	Burnin   BurninCmd   `cmd:"" help:"Exercise the cluster with the whole life of new instances (Ganeti's burnin)."`
 }
 
 // Globals are the flags every command takes.

@@ -34,6 +34,9 @@ type ClusterCmd struct {
 	Recover         ClusterRecoverCmd         `cmd:"" help:"Rebuild a lost or stale state from the nodes' copies and what they really hold."`
 	MasterFailover  ClusterMasterFailoverCmd  `cmd:"" name:"master-failover" help:"Make a master candidate the master (refused if its state copy is stale)."`
 	Queue           ClusterQueueCmd           `cmd:"" help:"Drain or undrain the job queue (no new jobs start while drained)."`
+	Watcher         ClusterWatcherCmd         `cmd:"" help:"Pause the watcher, let it continue, or show whether it is paused."`
+	Autorepair      HarepCmd                  `cmd:"" help:"One auto-repair pass (harep)."`
+	Epo             ClusterEpoCmd             `cmd:"" help:"Emergency power-off of nodes (or --on to bring them back)."`
 	VerifyDisks     ClusterVerifyDisksCmd     `cmd:"" name:"verify-disks" help:"Activate disks that should be active; list missing volumes."`
 	RepairDiskSizes ClusterRepairDiskSizesCmd `cmd:"" name:"repair-disk-sizes" help:"Correct recorded disk sizes from the nodes."`
 	AddTags         TagsAddCmd                `cmd:"" name:"add-tags" help:"Add tags to the cluster."`
@@ -469,6 +472,8 @@ type ClusterModifyCmd struct {
 	MasterNetdev         string   `name:"master-netdev"`
 	StdSpecs             string   `name:"ipolicy-std-specs" help:"Standard instance specs: k=v,... (cpu-count, disk-count, disk-size, memory-size, nic-count, spindle-use)."`
 	ipolicyFlags
+	NodeParameters     string `name:"node-parameters" help:"Node parameter defaults: oob_program=PATH,... "`
+	MaintainNodeHealth yesNo  `name:"maintain-node-health" help:"yes: the watcher stops instances and DRBD devices on nodes marked offline."`
 }
 
 func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
@@ -485,6 +490,15 @@ func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if args.IPolicy, err = c.policy(c.StdSpecs); err != nil {
+		return err
+	}
+	if args.NDParams, err = parseKV(c.NodeParameters); err != nil {
+		return err
+	}
+	if len(args.NDParams) == 0 {
+		args.NDParams = nil
+	}
+	if args.MaintainNodeHealth, err = c.MaintainNodeHealth.ptr("--maintain-node-health"); err != nil {
 		return err
 	}
 	return g.run(ctx, playbooks.ClusterModifyOp.With(args))

@@ -389,9 +389,11 @@ func (c *InstanceRecreateCmd) Run(ctx context.Context, g *Globals) error {
 		if c.Nodes, err = a.recreateOn(ctx, c.Name, c.IAllocator); err != nil {
 			return err
 		}
-		return a.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: c.Nodes}))
+		pri, sec, _ := strings.Cut(c.Nodes, ":")
+		return a.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: pri, Secondary: sec}))
 	}
-	return g.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: c.Nodes}))
+	pri, sec, _ := strings.Cut(c.Nodes, ":")
+	return g.run(ctx, playbooks.RecreateDisksOp.With(playbooks.RecreateArgs{Name: c.Name, Node: pri, Secondary: sec}))
 }
 
 // InstanceReinstallCmd is gnt-instance reinstall.

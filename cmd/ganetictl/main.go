@@ -40,11 +40,11 @@ const (
 const exitCodesHelp = `Exit codes: 0 ok; 1 error (including refused prerequisites and unreachable nodes);
 2 changes pending (plan --detailed-exitcode); 3 some node steps failed; 10 invalid input,
 inventory or state; 11 state locked by another ganetictl; 12 stale plan; 80 usage error;
-130 cancelled.`
+130 cancelled. watcher and harep: 0 nothing to do, 2 acted, 3 an action failed.`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, linkArgs(os.Args[0], os.Args[1:]), view.StdStreams())
+	code := run(ctx, burninArgs(linkArgs(os.Args[0], os.Args[1:])), view.StdStreams())
 	stop()
 	os.Exit(code)
 }
@@ -152,10 +152,13 @@ func invalid(format string, a ...any) error { return &invalidError{fmt.Errorf(fo
 
 // linkNouns are the nouns a link to the binary may stand for, by the
 // link's name: gnt-instance is `ganetictl instance`, so scripts written
-// for Ganeti run unchanged (`make install` creates the links).
+// for Ganeti run unchanged (`make install` creates the links). Ganeti's
+// tools stand for a command of one or two words.
 var linkNouns = map[string]string{
 	"gnt-cluster": "cluster", "gnt-node": "node", "gnt-instance": "instance", "gnt-backup": "backup",
 	"gnt-os": "os", "gnt-job": "job", "gnt-group": "group", "gnt-network": "network",
+	"ganeti-watcher": "watcher", "harep": "harep", "burnin": "burnin", "sanitize-config": "state sanitize",
+	"lvmstrap": "node storage-init",
 }
 
 // linkArgs are the arguments as ganetictl reads them when started as
@@ -165,7 +168,7 @@ func linkArgs(argv0 string, args []string) []string {
 		return append(append([]string{}, cmd...), args...)
 	}
 	if noun, ok := linkNouns[filepath.Base(argv0)]; ok {
-		return append([]string{noun}, args...)
+		return append(strings.Fields(noun), args...)
 	}
 	return args
 }

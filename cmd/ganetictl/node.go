@@ -38,6 +38,10 @@ type NodeCmd struct {
 	RemoveTags    TagsRemoveCmd        `cmd:"" name:"remove-tags" help:"Remove tags from a node."`
 	ListTags      TagsListCmd          `cmd:"" name:"list-tags" help:"List a node's tags."`
 	ListDRBD      NodeListDRBDCmd      `cmd:"" name:"list-drbd" help:"List the DRBD minors the cluster gives a node."`
+	Failover      NodeFailoverCmd      `cmd:"" help:"Fail over every primary instance of the node to its secondary."`
+	Powercycle    NodePowercycleCmd    `cmd:"" help:"Hard-reboot a node through its own OS."`
+	Power         NodePowerCmd         `cmd:"" help:"Power nodes on, off, cycle them or ask their status (out-of-band program)."`
+	StorageInit   NodeStorageInitCmd   `cmd:"" name:"storage-init" help:"Show the nodes' disks (diskinfo) or make the volume group of free disks (create; lvmstrap)."`
 }
 
 // NodeListDRBDCmd is gnt-node list-drbd.

@@ -23,6 +23,8 @@ type StateCmd struct {
 	Pull StatePullCmd `cmd:"" help:"Fetch the newest master candidate's copy of the state."`
 	// In state_migrate.go.
 	Migrate StateMigrateCmd `cmd:"" help:"Move the state, its history and the journal to another backend (dir, cluster, etcd)."`
+	// In state_sanitize.go.
+	Sanitize StateSanitizeCmd `cmd:"" help:"The state (or a Ganeti config.data) with secrets and, optionally, names randomised (sanitize-config)."`
 }
 
 // StateShowCmd prints the current state or an older serial.

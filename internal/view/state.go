@@ -186,3 +186,16 @@ func (r RollbackNoop) Text(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "Serial %d has the same content as the current state (serial %d); nothing to do.\n", r.ToContentOf, r.Serial)
 	return err
 }
+
+// SanitizedConfig is state sanitize's output: the sanitized JSON
+// document, the same for people and with --json.
+type SanitizedConfig []byte
+
+// Text writes the document.
+func (s SanitizedConfig) Text(w io.Writer) error {
+	_, err := w.Write(s)
+	return err
+}
+
+// MarshalJSON is the document itself.
+func (s SanitizedConfig) MarshalJSON() ([]byte, error) { return []byte(s), nil }

@@ -38,6 +38,9 @@ func Locks(p *plan.Plan) []statefile.LockReq {
 		switch {
 		case c.Kind == plan.KindCluster:
 			reqs[0].Exclusive = true
+		case c.Kind == plan.KindWatcher:
+			reqs = append(reqs, statefile.LockReq{Level: lvl, Name: "record", Exclusive: true})
+			narrow = true
 		case ok:
 			reqs = append(reqs, statefile.LockReq{Level: lvl, Name: c.Name, Exclusive: true})
 			narrow = true
@@ -64,6 +67,7 @@ var changeLevel = map[string]statefile.Level{
 	plan.KindNode:      statefile.LevelNode,
 	plan.KindNodeGroup: statefile.LevelNodeGroup,
 	plan.KindNetwork:   statefile.LevelNetwork,
+	plan.KindWatcher:   statefile.LevelWatcher, // named "record"
 }
 
 func covered(held, need []statefile.LockReq) bool {

@@ -16,6 +16,9 @@ const (
 	KindNode      = "node"
 	KindInstance  = "instance"
 	KindNetwork   = "network"
+	// KindWatcher is the watcher's section of the state (one object,
+	// named "watcher"); it has no serial or timestamps of its own.
+	KindWatcher = "watcher"
 )
 
 // Change is one object of the state created, modified or removed. Before and
@@ -119,6 +122,28 @@ func applyOne(st *statefile.State, c Change, now time.Time) error {
 		return applyMap(st.Instances, c, now, func(i *statefile.Instance) *statefile.Meta { return &i.Meta })
 	case KindNetwork:
 		return applyMap(st.Networks, c, now, func(n *statefile.Network) *statefile.Meta { return &n.Meta })
+	case KindWatcher:
+		if c.Action != Remove && c.Action != Create && c.Action != Modify {
+			return fmt.Errorf("action %s is not a state change", c.Action)
+		}
+		switch {
+		case (c.Action == Create) != (st.Watcher == nil):
+			return &ChangedError{Kind: c.Kind, Name: c.Name}
+		case c.Action != Create:
+			if err := unchanged(c, st.Watcher); err != nil {
+				return err
+			}
+		}
+		if c.Action == Remove {
+			st.Watcher = nil
+			return nil
+		}
+		var w statefile.Watcher
+		if err := json.Unmarshal(c.After, &w); err != nil {
+			return err
+		}
+		st.Watcher = &w
+		return nil
 	}
 	return fmt.Errorf("unknown kind %q", c.Kind)
 }
@@ -243,6 +268,10 @@ func (p *Plan) AppliedTo(st *statefile.State) bool {
 			cur = lookup(st.Instances, c.Name)
 		case KindNetwork:
 			cur = lookup(st.Networks, c.Name)
+		case KindWatcher:
+			if st.Watcher != nil {
+				cur = st.Watcher
+			}
 		}
 		if c.Action == Remove {
 			if cur != nil {

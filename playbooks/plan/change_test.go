@@ -55,3 +55,38 @@ func TestApplyChangesOnTopOfOthers(t *testing.T) {
 		t.Fatalf("saved plan: %v", err)
 	}
 }
+
+func TestApplyWatcherChanges(t *testing.T) {
+	st := statefile.New("l")
+	w := &statefile.Watcher{BootIDs: map[string]string{"node1": "b1"}}
+	p := New(ClusterOp("WATCHER_RECORD"), "l", 0)
+	if err := p.Set(KindWatcher, "watcher", nil, w); err != nil {
+		t.Fatal(err)
+	}
+	next := st.Clone()
+	if err := p.ApplyChanges(next, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if next.Watcher == nil || next.Watcher.BootIDs["node1"] != "b1" || !p.AppliedTo(next) {
+		t.Fatalf("created: %+v", next.Watcher)
+	}
+	// Created twice: refused.
+	var ce *ChangedError
+	if err := p.ApplyChanges(next.Clone(), time.Now()); !errors.As(err, &ce) {
+		t.Fatalf("create over an existing section: %v", err)
+	}
+	w2 := w.Clone()
+	w2.BootIDs["node1"] = "b2"
+	p2 := New(ClusterOp("WATCHER_RECORD"), "l", 1)
+	if err := p2.Set(KindWatcher, "watcher", next.Watcher, w2); err != nil {
+		t.Fatal(err)
+	}
+	moved := next.Clone()
+	moved.Watcher.BootIDs["node1"] = "other"
+	if err := p2.ApplyChanges(moved, time.Now()); !errors.As(err, &ce) {
+		t.Fatalf("modify a section changed meanwhile: %v", err)
+	}
+	if err := p2.ApplyChanges(next, time.Now()); err != nil || next.Watcher.BootIDs["node1"] != "b2" {
+		t.Fatalf("modify: %v %+v", err, next.Watcher)
+	}
+}

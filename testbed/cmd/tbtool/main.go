@@ -74,6 +74,10 @@ func wrapped(tool string, args []string) int {
 		return lvdev.Main(context.Background(), tool, args, os.Stdin, os.Stdout, os.Stderr)
 	case tool == "drbdsetup" || tool == "drbdmeta" || tool == "rbd" || tool == "xl":
 		return standinMain(tool, args, os.Stdin, os.Stdout, os.Stderr)
+	case tool == "testbed-oob":
+		return testbed.OOBMain(args, os.Stdout, os.Stderr)
+	case tool == "reboot":
+		return testbed.RebootMain(args, os.Stderr)
 	}
 	return execReal(tool, args)
 }
