@@ -25,8 +25,30 @@ type File struct {
 	Path      string      `toml:"-"`
 	Cluster   *Cluster    `toml:"cluster"`
 	Nodes     []*Node     `toml:"node"`
+	Groups    []*Group    `toml:"group"`
 	Networks  []*Network  `toml:"network"`
 	Instances []*Instance `toml:"instance"`
+}
+
+// Group declares a node group (gnt-group): its allocation policy, tags
+// and, when given, exactly its nodes. Keys left out are left alone; groups
+// not declared are kept.
+type Group struct {
+	Name        string   `toml:"name"`
+	AllocPolicy string   `toml:"alloc_policy"` // preferred, last_resort, unallocable
+	Nodes       []string `toml:"nodes"`
+	Tags        []string `toml:"tags"`
+
+	Line     int `toml:"-"`
+	keyLines map[string]int
+}
+
+// KeyLine is the line of one of the group's keys, or of its header.
+func (g *Group) KeyLine(key string) int {
+	if l, ok := g.keyLines[key]; ok {
+		return l
+	}
+	return g.Line
 }
 
 // Network declares an IP network (gnt-network). Its keys left out are left
@@ -259,6 +281,30 @@ func Parse(path string, data []byte) (*File, error) {
 		seen["node "+n.Name] = n.Line
 		if !slices.Contains([]string{"", "master_candidate", "regular", "drained", "offline"}, n.Role) {
 			bad(lineOf(s, "role"), "node %s: unknown role %q (master_candidate, regular, drained, offline)", n.Name, n.Role)
+		}
+	}
+	for i, g := range f.Groups {
+		s := nth(secs, "group", i)
+		g.Line, g.keyLines = s.line, s.keys
+		switch {
+		case g.Name == "":
+			bad(g.Line, "group without a name")
+			continue
+		case !validNetworkName(g.Name):
+			bad(g.KeyLine("name"), "group name %q: use 1 to 64 letters, digits and . _ + - (not starting with -)", g.Name)
+		}
+		if l, dup := seen["group "+g.Name]; dup {
+			bad(g.KeyLine("name"), "group %s declared twice (first at line %d)", g.Name, l)
+		}
+		seen["group "+g.Name] = g.Line
+		if !slices.Contains([]string{"", "preferred", "last_resort", "unallocable"}, g.AllocPolicy) {
+			bad(g.KeyLine("alloc_policy"), "group %s: alloc_policy %q (preferred, last_resort or unallocable)", g.Name, g.AllocPolicy)
+		}
+		for _, n := range g.Nodes {
+			if l, dup := seen["group node "+n]; dup {
+				bad(g.KeyLine("nodes"), "node %s is in two groups (also at line %d)", n, l)
+			}
+			seen["group node "+n] = g.KeyLine("nodes")
 		}
 	}
 	for i, nw := range f.Networks {

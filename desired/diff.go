@@ -81,6 +81,7 @@ func (r *Result) Empty() bool { return len(r.Ops) == 0 }
 // started.
 const (
 	phRemove = iota
+	phGroup
 	phNode
 	phCluster
 	phNetwork
@@ -215,6 +216,9 @@ func (d *differ) run() {
 	}
 	if d.f.Cluster != nil {
 		d.cluster(d.f.Cluster)
+	}
+	for _, g := range d.f.Groups {
+		d.group(g)
 	}
 	for _, nw := range d.f.Networks {
 		d.network(nw)
@@ -1019,6 +1023,66 @@ func noneToEmpty(s string) string {
 func noneIfEmpty(s string) string {
 	if s == "" {
 		return "none"
+	}
+	return s
+}
+
+// group makes a declared group exist with its policy and tags, then puts
+// its declared nodes in it (one assign-nodes; split mirrors are refused,
+// as the command refuses them without --force).
+func (d *differ) group(g *Group) {
+	st := d.sim.State
+	name := g.Name
+	cur := st.NodeGroups[name]
+	if cur == nil {
+		args := playbooks.GroupArgs{Name: name, AllocPolicy: g.AllocPolicy}
+		op := &Op{Desc: "group add " + name, Object: "group " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.GroupAdd(env, args)
+		}}
+		if !d.add(phGroup, g.Line, op) {
+			return
+		}
+		c := d.change("+", "group", name)
+		c.Details = append(c.Details, "alloc_policy "+noneIfEmpty(pickStr(g.AllocPolicy, "preferred")))
+	} else if g.AllocPolicy != "" && g.AllocPolicy != cur.AllocPolicy {
+		args := playbooks.GroupArgs{Name: name, AllocPolicy: g.AllocPolicy}
+		op := &Op{Desc: "group modify " + name, Object: "group " + name, Plan: func(env playbooks.Env) (*plan.Plan, error) {
+			return playbooks.GroupModify(env, args)
+		}}
+		if d.add(phGroup, g.KeyLine("alloc_policy"), op) {
+			c := d.change("~", "group", name)
+			c.Details = append(c.Details, fmt.Sprintf("alloc_policy: %s -> %s", cur.AllocPolicy, g.AllocPolicy))
+		}
+	}
+	if g.Tags != nil {
+		d.tags(phGroup, g.KeyLine("tags"), plan.KindNodeGroup, name, d.sim.State.NodeGroups[name].Tags, g.Tags)
+	}
+	var move []string
+	for _, n := range g.Nodes {
+		node, ok := d.sim.State.Nodes[n]
+		if !ok {
+			d.bad(g.KeyLine("nodes"), "group %s: node %s is not in the cluster", name, n)
+			return
+		}
+		if node.Group != name {
+			move = append(move, n)
+		}
+	}
+	if len(move) == 0 {
+		return
+	}
+	args := playbooks.AssignArgs{Group: name, Nodes: move}
+	op := &Op{Desc: "group assign-nodes " + name + " " + strings.Join(move, " "), Object: "group " + name,
+		Plan: func(env playbooks.Env) (*plan.Plan, error) { return playbooks.GroupAssignNodes(env, args) }}
+	if d.add(phGroup, g.KeyLine("nodes"), op) {
+		c := d.change("~", "group", name)
+		c.Details = append(c.Details, "nodes: +"+strings.Join(move, " +"))
+	}
+}
+
+func pickStr(s, def string) string {
+	if s == "" {
+		return def
 	}
 	return s
 }

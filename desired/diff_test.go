@@ -386,3 +386,28 @@ vlan = "7"
 		t.Errorf("parse: %v", err)
 	}
 }
+
+func TestGroupsConverge(t *testing.T) {
+	env := cluster(t)
+	f, err := Parse("desired.toml", []byte(`[[group]]
+name = "rack2"
+alloc_policy = "last_resort"
+nodes = ["node2"]
+tags = ["site:b"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	realize(t, env, f)
+	g := env.State.NodeGroups["rack2"]
+	if g == nil || g.AllocPolicy != "last_resort" || strings.Join(g.Tags, ",") != "site:b" || env.State.Nodes["node2"].Group != "rack2" {
+		t.Fatalf("after apply: group %+v, node2 in %q", g, env.State.Nodes["node2"].Group)
+	}
+	r, err := Diff(env, f, Options{})
+	if err != nil || !r.Empty() {
+		t.Errorf("a plan right after apply: %v, %d ops", err, len(r.Ops))
+	}
+	if _, err := Parse("d.toml", []byte("[[group]]\nname = \"a\"\nnodes = [\"n\"]\n[[group]]\nname = \"b\"\nnodes = [\"n\"]\n")); err == nil || !strings.Contains(err.Error(), "node n is in two groups") {
+		t.Errorf("a node in two groups: %v", err)
+	}
+}
