@@ -45,8 +45,12 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 	defer unlock()
 	if o.Reuse {
 		if b, err := attach(ctx, l, true); err == nil && b.s.ID == o.ID && len(b.s.Nodes) >= o.Nodes && b.s.VG == o.VG {
-			// Keep a reused bed's tools as current as the code under test.
+			// Keep a reused bed's tools and inventory as current as the
+			// code under test.
 			if err := installTool(ctx, l); err != nil {
+				return nil, err
+			}
+			if err := atomicWrite(l.inventory(), []byte(renderInventory(b.s, 0, "state")), 0o644); err != nil {
 				return nil, err
 			}
 			return b, nil

@@ -480,7 +480,7 @@ func (c *ClusterModifyCmd) Run(ctx context.Context, g *Globals) error {
 	args := playbooks.ModifyArgs{CandidatePoolSize: c.CandidatePoolSize, VolumeGroup: c.VGName, MACPrefix: c.MACPrefix, MasterNetdev: c.MasterNetdev,
 		EnabledHypervisors: splitList(c.EnabledHypervisors), EnabledDiskTemplates: splitList(c.EnabledDiskTemplates)}
 	var err error
-	if args.BEParams, err = parseKV(c.BackendParameters); err != nil {
+	if args.BEParams, err = parseBE(c.BackendParameters); err != nil {
 		return err
 	}
 	if args.NICParams, err = parseKV(c.NICParameters); err != nil {

@@ -115,7 +115,7 @@ func (c *InstanceAddCmd) args() (playbooks.InstanceAddArgs, error) {
 	if a.Disks, err = parseDiskSpecs(c.Size, c.Disks); err != nil {
 		return a, err
 	}
-	if a.BEParams, err = parseKV(c.Backend); err != nil {
+	if a.BEParams, err = parseBE(c.Backend); err != nil {
 		return a, err
 	}
 	if a.OSParams, err = parseKV(c.OSParams); err != nil {
@@ -476,7 +476,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck}
 	var err error
-	if args.BEParams, err = parseKV(c.Backend); err != nil {
+	if args.BEParams, err = parseBE(c.Backend); err != nil {
 		return err
 	}
 	if args.HVParams, err = parseKV(c.Hypervisor); err != nil {

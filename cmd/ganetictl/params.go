@@ -29,6 +29,27 @@ func parseKV(s string) (statefile.Params, error) {
 	return out, nil
 }
 
+// parseBE parses -B: memory sizes take units as Ganeti's ParseUnit reads
+// them (maxmem=1G is 1024 MiB); "default" (modify: reset) stays a string.
+func parseBE(s string) (statefile.Params, error) {
+	out, err := parseKV(s)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"maxmem", "minmem", "memory"} {
+		v, ok := out[k].(string)
+		if !ok || v == "default" {
+			continue
+		}
+		n, err := inventory.ParseSize(v)
+		if err != nil {
+			return nil, invalid("-B %s: %v", k, err)
+		}
+		out[k] = n
+	}
+	return out, nil
+}
+
 func typed(v string) any {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		return n
