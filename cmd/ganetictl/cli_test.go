@@ -82,3 +82,33 @@ func TestTagsFrom(t *testing.T) {
 		t.Errorf("node add-tags --from: %+v %v", cli.Node.AddTags, err)
 	}
 }
+
+func TestSelectFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		mode string
+		err  string
+	}{
+		{args: []string{"web1"}, mode: ""},
+		{args: []string{"--instance", "web1", "web2"}, mode: ""},
+		{args: []string{"--all"}, mode: "all"},
+		{args: []string{"--primary", "node1"}, mode: "primary"},
+		{args: []string{"--all", "--instance", "web1"}, err: "at most one of"},
+		{args: []string{"--node", "--tags", "x"}, err: "at most one of"},
+	} {
+		cli, err := parse(t, append([]string{"instance", "startup"}, tc.args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		mode, err := cli.Instance.Startup.selectFlags.mode()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: err %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || mode != tc.mode {
+			t.Errorf("%v: mode %q err %v, want %q", tc.args, mode, err, tc.mode)
+		}
+	}
+}

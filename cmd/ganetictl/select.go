@@ -14,10 +14,11 @@ import (
 )
 
 // selectFlags are Ganeti's ways to name several instances at once, for
-// startup, shutdown, reboot, reinstall, migrate and failover: by default
-// the arguments are instance names.
+// startup, shutdown, reboot and reinstall (Ganeti's migrate and failover
+// take one instance): by default the arguments are instance names.
 type selectFlags struct {
 	All           bool `name:"all" help:"Every instance (no arguments)."`
+	Instance      bool `name:"instance" help:"The arguments are instances (the default)."`
 	Node          bool `name:"node" help:"The arguments are nodes: their primary and secondary instances."`
 	Primary       bool `name:"primary" help:"The arguments are nodes: their primary instances."`
 	Secondary     bool `name:"secondary" help:"The arguments are nodes: their secondary instances."`
@@ -33,14 +34,14 @@ func (f selectFlags) mode() (string, error) {
 	for _, m := range []struct {
 		on   bool
 		name string
-	}{{f.All, playbooks.SelectAll}, {f.Node, playbooks.SelectNode}, {f.Primary, playbooks.SelectPrimary}, {f.Secondary, playbooks.SelectSecondary},
+	}{{f.All, playbooks.SelectAll}, {f.Instance, playbooks.SelectNames}, {f.Node, playbooks.SelectNode}, {f.Primary, playbooks.SelectPrimary}, {f.Secondary, playbooks.SelectSecondary},
 		{f.Tags, playbooks.SelectTags}, {f.NodeTags, playbooks.SelectNodeTags}, {f.PriNodeTags, playbooks.SelectPriNodeTags}, {f.SecNodeTags, playbooks.SelectSecNodeTags}} {
 		if m.on {
 			mode, n = m.name, n+1
 		}
 	}
 	if n > 1 {
-		return "", invalid("give at most one of --all, --node, --primary, --secondary, --tags, --node-tags, --pri-node-tags, --sec-node-tags")
+		return "", invalid("give at most one of --all, --instance, --node, --primary, --secondary, --tags, --node-tags, --pri-node-tags, --sec-node-tags")
 	}
 	return mode, nil
 }
