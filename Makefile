@@ -59,10 +59,10 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 # e2e runs the tests behind the bed tag, as root: the TestBed* tests of
-# playbooks/..., then the testbed and e2e packages. They share one bed, so
+# playbooks/... and testbed/standin, then the testbed and e2e packages. They share one bed, so
 # one package at a time.
 e2e: build
-	$(GO) test -tags bed -count=1 -timeout 20m -p 1 -run '^TestBed' ./playbooks/...
+	$(GO) test -tags bed -count=1 -timeout 20m -p 1 -run '^TestBed' ./playbooks/... ./testbed/standin/
 	$(GO) test -tags bed -count=1 -timeout 30m -p 1 ./testbed/ ./e2e/
 
 test: deps vet depcheck unit e2e

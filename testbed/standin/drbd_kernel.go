@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The node's DRBD "kernel" is a daemon (one per node, started by the first
@@ -205,6 +207,16 @@ func (k *kernel) tickMinor(st *drbdState, m *drbdMinor, now time.Time, elapsed t
 	if res != nil && res.Net != nil {
 		peer = r.findPeer(res, now)
 	}
+	if m.Handshake != "" && (peer == nil || peer.Epoch != m.Handshake) {
+		// The peer went away, possibly so briefly (a quick reboot) that
+		// this is the first tick to notice.
+		if err := loseContact(m, now); err != nil {
+			return err
+		}
+	}
+	if peer != nil && m.Handshake == "" {
+		m.Handshake = peer.Epoch
+	}
 	if peer == nil || m.Disk == nil {
 		if w != nil && w.kind == "sync" {
 			w.cancel()
@@ -290,11 +302,24 @@ func (k *kernel) tickMinor(st *drbdState, m *drbdMinor, now time.Time, elapsed t
 		m.Stats.NS += w.written.Load() / 1024
 		w = nil
 	}
-	if w == nil && m.Role == rolePrimary && peer.Role == roleSecondary &&
+	if w == nil && m.Role == rolePrimary && peer.Role == roleSecondary && peer.PeerEpoch == res.Net.Epoch &&
 		m.Meta.Disk == dsUpToDate && peer.Disk == dsUpToDate && now.Sub(k.lastFlush[m.Minor]) >= flushInterval {
 		k.startWorker(m, peer, "flush", min(peer.Size, mustSize(m.Disk.Data)))
 	}
 	return nil
+}
+
+// loseContact ends m's connection. A Primary with good data starts a new
+// data generation, as DRBD makes a new current UUID when a Primary loses
+// its peer: the generation the peer has is then older, so it is resynced
+// when it comes back, whatever was written meanwhile.
+func loseContact(m *drbdMinor, now time.Time) error {
+	m.Handshake = ""
+	if m.Role != rolePrimary || m.Disk == nil || m.Meta.Disk != dsUpToDate {
+		return nil
+	}
+	m.Meta.UUID, m.Meta.UUIDTime = newGeneration(now)
+	return writeMeta(m.Disk.Meta, m.Meta)
 }
 
 // decideSource says whether this node must resync its data to the peer:
@@ -439,7 +464,16 @@ func (r *Root) openPeerDev(minor int, peer *endpoint) (*os.File, error) {
 			return nil, fmt.Errorf("alias peer device: %w", err)
 		}
 	}
-	return os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil || peer.Dev.Loop == nil {
+		return f, err
+	}
+	// An open loop device cannot be rebound, so one check suffices.
+	if b, err := boundLoop(f); err != nil || b == nil || *b != *peer.Dev.Loop {
+		f.Close()
+		return nil, fmt.Errorf("peer %s: device %d:%d is no longer its disk", peer.Node, unix.Major(peer.Dev.Rdev), unix.Minor(peer.Dev.Rdev))
+	}
+	return f, nil
 }
 
 // replicate brings the Secondary up to date with the Primary's writes before

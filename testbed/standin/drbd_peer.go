@@ -32,6 +32,7 @@ type endpoint struct {
 	Protocol  string      `json:"protocol"`
 	TwoPri    bool        `json:"two_primaries"`
 	Epoch     string      `json:"epoch"`
+	PeerEpoch string      `json:"peer_epoch,omitempty"` // the handshake this side has done
 	Role      string      `json:"role"`
 	Disk      string      `json:"disk"`
 	UUID      string      `json:"uuid"`
@@ -64,7 +65,7 @@ func (r *Root) buildEndpoint(res *drbdResource, m *drbdMinor, now time.Time) *en
 		LocalIP: n.LocalIP, LocalPort: n.LocalPt, PeerIP: n.PeerIP, PeerPort: n.PeerPt,
 		AuthHash: authHash(n), Protocol: n.Protocol, TwoPri: n.TwoPri, Epoch: n.Epoch,
 		Role: m.Role, Disk: dsDiskless, Paused: m.UserPaused, Sync: m.Sync,
-		Heartbeat: now.UnixNano(),
+		PeerEpoch: m.Handshake, Heartbeat: now.UnixNano(),
 	}
 	if m.Disk != nil {
 		ep.Disk = m.Meta.Disk
@@ -169,6 +170,12 @@ func (r *Root) viewMinor(st *drbdState, m *drbdMinor, now time.Time) minorView {
 	peer := r.findPeer(res, now)
 	if peer == nil {
 		v.CS = "WFConnection"
+		return v
+	}
+	if m.Handshake != peer.Epoch || peer.PeerEpoch != res.Net.Epoch {
+		// The daemons have not exchanged data generations yet: until
+		// they have, neither side knows whether a resync is due.
+		v.CS = "WFReportParams"
 		return v
 	}
 	v.CS = "Connected"

@@ -67,6 +67,9 @@ type drbdMinor struct {
 	Stats      drbdStats  `json:"stats"`
 	// Sync is set while this node is the SyncSource of a resync.
 	Sync *syncState `json:"sync,omitempty"`
+	// Handshake is the epoch of the peer connection this side has
+	// exchanged data generations with; empty while not connected.
+	Handshake string `json:"handshake,omitempty"`
 	// ResizedMiB records "drbdsetup resize --size".
 	ResizedMiB int64 `json:"resized_mib,omitempty"`
 }

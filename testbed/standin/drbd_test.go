@@ -208,6 +208,33 @@ func TestDRBDPeerPowerOffAndFailback(t *testing.T) {
 	}
 }
 
+// A Secondary that loses power and is back before the Primary's daemon
+// noticed (its old registration still beating) is resynced, including what
+// the Primary wrote meanwhile: the Primary's new generation on losing the
+// old connection decides it, not the replication flush, which this test
+// turns off. The first Connected UpToDate/UpToDate already has the data.
+func TestDRBDQuickSecondaryRebootResyncs(t *testing.T) {
+	defer func(d time.Duration) { flushInterval = d }(flushInterval)
+	flushInterval = time.Hour
+	p := newDRBDPair(t)
+	a, b := p.a, p.b
+	assemble(a, p.dataA, p.metaA, "127.0.0.1", "127.0.0.2")
+	assemble(b, p.dataB, p.metaB, "127.0.0.2", "127.0.0.1")
+	a.must("drbdsetup", "primary", "0", "--force")
+	b.waitStatus("cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate", 5*time.Second)
+	b.must("drbdsetup", "wait-sync", "0")
+
+	b.powerOff()
+	writeAt(t, p.dataA, 3<<20, "written while the secondary is down")
+	b2 := newTestNode(t, "node2", p.shared)
+	attachOnly(b2, p.dataB, p.metaB)
+	connect(b2, "127.0.0.2", "127.0.0.1")
+	b2.waitStatus("cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate", 5*time.Second)
+	if !bytes.Equal(readFile(t, p.dataA), readFile(t, p.dataB)) {
+		t.Fatal("connected and UpToDate, but the secondary lacks what was written while it was down")
+	}
+}
+
 func TestDRBDErrors(t *testing.T) {
 	shared := t.TempDir()
 	n := newTestNode(t, "node1", shared)

@@ -502,6 +502,11 @@ func cmdDisconnect(r *Root, c *drbdCall) error {
 		res.Net = nil
 		for _, m := range st.minorsOf(res.Name) {
 			m.Sync = nil
+			if m.Handshake != "" {
+				if err := loseContact(m, r.clock()); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -119,6 +119,30 @@ type devIdentity struct {
 	Path  string `json:"path"`
 	Block bool   `json:"block"`
 	Rdev  uint64 `json:"rdev"`
+	// Loop is what a loop device maps. Loop numbers are reused once
+	// detached (a node powered off detaches its LVs), so a peer checks
+	// it before writing: the number alone may be another node's LV by now.
+	Loop *loopBinding `json:"loop,omitempty"`
+}
+
+// loopBinding is a loop device's backing file (device and inode) and offset.
+type loopBinding struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Offset uint64 `json:"offset"`
+}
+
+// boundLoop reports what the loop device open as f maps; nil, nil for a
+// block device that is no loop device.
+func boundLoop(f *os.File) (*loopBinding, error) {
+	info, err := unix.IoctlLoopGetStatus64(int(f.Fd()))
+	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: loop status: %w", f.Name(), err)
+	}
+	return &loopBinding{Dev: info.Device, Ino: info.Inode, Offset: info.Offset}, nil
 }
 
 func identify(path string) (devIdentity, error) {
@@ -132,7 +156,16 @@ func identify(path string) (devIdentity, error) {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFBLK:
-		return devIdentity{Path: abs, Block: true, Rdev: uint64(st.Rdev)}, nil
+		id := devIdentity{Path: abs, Block: true, Rdev: uint64(st.Rdev)}
+		f, err := os.Open(abs)
+		if err != nil {
+			return devIdentity{}, err
+		}
+		defer f.Close()
+		if id.Loop, err = boundLoop(f); err != nil {
+			return devIdentity{}, err
+		}
+		return id, nil
 	case unix.S_IFREG:
 		real, err := filepath.EvalSymlinks(abs)
 		if err != nil {
