@@ -76,7 +76,7 @@ type BackupImportCmd struct {
 	Template    string   `short:"t" name:"disk-template" help:"Disk template (default: the export's)."`
 	OS          string   `short:"o" name:"os-type" help:"OS (default: the export's)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (default: the export's)."`
-	Disks       []string `name:"disk" help:"N:size=S[,vg=V] (default: the export's sizes)."`
+	Disks       []string `name:"disk" sep:"none" help:"N:size=S[,vg=V] (default: the export's sizes)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"Backend parameters (default: the export's memory and vcpus)."`
 	NICs        []string `name:"net" help:"N:ip=,mac=,link=,mode= (repeatable); default one NIC."`
 	NoNICs      bool     `name:"no-nics"`

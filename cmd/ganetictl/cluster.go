@@ -57,7 +57,7 @@ type ClusterInitCmd struct {
 	CandidatePoolSize    int      `name:"candidate-pool-size" short:"C"`
 	BackendParameters    string   `short:"B" name:"backend-parameters" help:"Default instance parameters k=v,..."`
 	NICParameters        string   `short:"N" name:"nic-parameters" help:"Default NIC parameters k=v,..."`
-	HypervisorParameters []string `short:"H" name:"hypervisor-parameters" help:"HV:k=v,... (repeatable)."`
+	HypervisorParameters []string `short:"H" name:"hypervisor-parameters" sep:"none" help:"HV:k=v,... (repeatable)."`
 }
 
 func (c *ClusterInitCmd) Run(ctx context.Context, g *Globals) error {
@@ -454,7 +454,7 @@ func (c *ClusterRenameCmd) Run(ctx context.Context, g *Globals) error {
 type ClusterModifyCmd struct {
 	BackendParameters    string   `short:"B" name:"backend-parameters"`
 	NICParameters        string   `short:"N" name:"nic-parameters"`
-	HypervisorParameters []string `short:"H" name:"hypervisor-parameters"`
+	HypervisorParameters []string `short:"H" name:"hypervisor-parameters" sep:"none"`
 	CandidatePoolSize    int      `name:"candidate-pool-size" short:"C"`
 	VGName               *string  `name:"vg-name"`
 	EnabledHypervisors   string   `name:"enabled-hypervisors"`

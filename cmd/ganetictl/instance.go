@@ -47,7 +47,7 @@ type InstanceAddCmd struct {
 	OS          string   `short:"o" name:"os-type" help:"OS[+variant] (see os list)."`
 	Template    string   `short:"t" name:"disk-template" help:"diskless, file, sharedfile, plain, drbd, rbd (default: the cluster's first enabled)."`
 	Size        string   `short:"s" name:"os-size" help:"Size of the single disk (e.g. 10G)."`
-	Disks       []string `name:"disk" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
+	Disks       []string `name:"disk" sep:"none" help:"N:size=S[,vg=V][,mode=rw|ro] or N:adopt=LV (repeatable)."`
 	Backend     string   `short:"B" name:"backend-parameters" help:"maxmem=,minmem=,memory=,vcpus=,auto_balance=..."`
 	Hypervisor  string   `short:"H" name:"hypervisor-parameters" help:"HV[:k=v,...]"`
 	OSParams    string   `name:"os-parameters" short:"O"`
@@ -417,7 +417,7 @@ type InstanceModifyCmd struct {
 	Backend       string   `short:"B" name:"backend-parameters"`
 	Hypervisor    string   `short:"H" name:"hypervisor-parameters"`
 	RuntimeMemory string   `short:"m" name:"runtime-memory"`
-	Disks         []string `name:"disk" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
+	Disks         []string `name:"disk" sep:"none" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
 	NICs          []string `name:"net" help:"add[:ip=,mac=,link=,mode=] | N:remove | N:link=... (repeatable)"`
 	OSType        string   `short:"o" name:"os-type"`
 	Offline       bool     `name:"offline"`
