@@ -299,8 +299,8 @@ func instanceInfo(r instRow, static bool) view.Info {
 	}
 	var disks []view.Info
 	for i, d := range r.Disks {
-		disks = append(disks, view.Info{}.Add(fmt.Sprintf("disk/%d", i), d.DevType).
-			Add("access mode", d.Mode).Add("logical_id", fmt.Sprint(d.LogicalID...)).
+		disks = append(disks, diskDetails(view.Info{}.Add(fmt.Sprintf("disk/%d", i), d.DevType).
+			Add("access mode", d.Mode), d).
 			Add("on primary", fmt.Sprintf("/run/ganeti/instance-disks/%s:%d", r.Name, i)).
 			Add("size", view.FormatMiB(d.Size)).Add("UUID", d.UUID).Add("name", nilIfEmpty(d.Name)))
 	}
@@ -325,6 +325,26 @@ func instanceInfo(r instRow, static bool) view.Info {
 		Add("Disk template", r.DiskTemplate).
 		Add("Disks", disks)
 	return info
+}
+
+// diskDetails adds a disk's logical id as Ganeti's instance info shows
+// it: a drbd disk's two nodes with their minors and its port (never its
+// shared secret), a plain disk's VG/LV, other templates' fields in order.
+func diskDetails(info view.Info, d *statefile.Disk) view.Info {
+	if id, ok := d.DRBD(); ok {
+		return info.Add("nodeA", fmt.Sprintf("%s, minor=%d", id.NodeA, id.MinorA)).
+			Add("nodeB", fmt.Sprintf("%s, minor=%d", id.NodeB, id.MinorB)).
+			Add("port", id.Port)
+	}
+	parts := make([]string, 0, len(d.LogicalID))
+	for _, p := range d.LogicalID {
+		parts = append(parts, fmt.Sprint(p))
+	}
+	sep := " "
+	if d.DevType == statefile.DevPlain {
+		sep = "/"
+	}
+	return info.Add("logical_id", strings.Join(parts, sep))
 }
 
 func nilIfEmpty(s string) any {
