@@ -1,6 +1,7 @@
 package playbooks_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,66 @@ func TestAdoptionSkipsOSInstall(t *testing.T) {
 	}
 	if !strings.Contains(d, "adopt LV xenvg/legacy-root") || !strings.Contains(d, "start instance legacy1") {
 		t.Errorf("adoption plan:\n%s", d)
+	}
+}
+
+// TestSecondaryIPRules: node modify -s and node add -s follow Ganeti (the
+// guide's "Replication network changes"): the node must hold the address,
+// its instances must be down (stopped ones are fine, --force or not), and
+// a multi-homed cluster goes single-homed only through its master with
+// --force.
+func TestSecondaryIPRules(t *testing.T) {
+	w := newWorld(t, 3)
+	for i, n := range []string{"node1", "node2", "node3"} {
+		w.facts[n].Addrs = []string{"127.0.0.1", fmt.Sprintf("198.18.0.%d", i+1), fmt.Sprintf("198.19.0.%d", i+1), fmt.Sprintf("198.19.0.%d", 101+i)}
+	}
+	modify := func(node, ip string, force bool) error {
+		_, _, err := pb.NodeModify(w.env(), pb.NodeModifyArgs{Name: node, SecondaryIP: ip, Force: force})
+		return err
+	}
+	for _, tc := range []struct {
+		node, ip string
+		force    bool
+		err      string
+	}{
+		{"node3", "198.19.0.99", false, "does not have the secondary ip 198.19.0.99"},
+		{"node3", "198.19.0.99", true, "does not have the secondary ip"},
+		{"node3", "198.19.0.103", false, ""},
+		{"node3", "198.18.0.3", false, "same as the primary IP on a multi-homed cluster"},
+		{"node3", "198.18.0.3", true, "same as the primary IP on a multi-homed cluster"},
+		{"node1", "198.18.0.1", true, ""}, // the master, forced: the way to single-homed
+	} {
+		if err := modify(tc.node, tc.ip, tc.force); tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("modify -s %s %s (force %v): %v, want %q", tc.ip, tc.node, tc.force, err, tc.err)
+		}
+	}
+	// An instance using the node: refused while it is up, even with
+	// --force; fine once it is stopped.
+	w.add(drbdInst("db1", "node1", "node3", 1024))
+	for _, force := range []bool{false, true} {
+		if err := modify("node3", "198.19.0.103", force); err == nil || !strings.Contains(err.Error(), "up or have active disks (db1)") {
+			t.Errorf("modify -s with db1 up (force %v): %v", force, err)
+		}
+	}
+	w.inst("db1").AdminState, w.inst("db1").DisksActive = "down", false
+	if err := modify("node3", "198.19.0.103", false); err != nil {
+		t.Errorf("modify -s with db1 down: %v", err)
+	}
+	// The node cannot be asked: refused.
+	w.down("node3", "connection refused")
+	if err := modify("node3", "198.19.0.103", false); err == nil || !strings.Contains(err.Error(), "not reachable") {
+		t.Errorf("modify -s of an unreachable node: %v", err)
+	}
+	// node add -s with an address the new node lacks.
+	w4 := newWorld(t, 3)
+	f := pb.GoodFactsFor("node4")
+	f.Addrs = []string{"198.18.0.4", "198.19.0.4"}
+	w4.facts["node4"] = f
+	_, err := pb.NodeAdd(w4.env(), pb.NodeAddArgs{Name: "node4", PrimaryIP: "198.18.0.4", SecondaryIP: "198.19.0.44"})
+	if err == nil || !strings.Contains(err.Error(), "does not have the secondary ip 198.19.0.44") {
+		t.Errorf("node add -s with a foreign address: %v", err)
+	}
+	if _, err := pb.NodeAdd(w4.env(), pb.NodeAddArgs{Name: "node4", PrimaryIP: "198.18.0.4", SecondaryIP: "198.19.0.4"}); err != nil {
+		t.Errorf("node add -s: %v", err)
 	}
 }
