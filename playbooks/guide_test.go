@@ -145,3 +145,32 @@ func TestSecondaryIPRules(t *testing.T) {
 		t.Errorf("node add -s: %v", err)
 	}
 }
+
+// TestRuntimeMemoryBounds: modify -m takes a size between the instance's
+// minimum and maximum memory; below the minimum only with --force
+// (Ganeti's "must have memory between ... unless --force is given").
+func TestRuntimeMemoryBounds(t *testing.T) {
+	w := newWorld(t, 2) // instances: minmem 128, maxmem 256
+	w.add(plainInst("web1", "node1", 1024))
+	w.runs("web1")
+	for _, tc := range []struct {
+		mem   int64
+		force bool
+		err   string
+	}{
+		{192, false, ""},
+		{64, false, "must have memory between 128 and 256 MiB of memory unless --force is given"},
+		{64, true, ""},
+		{512, true, "above the instance's maximum memory"},
+	} {
+		p, err := pb.InstanceModify(w.env(), pb.ModifyInstanceArgs{Name: "web1", RuntimeMemory: tc.mem, Force: tc.force})
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("-m %d (force %v): %v", tc.mem, tc.force, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("-m %d (force %v): %v, want %q", tc.mem, tc.force, err, tc.err)
+		case err == nil && !strings.Contains(stepDescs(p), fmt.Sprintf("set memory of web1 to %d MiB", tc.mem)):
+			t.Errorf("-m %d: plan\n%s", tc.mem, stepDescs(p))
+		}
+	}
+}
