@@ -125,7 +125,7 @@ func Export(env Env, a ExportArgs) (*plan.Plan, error) {
 	dir := path.Join(ExportDir, inst.Name)
 	p := plan.New(plan.InstanceOp(OpBackupExport, a.Name), st.Lineage, st.Serial)
 	if running {
-		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
+		stop, err := hv.StopInstance(inst, st.Cluster.HVParams[inst.Hypervisor], a.ShutdownTimeout, false)
 		if err != nil {
 			return nil, prereq(ErrWrongInput, "%v", err)
 		}

@@ -51,6 +51,8 @@ echo @@bridges
 for b in "$@"; do
   if [ -d "/sys/class/net/$b/bridge" ]; then echo "ok $b"; else echo "missing $b"; fi
 done
+echo @@addrs
+ip -o addr show scope global 2>/dev/null | awk '{sub("/.*", "", $4); print $4}'
 echo @@drbd
 if [ -r "$drbd" ]; then if want drbd; then cat "$drbd"; else head -n 1 "$drbd"; fi; fi
 echo @@state
@@ -140,24 +142,27 @@ type NodeFacts struct {
 	Reachable bool   `json:"reachable"`
 	Err       string `json:"error,omitempty"`
 
-	Hostname   string            `json:"hostname"`
-	Time       time.Time         `json:"time"`
-	Uname      string            `json:"uname"`
-	MemTotal   int64             `json:"mem_total_mib"` // MiB
-	MemFree    int64             `json:"mem_free_mib"`  // MiB, free + buffers + cache
-	CPUs       int               `json:"cpus"`
-	Tools      map[string]string `json:"tools"`    // name -> path
-	Versions   map[string]string `json:"versions"` // lvm, qemu
-	VG         *VGFacts          `json:"vg,omitempty"`
-	VGError    string            `json:"vg_error,omitempty"`
-	Dirs       map[string]bool   `json:"dirs"`                     // path -> usable
-	Bridges    map[string]bool   `json:"bridges"`                  // name -> exists
-	DiskTotal  int64             `json:"disk_total_mib,omitempty"` // of the file storage dir
-	DiskFree   int64             `json:"disk_free_mib,omitempty"`
-	DRBD       string            `json:"drbd,omitempty"` // first line of the DRBD status
-	DRBDStatus []byte            `json:"-"`              // the whole DRBD status, with PartDRBD
-	StateSum   string            `json:"state_sha256,omitempty"`
-	Leftovers  []Leftover        `json:"leftovers,omitempty"` // with PartLeftovers
+	Hostname string            `json:"hostname"`
+	Time     time.Time         `json:"time"`
+	Uname    string            `json:"uname"`
+	MemTotal int64             `json:"mem_total_mib"` // MiB
+	MemFree  int64             `json:"mem_free_mib"`  // MiB, free + buffers + cache
+	CPUs     int               `json:"cpus"`
+	Tools    map[string]string `json:"tools"`    // name -> path
+	Versions map[string]string `json:"versions"` // lvm, qemu
+	VG       *VGFacts          `json:"vg,omitempty"`
+	VGError  string            `json:"vg_error,omitempty"`
+	Dirs     map[string]bool   `json:"dirs"`    // path -> usable
+	Bridges  map[string]bool   `json:"bridges"` // name -> exists
+	// Addrs are the node's global IP addresses (ip addr); nil when the node did
+	// not list them.
+	Addrs      []string   `json:"addrs,omitempty"`
+	DiskTotal  int64      `json:"disk_total_mib,omitempty"` // of the file storage dir
+	DiskFree   int64      `json:"disk_free_mib,omitempty"`
+	DRBD       string     `json:"drbd,omitempty"` // first line of the DRBD status
+	DRBDStatus []byte     `json:"-"`              // the whole DRBD status, with PartDRBD
+	StateSum   string     `json:"state_sha256,omitempty"`
+	Leftovers  []Leftover `json:"leftovers,omitempty"` // with PartLeftovers
 	// Helpers maps the helper paths present to their SHA-256 (PartHelpers).
 	Helpers      map[string]string `json:"helpers,omitempty"`
 	StateSerial  int64             `json:"state_serial,omitempty"`
@@ -287,6 +292,13 @@ func ParseFacts(name string, out []byte) (*NodeFacts, error) {
 	for _, l := range sections["bridges"] {
 		st, b, _ := strings.Cut(l, " ")
 		f.Bridges[b] = st == "ok"
+	}
+	if addrs, ok := sections["addrs"]; ok && len(addrs) > 0 {
+		for _, a := range addrs {
+			if a = strings.TrimSpace(a); a != "" {
+				f.Addrs = append(f.Addrs, a)
+			}
+		}
 	}
 	if fields := strings.Fields(first("df")); len(fields) >= 4 {
 		f.DiskTotal, _ = strconv.ParseInt(fields[1], 10, 64)

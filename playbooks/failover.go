@@ -73,7 +73,7 @@ func Failover(env Env, a FailoverArgs) (*plan.Plan, error) {
 	p := plan.New(plan.InstanceOp(OpInstanceFailover, a.Name), st.Lineage, st.Serial)
 	p.Notes = append(p.Notes, chose...)
 	if !primaryDown {
-		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
+		stop, err := hv.StopInstance(inst, st.Cluster.HVParams[inst.Hypervisor], a.ShutdownTimeout, false)
 		if err != nil {
 			return nil, prereq(ErrWrongInput, "%v", err)
 		}

@@ -329,8 +329,10 @@ func InstanceAdd(env Env, a InstanceAddArgs) (*plan.Plan, error) {
 		}
 		p.AddStages(storage.Stages("wait for the disks to sync", plan.Abort, seqs...)...)
 	}
-	// As in Ganeti, a diskless instance has nothing to install onto.
-	if !a.NoInstall && a.Template != "diskless" {
+	// As in Ganeti, a diskless instance has nothing to install onto, and
+	// adopted disks keep their data: the OS is not installed on them.
+	adopting := slices.ContainsFunc(a.Disks, func(d storage.Spec) bool { return d.Adopt != "" })
+	if !a.NoInstall && a.Template != "diskless" && !adopting {
 		p.Add("install the OS", plan.Abort, osStep(st, a.Primary, inst, def, variant, "create", links(inst), nil))
 	}
 	if a.NoStart {

@@ -37,6 +37,8 @@ type ModifyInstanceArgs struct {
 	IgnoreIPolicy bool  // --ignore-ipolicy
 	// NoConflictsCheck is --no-conflicts-check (see InstanceAddArgs).
 	NoConflictsCheck bool
+	// Force allows a runtime memory below the minimum memory (-f).
+	Force bool
 }
 
 // InstanceModifyOp is gnt-instance modify (but -t: InstanceConvertOp).
@@ -84,6 +86,9 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 		be := EffectiveBE(&st.Cluster, c.BEParams)
 		if a.RuntimeMemory > intParam(be, "maxmem") {
 			return nil, prereq(ErrWrongInput, "Runtime memory %d MiB is above the instance's maximum memory %d MiB", a.RuntimeMemory, intParam(be, "maxmem"))
+		}
+		if min := intParam(be, "minmem"); a.RuntimeMemory < min && !a.Force {
+			return nil, prereq(ErrWrongInput, "Instance %s must have memory between %d and %d MiB of memory unless --force is given", a.Name, min, intParam(be, "maxmem"))
 		}
 		if cur := f.Running[a.Name].MemMiB; a.RuntimeMemory > cur && a.RuntimeMemory-cur > f.MemFree {
 			return nil, prereq(ErrWrongState, "Not enough memory on node %s to grow the instance by %d MiB (free %d MiB)", inst.PrimaryNode, a.RuntimeMemory-cur, f.MemFree)

@@ -175,7 +175,7 @@ func InstanceRemove(env Env, name string, timeout time.Duration, ignoreFailures 
 			return nil, prereq(ErrWrongState, "Primary node %s of instance %s is offline; use --ignore-failures to remove the instance from the state anyway (its disks stay on the node)", inst.PrimaryNode, name)
 		}
 	} else {
-		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
+		stop, err := hv.StopInstance(inst, st.Cluster.HVParams[inst.Hypervisor], timeout, false)
 		if err != nil {
 			return nil, prereq(ErrWrongInput, "%v", err)
 		}
@@ -249,7 +249,7 @@ func InstanceShutdown(env Env, name string, timeout time.Duration, noRemember bo
 		return nil, prereq(ErrWrongState, "Primary node %s of instance %s is offline", inst.PrimaryNode, name)
 	}
 	p := plan.New(plan.InstanceOp(OpInstanceShutdown, name), st.Lineage, st.Serial)
-	stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
+	stop, err := hv.StopInstance(inst, st.Cluster.HVParams[inst.Hypervisor], timeout, false)
 	if err != nil {
 		return nil, prereq(ErrWrongInput, "%v", err)
 	}
@@ -296,7 +296,7 @@ func InstanceReboot(env Env, name, kind string, timeout time.Duration) (*plan.Pl
 		p.Add("reboot the instance", plan.Abort, steps...)
 	default:
 		if running {
-			stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, false)
+			stop, err := hv.StopInstance(inst, st.Cluster.HVParams[inst.Hypervisor], timeout, false)
 			if err != nil {
 				return nil, prereq(ErrWrongInput, "%v", err)
 			}

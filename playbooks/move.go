@@ -239,7 +239,7 @@ func Move(env Env, a MoveArgs) (*plan.Plan, error) {
 		p.Add("remove leftovers of an interrupted move from "+target, plan.Continue, clean...)
 	}
 	if on := runningOn(env, a.Name); len(on) > 0 {
-		stop, err := hv.Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, a.ShutdownTimeout, false)
+		stop, err := hv.StopInstance(inst, st.Cluster.HVParams[inst.Hypervisor], a.ShutdownTimeout, false)
 		if err != nil {
 			return nil, prereq(ErrWrongInput, "%v", err)
 		}

@@ -2,6 +2,8 @@ package playbooks
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/ganetictl/ganetictl/playbooks/plan"
@@ -36,6 +38,13 @@ var (
 	NodeModifyOp = define(&Opcode[NodeModifyArgs]{
 		ID: OpNodeSetParams, Command: "node modify",
 		Subject: func(a NodeModifyArgs) string { return a.Name },
+		// A new secondary address must be one of the node's own.
+		Needs: func(st *statefile.State, a NodeModifyArgs) Needs {
+			if a.SecondaryIP == "" {
+				return Needs{}
+			}
+			return Needs{Nodes: onlineOf(st, a.Name)}
+		},
 		Plan: func(env Env, a NodeModifyArgs) (*plan.Plan, error) {
 			p, _, err := NodeModify(env, a)
 			return p, err
@@ -109,6 +118,11 @@ func NodeAdd(env Env, a NodeAddArgs) (*plan.Plan, error) {
 	}
 	if err := nodePrereqs(a.Name, env.Facts[a.Name], st.Cluster.EnabledDiskTemplates, st.Cluster.EnabledHypervisors, st.Cluster.VolumeGroup); err != nil {
 		return nil, err
+	}
+	if a.SecondaryIP != a.PrimaryIP {
+		if err := checkHasAddress(env.Facts[a.Name], a.Name, a.SecondaryIP); err != nil {
+			return nil, err
+		}
 	}
 	op := OpNodeAdd
 	if a.Readd {
@@ -257,9 +271,8 @@ func NodeModify(env Env, a NodeModifyArgs) (*plan.Plan, []string, error) {
 		c.VMCapable = *a.VMCapable
 	}
 	if a.SecondaryIP != "" && a.SecondaryIP != n.SecondaryIP {
-		pri, sec := instancesOn(st, n.Name)
-		if len(pri)+len(sec) > 0 && !a.Force {
-			return nil, nil, prereq(ErrWrongState, "Cannot change the secondary ip of node %s while it has instances (%s); use --force after stopping them", n.Name, strings.Join(append(pri, sec...), ", "))
+		if err := checkSecondaryIPChange(env, n, a.SecondaryIP, a.Force); err != nil {
+			return nil, nil, err
 		}
 		for _, o := range st.Nodes {
 			if o.Name != n.Name && (o.SecondaryIP == a.SecondaryIP || o.PrimaryIP == a.SecondaryIP) {
@@ -353,4 +366,52 @@ func without(s []string, v string) []string {
 		}
 	}
 	return out
+}
+
+// checkSecondaryIPChange holds Ganeti's rules for node modify -s: no
+// instance of the node may be up or have its disks active; a single-homed
+// cluster becomes multi-homed (and back) only through its master, with
+// --force; and the node must hold the new address.
+func checkSecondaryIPChange(env Env, n *statefile.Node, ip string, force bool) error {
+	st := env.State
+	pri, sec := instancesOn(st, n.Name)
+	var active []string
+	for _, name := range append(pri, sec...) {
+		if i := st.Instances[name]; i != nil && (i.AdminState == "up" || i.DisksActive) {
+			active = append(active, name)
+		}
+	}
+	if len(active) > 0 {
+		sort.Strings(active)
+		return prereq(ErrWrongState, "Cannot change the secondary ip of node %s: instances using it are up or have active disks (%s); shut them down first", n.Name, strings.Join(active, ", "))
+	}
+	master := st.Nodes[st.Cluster.MasterNode]
+	isMaster := master != nil && master.Name == n.Name
+	if master != nil && !(force && isMaster) {
+		single := master.SecondaryIP == master.PrimaryIP
+		if single && ip != n.PrimaryIP {
+			return prereq(ErrWrongInput, "Changing the secondary ip on a single-homed cluster requires the --force option to be passed, and the target node to be the master")
+		}
+		if !single && ip == n.PrimaryIP {
+			return prereq(ErrWrongInput, "Cannot set the secondary IP to be the same as the primary IP on a multi-homed cluster, unless the --force option is passed, and the target node is the master")
+		}
+	}
+	if n.Offline {
+		return nil
+	}
+	f := env.Facts[n.Name]
+	if f == nil || !f.Reachable {
+		return prereq(ErrEnvironment, "Node %s is not reachable, so it cannot be checked for the secondary ip %s: %s", n.Name, ip, factsErr(f))
+	}
+	return checkHasAddress(f, n.Name, ip)
+}
+
+// checkHasAddress refuses a secondary address the node does not hold
+// (Ganeti's _CheckNodeHasSecondaryIP): DRBD would connect to nobody.
+// Facts without addresses (an old node tool) say nothing either way.
+func checkHasAddress(f *NodeFacts, node, ip string) error {
+	if f == nil || f.Addrs == nil || slices.Contains(f.Addrs, ip) {
+		return nil
+	}
+	return prereq(ErrEnvironment, "Node %s does not have the secondary ip %s (its addresses: %s); configure it there first", node, ip, strings.Join(f.Addrs, ", "))
 }

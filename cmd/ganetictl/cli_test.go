@@ -112,3 +112,37 @@ func TestSelectFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestCommaValues: the values of --disk and -H keep their commas, as in
+// the guide's "--disk 0:adopt=lv_name[,vg=vg_name]" and
+// "-H kvm:acpi=false,serial_speed=115200"; only repeating the flag makes a
+// second value.
+func TestCommaValues(t *testing.T) {
+	disk := []string{"0:adopt=lv1,vg=xenvg", "1:size=64M,mode=ro"}
+	hvs := []string{"kvm:acpi=false,serial_speed=115200"}
+	for _, tc := range []struct {
+		args []string
+		get  func(*CLI) []string
+		want []string
+	}{
+		{[]string{"instance", "add", "-n", "node1", "-o", "testos", "-t", "plain", "--disk", disk[0], "--disk", disk[1], "inst1"},
+			func(c *CLI) []string { return c.Instance.Add.Disks }, disk},
+		{[]string{"backup", "import", "-n", "node1", "--src-node", "node2", "--disk", disk[1], "inst1"},
+			func(c *CLI) []string { return c.Backup.Import.Disks }, disk[1:]},
+		{[]string{"instance", "modify", "--disk", "add:size=64M,mode=ro", "inst1"},
+			func(c *CLI) []string { return c.Instance.Modify.Disks }, []string{"add:size=64M,mode=ro"}},
+		{[]string{"cluster", "modify", "-H", hvs[0]},
+			func(c *CLI) []string { return c.Cluster.Modify.HypervisorParameters }, hvs},
+		{[]string{"cluster", "init", "-H", hvs[0]},
+			func(c *CLI) []string { return c.Cluster.Init.HypervisorParameters }, hvs},
+	} {
+		cli, err := parse(t, tc.args...)
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		if got := tc.get(cli); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: got %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}

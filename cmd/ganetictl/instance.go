@@ -461,6 +461,7 @@ type InstanceModifyCmd struct {
 	Node             string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
 	NoWaitForSync    bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
 	IgnoreIPolicy    bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
+	Force            bool     `short:"f" name:"force" help:"With -m: allow a runtime memory below the minimum memory."`
 	Name             string   `arg:""`
 }
 
@@ -474,7 +475,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
 	}
-	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck}
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck, Force: c.Force}
 	var err error
 	if args.BEParams, err = parseBE(c.Backend); err != nil {
 		return err

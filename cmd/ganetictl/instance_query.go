@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sort"
@@ -317,8 +317,8 @@ func instanceInfo(r instRow, static bool) view.Info {
 	}
 	var disks []view.Info
 	for i, d := range r.Disks {
-		disks = append(disks, view.Info{}.Add(fmt.Sprintf("disk/%d", i), d.DevType).
-			Add("access mode", d.Mode).Add("logical_id", fmt.Sprint(d.LogicalID...)).
+		disks = append(disks, diskDetails(view.Info{}.Add(fmt.Sprintf("disk/%d", i), d.DevType).
+			Add("access mode", d.Mode), d).
 			Add("on primary", fmt.Sprintf("/run/ganeti/instance-disks/%s:%d", r.Name, i)).
 			Add("size", view.FormatMiB(d.Size)).Add("UUID", d.UUID).Add("name", nilIfEmpty(d.Name)))
 	}
@@ -343,6 +343,26 @@ func instanceInfo(r instRow, static bool) view.Info {
 		Add("Disk template", r.DiskTemplate).
 		Add("Disks", disks)
 	return info
+}
+
+// diskDetails adds a disk's logical id as Ganeti's instance info shows
+// it: a drbd disk's two nodes with their minors and its port (never its
+// shared secret), a plain disk's VG/LV, other templates' fields in order.
+func diskDetails(info view.Info, d *statefile.Disk) view.Info {
+	if id, ok := d.DRBD(); ok {
+		return info.Add("nodeA", fmt.Sprintf("%s, minor=%d", id.NodeA, id.MinorA)).
+			Add("nodeB", fmt.Sprintf("%s, minor=%d", id.NodeB, id.MinorB)).
+			Add("port", id.Port)
+	}
+	parts := make([]string, 0, len(d.LogicalID))
+	for _, p := range d.LogicalID {
+		parts = append(parts, fmt.Sprint(p))
+	}
+	sep := " "
+	if d.DevType == statefile.DevPlain {
+		sep = "/"
+	}
+	return info.Add("logical_id", strings.Join(parts, sep))
 }
 
 func nilIfEmpty(s string) any {
@@ -406,8 +426,13 @@ func (c *InstanceConsoleCmd) Run(ctx context.Context, g *Globals, s view.Streams
 	return err
 }
 
-// InstanceBatchCmd is gnt-instance batch-create: a JSON object of instance
-// name -> {"template", "os", "disk_size": [...], "primary_node", "backend", "hypervisor", "nics": [...]}.
+// InstanceBatchCmd is gnt-instance batch-create. The file is Ganeti's
+// (gnt-instance(8) since 2.7): a JSON list of instance creation opcodes,
+// [{"mode": "create", "instance_name", "disk_template", "os_type",
+// "disks": [{"size": ...}], "nics": [{...}], "beparams", "hypervisor",
+// "hvparams", "pnode", "snode", "start", ...}]; or the older object of
+// instance name -> {"template", "os", "disk_size": [...], "primary_node",
+// "backend", "hypervisor", "nics": [...]}.
 type InstanceBatchCmd struct {
 	File string `arg:"" type:"existingfile"`
 }
@@ -425,28 +450,106 @@ type batchSpec struct {
 	NoInstall   bool             `json:"no_install"`
 }
 
+// batchOp is one entry of Ganeti's list format: the fields of
+// OpInstanceCreate that instance add has flags for.
+type batchOp struct {
+	Mode         string           `json:"mode"`
+	InstanceName string           `json:"instance_name"`
+	DiskTemplate string           `json:"disk_template"`
+	OSType       string           `json:"os_type"`
+	OSParams     map[string]any   `json:"osparams"`
+	Disks        []map[string]any `json:"disks"`
+	NICs         []map[string]any `json:"nics"`
+	BEParams     map[string]any   `json:"beparams"`
+	Hypervisor   string           `json:"hypervisor"`
+	HVParams     map[string]any   `json:"hvparams"`
+	PNode        string           `json:"pnode"`
+	SNode        string           `json:"snode"`
+	Start        *bool            `json:"start"`
+	NameCheck    *bool            `json:"name_check"`
+	IPCheck      *bool            `json:"ip_check"`
+	NoInstall    bool             `json:"no_install"`
+	WaitForSync  *bool            `json:"wait_for_sync"`
+	Tags         []string         `json:"tags"`
+	IAllocator   string           `json:"iallocator"`
+}
+
 func (c *InstanceBatchCmd) Run(ctx context.Context, g *Globals) error {
-	f, err := os.Open(c.File)
+	data, err := os.ReadFile(c.File)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
+	cmds, err := batchCommands(data)
 	if err != nil {
-		return err
+		return invalid("%s: %v", c.File, err)
+	}
+	// Check every spec before creating anything.
+	for i := range cmds {
+		if _, err := cmds[i].args(); err != nil {
+			return fmt.Errorf("%s: instance %s: %w", c.File, cmds[i].Name, err)
+		}
+	}
+	for i := range cmds {
+		g.printer().Note("* creating instance %s", cmds[i].Name)
+		if err := cmds[i].Run(ctx, g); err != nil {
+			return fmt.Errorf("instance %s: %w", cmds[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// batchCommands reads a batch-create file, in either format, into the
+// instance add commands it stands for.
+func batchCommands(data []byte) ([]InstanceAddCmd, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
+		var ops []batchOp
+		if err := dec.Decode(&ops); err != nil {
+			return nil, err
+		}
+		var cmds []InstanceAddCmd
+		for i, op := range ops {
+			if op.InstanceName == "" {
+				return nil, fmt.Errorf("entry %d has no instance_name", i)
+			}
+			if op.Mode != "" && op.Mode != "create" {
+				return nil, fmt.Errorf("instance %s: mode %q: batch-create creates instances (use backup import to import one)", op.InstanceName, op.Mode)
+			}
+			if op.IAllocator != "" {
+				return nil, fmt.Errorf("instance %s: an iallocator is chosen for the whole batch, not per instance", op.InstanceName)
+			}
+			node := op.PNode
+			if op.SNode != "" {
+				node += ":" + op.SNode
+			}
+			cmd := InstanceAddCmd{Name: op.InstanceName, Node: node, OS: op.OSType, Template: op.DiskTemplate,
+				NoStart: op.Start != nil && !*op.Start, NoInstall: op.NoInstall,
+				NoNameCheck: op.NameCheck != nil && !*op.NameCheck, NoIPCheck: op.IPCheck != nil && !*op.IPCheck,
+				NoWaitForSync: op.WaitForSync != nil && !*op.WaitForSync,
+				Backend:       kvString(op.BEParams), OSParams: kvString(op.OSParams), Tags: strings.Join(op.Tags, ","), NoNICs: op.NICs != nil && len(op.NICs) == 0}
+			for j, d := range op.Disks {
+				cmd.Disks = append(cmd.Disks, fmt.Sprintf("%d:%s", j, kvString(d)))
+			}
+			if op.Hypervisor != "" {
+				cmd.Hypervisor = op.Hypervisor + ":" + kvString(op.HVParams)
+			}
+			for j, nic := range op.NICs {
+				cmd.NICs = append(cmd.NICs, fmt.Sprintf("%d:%s", j, kvString(nic)))
+			}
+			cmds = append(cmds, cmd)
+		}
+		return cmds, nil
 	}
 	var specs map[string]batchSpec
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&specs); err != nil {
-		return invalid("%s: %v", c.File, err)
+		return nil, err
 	}
 	names := make([]string, 0, len(specs))
 	for n := range specs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	// Check every spec before creating anything.
 	var cmds []InstanceAddCmd
 	for _, n := range names {
 		sp := specs[n]
@@ -461,18 +564,9 @@ func (c *InstanceBatchCmd) Run(ctx context.Context, g *Globals) error {
 		for i, nic := range sp.NICs {
 			cmd.NICs = append(cmd.NICs, fmt.Sprintf("%d:%s", i, kvString(nic)))
 		}
-		if _, err := cmd.args(); err != nil {
-			return fmt.Errorf("%s: instance %s: %w", c.File, n, err)
-		}
 		cmds = append(cmds, cmd)
 	}
-	for i := range cmds {
-		g.printer().Note("* creating instance %s", cmds[i].Name)
-		if err := cmds[i].Run(ctx, g); err != nil {
-			return fmt.Errorf("instance %s: %w", cmds[i].Name, err)
-		}
-	}
-	return nil
+	return cmds, nil
 }
 
 func kvString(m map[string]any) string {

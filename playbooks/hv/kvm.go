@@ -592,6 +592,23 @@ func Stop(hv string, inst, node string, timeout time.Duration, force bool) (plan
 	return plan.Step{}, fmt.Errorf("instance %s: unsupported hypervisor %q", inst, hv)
 }
 
+// StopInstance is Stop for inst on its primary node, judged by its
+// effective hypervisor parameters (cluster: the cluster's for its
+// hypervisor): a KVM instance with acpi off has no power button to press,
+// so it is killed at once, as Ganeti's hv_kvm does, instead of waiting
+// out the timeout for a powerdown that cannot come.
+func StopInstance(inst *statefile.Instance, cluster statefile.Params, timeout time.Duration, force bool) (plan.Step, error) {
+	if inst == nil {
+		return plan.Step{}, fmt.Errorf("stop: no instance")
+	}
+	if inst.Hypervisor == KVM && !force {
+		if p, err := Params(KVM, cluster, inst.HVParams); err == nil && !boolean(p, "acpi") {
+			force = true
+		}
+	}
+	return Stop(inst.Hypervisor, inst.Name, inst.PrimaryNode, timeout, force)
+}
+
 // Reboot returns the steps of "instance reboot" for kind "soft" or "hard"
 // ("full" is stop + start with the disks deactivated in between, which the
 // planner composes from Stop and Start). KVM, soft and hard alike: kill

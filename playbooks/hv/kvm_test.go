@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ganetictl/ganetictl/internal/fixtures"
 	"github.com/ganetictl/ganetictl/statefile"
@@ -273,6 +274,33 @@ func TestStartVLAN(t *testing.T) {
 		}
 		if got := steps[0].Argv[9:15]; !slices.Equal(got, []string{"gt7e06ddbf0", "gbr0", "1", "", c.pvid, c.tagged}) {
 			t.Errorf("vlan %q: tap args %q", c.vlan, got)
+		}
+	}
+}
+
+// TestStopInstanceACPI: with acpi off (cluster or instance) a KVM stop
+// kills qemu at once, as Ganeti's hv_kvm does; with acpi on it asks for a
+// powerdown and waits up to the timeout; the instance's value wins.
+func TestStopInstanceACPI(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		cluster, instance statefile.Params
+		kill              bool
+	}{
+		{"default", nil, nil, false},
+		{"cluster acpi off", statefile.Params{"acpi": false}, nil, true},
+		{"cluster acpi off as a string", statefile.Params{"acpi": "false"}, nil, true},
+		{"instance acpi off", nil, statefile.Params{"acpi": false}, true},
+		{"instance acpi on over the cluster's off", statefile.Params{"acpi": false}, statefile.Params{"acpi": true}, false},
+	} {
+		inst := &statefile.Instance{Name: "web1", PrimaryNode: "node1", Hypervisor: KVM, HVParams: tc.instance}
+		st, err := StopInstance(inst, tc.cluster, 30*time.Second, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		force := st.Argv[len(st.Argv)-1] == "1"
+		if force != tc.kill || strings.Contains(st.Desc, "powerdown") == tc.kill || st.Node != "node1" {
+			t.Errorf("%s: kill=%v, step %q %q", tc.name, force, st.Desc, st.Argv[len(st.Argv)-3:])
 		}
 	}
 }

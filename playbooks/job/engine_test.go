@@ -660,3 +660,25 @@ func TestGatherAndRead(t *testing.T) {
 		t.Errorf("read %+v", res)
 	}
 }
+
+// TestPlanCancelledWhileGathering: a job cancelled while it asks the
+// nodes for facts (job cancel of a queued job) ends cancelled, not with
+// the planner's "node not reachable" for the connections the cancel cut.
+func TestPlanCancelledWhileGathering(t *testing.T) {
+	b := newBed(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.nodes["node2"].Handle(remotetest.Prefix("sh", "-c"), func(context.Context, remote.Command) (remote.Result, error) {
+		cancel()
+		return remote.Result{}, context.Canceled
+	})
+	planned := false
+	_, err := b.e.Plan(ctx, playbooks.Request{ID: "TEST", Label: "test",
+		Needs: func(*statefile.State) playbooks.Needs { return playbooks.Needs{Nodes: []string{"node2"}} },
+		Plan: func(e playbooks.Env) (*plan.Plan, error) {
+			planned = true
+			return nil, &playbooks.PrereqError{Type: playbooks.ErrEnvironment, Msg: "Node node2 is not reachable"}
+		}})
+	if !errors.Is(err, context.Canceled) || planned {
+		t.Errorf("err %v (planned %v), want context.Canceled before planning", err, planned)
+	}
+}

@@ -45,6 +45,11 @@ func (e *Engine) Plan(ctx context.Context, req playbooks.Request) (*Planned, err
 		need := req.Needs(st)
 		env.Facts, env.Probes = e.gather(ctx, st, need)
 		out.Parts, out.Facts = need.Parts, env.Facts
+		// Cancelled while asking the nodes (job cancel, Ctrl-C): that is
+		// the outcome, not the nodes that could not answer in time.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if out.Plan, err = req.Plan(env); err != nil {
 		return nil, err
