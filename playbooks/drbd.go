@@ -172,8 +172,19 @@ func drbdCloseSource(env Env, p *plan.Plan, inst *statefile.Instance, target str
 	if err := add("disconnect disks", func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) { return storage.DisconnectNet(d, n, de) }); err != nil {
 		return err
 	}
-	return add("reconnect disks single-primary", func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) {
+	if err := add("reconnect disks single-primary", func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) {
 		return storage.AttachNet(d, n, de, false)
+	}); err != nil {
+		return err
+	}
+	// Ganeti's _WaitUntilSync: the primary lost its peer for the
+	// reconnect, so DRBD resyncs what changed meanwhile; the mirror is
+	// whole (and the next migration possible) once that is done.
+	return add("wait for the disks to sync", func(d *statefile.Disk, n string, _ int) ([]plan.Step, error) {
+		if n != source {
+			return nil, nil
+		}
+		return storage.WaitSync(d, n, de, drbdSyncTimeout)
 	})
 }
 

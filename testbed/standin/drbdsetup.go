@@ -549,9 +549,11 @@ func cmdPrimary(r *Root, c *drbdCall) error {
 		case force && m.Disk != nil && !upToDate:
 			m.Meta.Disk = dsUpToDate
 			m.Meta.UUID, m.Meta.UUIDTime = newGeneration(now)
-		case upToDate && v.PRole == roleUnknown:
+		case upToDate && (v.CS == "WFConnection" || v.CS == "StandAlone"):
 			// Primary without a peer: a new data generation starts,
-			// which wins the resync when the peer comes back.
+			// which wins the resync when the peer comes back. (A peer
+			// still exchanging generations is there: real DRBD's
+			// handshake takes a round trip, the stand-in's two ticks.)
 			m.Meta.UUID, m.Meta.UUIDTime = newGeneration(now)
 		case upToDate, peerUpToDate:
 		default:
