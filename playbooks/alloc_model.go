@@ -59,15 +59,33 @@ func AllocPolicy(p statefile.IPolicy) alloc.Policy {
 // facts are missing (it did not answer, or was not asked) counts as
 // offline, and says why. Warnings are Ganeti's reports of nodes whose
 // facts disagree with the records.
+//
+// It is the model of placement (instance add without -n, -I, relocation,
+// desired state), so an instance policy's bounds hold only where an admin
+// set them (EnforcedIPolicy), as for instance add -n: what -n accepts the
+// allocator can place.
 func AllocCluster(st *statefile.State, facts map[string]*NodeFacts) (*alloc.Cluster, []string, error) {
-	return AllocClusterWith(st, facts, alloc.FinishOptions{})
+	return allocCluster(st, facts, alloc.FinishOptions{}, placementIPolicy)
 }
 
-// AllocClusterWith is AllocCluster with hbal's data options (exclusion
-// tags, selected and excluded instances, no utilisation).
+// AllocClusterWith is the model of hbal and hspace, with hbal's data
+// options (exclusion tags, selected and excluded instances, no
+// utilisation): they judge by the policy Ganeti's tools see, its
+// defaults included.
 func AllocClusterWith(st *statefile.State, facts map[string]*NodeFacts, fo alloc.FinishOptions) (*alloc.Cluster, []string, error) {
+	return allocCluster(st, facts, fo, EffectiveIPolicy)
+}
+
+// placementIPolicy is the effective policy with only the enforced bounds.
+func placementIPolicy(st *statefile.State, group string) statefile.IPolicy {
+	pol := EffectiveIPolicy(st, group)
+	pol.MinMax = EnforcedIPolicy(st, group).MinMax
+	return pol
+}
+
+func allocCluster(st *statefile.State, facts map[string]*NodeFacts, fo alloc.FinishOptions, policy func(*statefile.State, string) statefile.IPolicy) (*alloc.Cluster, []string, error) {
 	cl := &st.Cluster
-	c := &alloc.Cluster{Name: cl.Name, Tags: slices.Clone(cl.Tags), Policy: AllocPolicy(EffectiveIPolicy(st, ""))}
+	c := &alloc.Cluster{Name: cl.Name, Tags: slices.Clone(cl.Tags), Policy: AllocPolicy(policy(st, ""))}
 	if len(cl.EnabledHypervisors) > 0 {
 		c.Hypervisor = cl.EnabledHypervisors[0]
 	}
@@ -83,7 +101,7 @@ func AllocClusterWith(st *statefile.State, facts map[string]*NodeFacts, fo alloc
 	}
 	sort.Strings(gnames)
 	for _, g := range gnames {
-		grp := &alloc.Group{Name: g, UUID: g, Policy: AllocPolicy(EffectiveIPolicy(st, g))}
+		grp := &alloc.Group{Name: g, UUID: g, Policy: AllocPolicy(policy(st, g))}
 		if sg := st.NodeGroups[g]; sg != nil {
 			if sg.UUID != "" {
 				grp.UUID = sg.UUID

@@ -113,3 +113,18 @@ func TestSharedFailoverPicksTarget(t *testing.T) {
 		t.Errorf("s1 on %s, want node3", got)
 	}
 }
+
+// TestInstanceAddAllocatesUnderEnforcedPolicy: the allocator judges by the
+// instance policy instance add -n is held to: Ganeti's default bounds
+// (disks of 1 GiB at least) only once an admin sets a policy.
+func TestInstanceAddAllocatesUnderEnforcedPolicy(t *testing.T) {
+	env := allocEnv(t)
+	a := InstanceAddArgs{Name: "web1", Template: "plain", OS: "testos", Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}}
+	if _, err := InstanceAdd(env, a); err != nil {
+		t.Fatalf("a 64 MiB disk without a policy set: %v", err)
+	}
+	env.State.Cluster.IPolicy = &statefile.IPolicy{MinMax: DefaultIPolicy().MinMax}
+	if _, err := InstanceAdd(env, a); err == nil || !strings.Contains(err.Error(), "disk-size 64 is below the minimum 1024 of the instance policy") {
+		t.Errorf("a 64 MiB disk under the default bounds, set: %v", err)
+	}
+}
