@@ -90,6 +90,14 @@ func (e *Engine) execute(ctx context.Context, label string, p *plan.Plan, ol *st
 	if err != nil {
 		return nil, err
 	}
+	// What the planner had to say (the allocator's choice) goes into the
+	// job's log as well, as Ganeti's execution log has it.
+	for _, w := range p.Warnings {
+		jr.logf("WARNING: %s", w)
+	}
+	for _, n := range p.Notes {
+		jr.logf("%s", n)
+	}
 	ctx, stop := guard(ctx, ol)
 	defer stop()
 	res, err := apply.Run(ctx, p, e.Runners, e.commit(label, jr), e.options(jr, p))
