@@ -39,6 +39,10 @@ type ModifyInstanceArgs struct {
 	NoConflictsCheck bool
 	// Force allows a runtime memory below the minimum memory (-f).
 	Force bool
+	// HotplugIfPossible is --hotplug-if-possible: ganetictl does not
+	// hot-plug, so disk and NIC changes of a running instance take effect
+	// at its next start, and the plan says so.
+	HotplugIfPossible bool
 }
 
 // InstanceModifyOp is gnt-instance modify (but -t: InstanceConvertOp).
@@ -129,6 +133,9 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	np := newNICPlanner(env, c.Name, c.PrimaryNode, c.NICs, !a.NoConflictsCheck)
 	if err := modifyNICs(np, c, a.NICs); err != nil {
 		return nil, err
+	}
+	if a.HotplugIfPossible && running && len(a.Disks)+len(a.NICs) > 0 {
+		p.Notes = append(p.Notes, "Hotplug is not possible (ganetictl does not hot-plug devices): the disk and NIC changes take effect at the next start of "+a.Name)
 	}
 	if a.BEParams != nil || len(a.Disks) > 0 || len(a.NICs) > 0 {
 		if err := checkIPolicy(st, c, a.IgnoreIPolicy); err != nil {

@@ -220,3 +220,25 @@ func TestInstanceAddDRBDPlan(t *testing.T) {
 		t.Errorf("drbd disk: %+v", d)
 	}
 }
+
+// TestModifyHotplugIfPossible: --hotplug-if-possible on a running
+// instance goes on without hotplug and says that the NIC comes at the next
+// start; on a stopped one there is nothing to say.
+func TestModifyHotplugIfPossible(t *testing.T) {
+	env := instanceEnv(t)
+	p, err := InstanceAdd(env, InstanceAddArgs{Name: "web1", Template: "file", Primary: "node1", OS: "testos", Disks: []storage.Spec{{Size: 64, Mode: "rw"}}, NICs: []NICSpec{{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, p, env.State)
+	add := ModifyInstanceArgs{Name: "web1", NICs: []NICMod{{Op: "add", Index: -1}}, HotplugIfPossible: true}
+	env.Facts["node1"].Running = map[string]hv.Running{"web1": {Name: "web1", Hypervisor: "kvm", MemMiB: 256}}
+	p, err = InstanceModify(env, add)
+	if err != nil || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "Hotplug is not possible") || !strings.Contains(p.Notes[0], "next start of web1") {
+		t.Fatalf("running: %v, notes %q", err, p.Notes)
+	}
+	env.Facts["node1"].Running = map[string]hv.Running{}
+	if p, err = InstanceModify(env, add); err != nil || len(p.Notes) != 0 {
+		t.Fatalf("stopped: %v, notes %q", err, p.Notes)
+	}
+}

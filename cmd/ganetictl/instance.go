@@ -448,24 +448,29 @@ func (c *InstanceRenameCmd) Run(ctx context.Context, g *Globals) error {
 
 // InstanceModifyCmd is gnt-instance modify.
 type InstanceModifyCmd struct {
-	Backend          string   `short:"B" name:"backend-parameters"`
-	Hypervisor       string   `short:"H" name:"hypervisor-parameters"`
-	RuntimeMemory    string   `short:"m" name:"runtime-memory"`
-	Disks            []string `name:"disk" sep:"none" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
-	NICs             []string `name:"net" sep:"none" help:"add[:ip=,network=,mac=,link=,mode=] | N:remove | N:ip=pool,network=NET | N:ip=none,network=none (repeatable)"`
-	NoConflictsCheck bool     `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
-	OSType           string   `short:"o" name:"os-type"`
-	Offline          bool     `name:"offline"`
-	Online           bool     `name:"online"`
-	Template         string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
-	Node             string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
-	NoWaitForSync    bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
-	IgnoreIPolicy    bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
-	Force            bool     `short:"f" name:"force" help:"With -m: allow a runtime memory below the minimum memory."`
-	Name             string   `arg:""`
+	Backend           string   `short:"B" name:"backend-parameters"`
+	Hypervisor        string   `short:"H" name:"hypervisor-parameters"`
+	RuntimeMemory     string   `short:"m" name:"runtime-memory"`
+	Disks             []string `name:"disk" sep:"none" help:"add:size=S | N:remove | N:mode=ro | -1:add,size=S (repeatable)"`
+	NICs              []string `name:"net" sep:"none" help:"add[:ip=,network=,mac=,link=,mode=] | N:remove | N:ip=pool,network=NET | N:ip=none,network=none (repeatable)"`
+	NoConflictsCheck  bool     `name:"no-conflicts-check" help:"Do not check NIC addresses against the networks' reservations and subnets."`
+	OSType            string   `short:"o" name:"os-type"`
+	Offline           bool     `name:"offline"`
+	Online            bool     `name:"online"`
+	Template          string   `short:"t" name:"disk-template" help:"Convert a stopped instance: drbd (with -n SNODE) or plain."`
+	Node              string   `short:"n" name:"node" help:"The new secondary for -t drbd."`
+	NoWaitForSync     bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
+	IgnoreIPolicy     bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
+	Force             bool     `short:"f" name:"force" help:"With -m: allow a runtime memory below the minimum memory."`
+	Hotplug           bool     `name:"hotplug" help:"Refused: ganetictl does not hot-plug devices yet (see --hotplug-if-possible)."`
+	HotplugIfPossible bool     `name:"hotplug-if-possible" help:"Hot-plug if possible, else apply the disk and NIC changes at the next start (ganetictl: always the latter)."`
+	Name              string   `arg:""`
 }
 
 func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Hotplug {
+		return invalid("--hotplug: ganetictl cannot hot-plug devices into a running instance yet; without the flag the disk and NIC changes take effect at the next start (--hotplug-if-possible says so and goes on)")
+	}
 	if c.Template != "" {
 		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
 			return invalid("-t (disk template conversion) cannot be combined with other changes")
@@ -475,7 +480,8 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Node != "" {
 		return invalid("-n goes with -t drbd")
 	}
-	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck, Force: c.Force}
+	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck, Force: c.Force,
+		HotplugIfPossible: c.HotplugIfPossible}
 	var err error
 	if args.BEParams, err = parseBE(c.Backend); err != nil {
 		return err
