@@ -228,6 +228,9 @@ type moveRun struct {
 	parallel   int  // at once, on disjoint nodes
 	crossGroup bool // moves may leave the instance's group (change-group)
 	failover   bool // fail over instead of migrating
+	// earlyRelease removes a moved mirror's old volumes before the resync
+	// ends (replace-disks --early-release).
+	earlyRelease bool
 }
 
 // moveRequests are the jobs of a move, one per operation.
@@ -246,7 +249,7 @@ func moveRequests(m alloc.BalanceMove, now time.Time, mr moveRun) ([]playbooks.R
 				CrossGroup: mr.crossGroup}))
 		case "replace-disks":
 			out = append(out, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: m.Instance, Mode: "new", NewNode: op.Node,
-				Timestamp: now.Unix(), CrossGroup: mr.crossGroup}))
+				Timestamp: now.Unix(), CrossGroup: mr.crossGroup, EarlyRelease: mr.earlyRelease}))
 		case "move":
 			out = append(out, playbooks.InstanceMoveOp.With(playbooks.MoveArgs{Name: m.Instance, Target: op.Node, ShutdownTimeout: 2 * time.Minute}))
 		default:

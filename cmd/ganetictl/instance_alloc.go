@@ -160,7 +160,7 @@ func (a *app) runEvacuation(ctx context.Context, what string, c *alloc.Cluster, 
 
 // evacuateWithAllocator is node evacuate without -n: the allocator (or
 // iallocator name) finds every instance new nodes in its group.
-func evacuateWithAllocator(ctx context.Context, g *Globals, node string, mode alloc.EvacMode, name string) error {
+func evacuateWithAllocator(ctx context.Context, g *Globals, node string, mode alloc.EvacMode, name string, earlyRelease bool) error {
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ func evacuateWithAllocator(ctx context.Context, g *Globals, node string, mode al
 			return err
 		}
 	}
-	return a.runEvacuation(ctx, "evacuate "+node, c, ev, moveRun{parallel: 4})
+	return a.runEvacuation(ctx, "evacuate "+node, c, ev, moveRun{parallel: 4, earlyRelease: earlyRelease})
 }
 
 // externalEvacuation asks iallocator name for a node-evacuate or

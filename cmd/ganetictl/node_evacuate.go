@@ -22,7 +22,7 @@ type NodeMigrateCmd struct {
 }
 
 func (c *NodeMigrateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
-	return evacuate(ctx, g, s, c.Node, true, false, "", c.NonLive)
+	return evacuate(ctx, g, s, c.Node, true, false, "", c.NonLive, false)
 }
 
 // NodeEvacuateCmd is gnt-node evacuate.
@@ -32,7 +32,9 @@ type NodeEvacuateCmd struct {
 	Secondary bool   `short:"s" name:"secondary-only" help:"Only move secondary mirrors (to -n or a chosen node)."`
 	NewNode   string `short:"n" name:"new-secondary" help:"Node for the moved mirrors."`
 	IAlloc    string `short:"I" name:"iallocator" help:"Choose the new nodes with this iallocator (default, and hail: ganetictl's own)."`
-	Node      string `arg:""`
+	// EarlyRelease is replace-disks --early-release for the moved mirrors.
+	EarlyRelease bool   `name:"early-release" help:"Remove a moved mirror's old volumes before the new ones are in sync."`
+	Node         string `arg:""`
 }
 
 func (c *NodeEvacuateCmd) Run(ctx context.Context, g *Globals, s view.Streams) error {
@@ -45,15 +47,15 @@ func (c *NodeEvacuateCmd) Run(ctx context.Context, g *Globals, s view.Streams) e
 		case c.Secondary && !c.Primary:
 			mode = alloc.EvacSecondary
 		}
-		return evacuateWithAllocator(ctx, g, c.Node, mode, c.IAlloc)
+		return evacuateWithAllocator(ctx, g, c.Node, mode, c.IAlloc, c.EarlyRelease)
 	}
-	return evacuate(ctx, g, s, c.Node, c.Primary || both, c.Secondary || both, c.NewNode, false)
+	return evacuate(ctx, g, s, c.Node, c.Primary || both, c.Secondary || both, c.NewNode, false, c.EarlyRelease)
 }
 
 // evacuate moves a node's instances away, one job per instance (as Ganeti
 // submits one job per instance): primaries to their secondaries, then
 // secondary mirrors to newNode (or the node with the most free VG space).
-func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, primaries, secondaries bool, newNode string, nonLive bool) error {
+func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, primaries, secondaries bool, newNode string, nonLive, earlyRelease bool) error {
 	a, st, err := g.openState(ctx)
 	if err != nil {
 		return err
@@ -100,7 +102,8 @@ func evacuate(ctx context.Context, g *Globals, s view.Streams, nodeName string, 
 					continue
 				}
 			}
-			run(name, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: name, Mode: "new", NewNode: target, Timestamp: time.Now().Unix()}))
+			run(name, playbooks.InstanceReplaceDisksOp.With(playbooks.ReplaceDisksArgs{Name: name, Mode: "new", NewNode: target, Timestamp: time.Now().Unix(),
+				EarlyRelease: earlyRelease}))
 		}
 	}
 	if len(failed) > 0 {
