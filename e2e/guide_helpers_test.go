@@ -533,6 +533,30 @@ func (g *guide) newDRBD(name, primary, secondary string) {
 	g.installed(name)
 }
 
+// allocated checks an instance the allocator placed (r is the output
+// that says so): the state, LVs (and mirror) on the chosen nodes, qemu on
+// the primary, the OS installed.
+func (g *guide) allocated(name string, r result) {
+	g.t.Helper()
+	i := g.inst(name)
+	sec := i.SecondaryNodes()
+	g.want("allocation", r.stdout+r.stderr, "the allocator chose "+strings.Join(append([]string{i.PrimaryNode}, sec...), ":"))
+	switch i.DiskTemplate {
+	case "drbd":
+		if len(sec) != 1 {
+			g.t.Fatalf("%s: secondaries %q", name, sec)
+		}
+		g.newDRBD(name, i.PrimaryNode, sec[0])
+	case "plain":
+		g.placed(name, "plain", i.PrimaryNode, "")
+		g.wantLVs(name, 1, i.PrimaryNode)
+		g.runsOn(name, i.PrimaryNode)
+		g.installed(name)
+	default:
+		g.t.Fatalf("%s: template %s, want the cluster's default (drbd or plain)", name, i.DiskTemplate)
+	}
+}
+
 // movedTo checks the instance now has primary (and secondary, "" for
 // none) in the state, its LVs and mirror there, runs on primary when it
 // should, and kept its data.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganetictl/ganetictl/playbooks/hv"
 	"github.com/ganetictl/ganetictl/testbed/osdef"
 )
 
@@ -37,12 +38,6 @@ type gline struct {
 	run     func(g *guide) result    // instead of running args (the console, the script)
 	check   func(g *guide, r result) // the line's effect on the nodes, the state, the journal, or its output
 }
-
-const (
-	issueAllocator = `"The cluster's brain: an allocator"`
-	issueNetwork   = `"Node groups and networks"`
-	issueWatcher   = `"Keeping the cluster healthy without daemons"`
-)
 
 func args(a ...string) []string { return a }
 
@@ -143,8 +138,13 @@ func guideLines(g *guide) []gline {
 		{line: 172, guide: "gnt-instance add -n node1:node3 -o debootstrap -t drbd -s 50G instance1",
 			args:  args("instance", "add", "-n", n1+":"+n3, "-o", "testos", "-t", "drbd", "-s", "64M", "e2e-instance1"),
 			check: func(g *guide, r result) { g.newDRBD("e2e-instance1", n1, n3) }},
-		{line: 117, guide: "gnt-instance add  instance1", args: args("instance", "add", "e2e-tagged"),
-			pending: issueAllocator + " (no -n: the nodes come from the allocator; ganetictl says: missing flags: --node)"},
+		// The guide leaves out the options: no -n and no -t, so the
+		// allocator places the cluster's default template.
+		{line: 117, guide: "gnt-instance add  instance1", args: args("instance", "add", "-o", "testos", "-s", "64M", "e2e-tagged"),
+			check: func(g *guide, r result) {
+				g.allocated("e2e-tagged", r)
+				g.ok("instance", "remove", "--yes", "e2e-tagged") // added again with --submit (line 1156)
+			}},
 		{line: 118, guide: "gnt-instance add-tags instance1 owner:user2", args: args("instance", "add-tags", "e2e-instance1", "owner:user2"),
 			check: func(g *guide, r result) {
 				if tags := g.inst("e2e-instance1").Tags; !slices.Equal(tags, []string{"owner:user2"}) {
@@ -178,8 +178,17 @@ func guideLines(g *guide) []gline {
 				g.ok("instance", "remove", "--yes", "e2e-mem") // not needed further
 			}},
 		{line: 166, guide: "…can be changed via --net 0:ip=IP,link=BRIDGE",
-			args:    args("instance", "add", "-n", n4, "-o", "testos", "-t", "plain", "-s", "64M", "--net", "0:ip=198.18.210.5,link=br0", "e2e-inst1"),
-			pending: issueNetwork + " (--net N:ip=...,link=... is split at the comma: --net \"link=br0\": expected N:ip=,mac=,link=,mode=)"},
+			args: args("instance", "add", "-n", n4, "-o", "testos", "-t", "plain", "-s", "64M", "--net", "0:ip=198.18.210.5,link=br0", "e2e-inst1"),
+			check: func(g *guide, r result) {
+				g.placed("e2e-inst1", "plain", n4, "")
+				nic := g.inst("e2e-inst1").NICs[0]
+				if nic.IP != "198.18.210.5" || nic.NICParams["link"] != "br0" {
+					g.t.Fatalf("NIC %+v", nic)
+				}
+				if br := g.bridgeOf(n4, hv.TapName(nic.UUID, 0)); br != "br0" {
+					g.t.Fatalf("the NIC's tap is a port of %q, want br0", br)
+				}
+			}},
 		{line: 175, guide: "…a command for batch instance creation from a specification file, see the batch-create operation…",
 			prep: func(g *guide) {
 				// The gnt-instance(8) 2.14 format: a list of instance creation opcodes.
@@ -361,7 +370,12 @@ func guideLines(g *guide) []gline {
 				g.wantLVs("e2e-web", 2, n2, n3)
 			}},
 		{line: 408, guide: "gnt-instance replace-disks -I SCRIPT INSTANCE_NAME", args: args("instance", "replace-disks", "-I", "hail", "e2e-web"),
-			pending: issueAllocator + " (ganetictl: unknown flag -I)"},
+			check: func(g *guide, r result) {
+				sec := g.newSecondary("e2e-web", n2, n3)
+				g.want("replace-disks -I", r.stdout+r.stderr, "the allocator chose "+sec)
+				// Back to node3, where the next lines expect the mirror.
+				g.ok("instance", "replace-disks", "-n", n3, "e2e-web")
+			}},
 		// The secondary's disk fails (DRBD detaches it): -a finds and fixes it.
 		{line: 410, guide: "gnt-instance replace-disks -a INSTANCE_NAME", args: args("instance", "replace-disks", "-a", "e2e-web"),
 			prep: func(g *guide) {
@@ -449,8 +463,8 @@ func guideLines(g *guide) []gline {
 			},
 			check: func(g *guide, r result) {
 				st := g.st()
-				if len(st.Instances) != 4 {
-					g.t.Fatalf("%d instances", len(st.Instances))
+				if len(st.Instances) != len(g.pids) || len(st.Instances) < 4 {
+					g.t.Fatalf("%d instances, %d before the script", len(st.Instances), len(g.pids))
 				}
 				for name, i := range st.Instances {
 					g.runsOn(name, i.PrimaryNode)
@@ -491,10 +505,23 @@ func guideLines(g *guide) []gline {
 				}
 			}},
 		{line: 422, guide: "…The instance can be assigned to new nodes automatically by specifying an iallocator through the --iallocator option",
-			args: args("instance", "recreate-disks", "--iallocator", "hail", "e2e-plain"), pending: issueAllocator + " (ganetictl: unknown flag --iallocator)"},
+			args: args("instance", "recreate-disks", "--iallocator", "hail", "e2e-plain"),
+			prep: func(g *guide) { // lost again, with its node this time
+				g.node(n4, "lvremove", "-f", g.vg+"/"+g.lvs(n4, "e2e-plain")[0])
+			},
+			check: func(g *guide, r result) {
+				i := g.inst("e2e-plain")
+				g.want("recreate-disks --iallocator", r.stdout+r.stderr, "the allocator chose "+i.PrimaryNode)
+				g.placed("e2e-plain", "plain", i.PrimaryNode, "")
+				g.wantLVs("e2e-plain", 1, i.PrimaryNode)
+				if _, err := g.lvMarker(i.PrimaryNode, g.lvs(i.PrimaryNode, "e2e-plain")[0]); err != osdef.ErrNoMarker {
+					g.t.Fatalf("a recreated disk should be empty: %v", err)
+				}
+			}},
 		{line: 418, guide: "…after which a reinstall can be run…", args: args("instance", "reinstall", "e2e-plain"), stdin: "y\n",
 			check: func(g *guide, r result) {
-				m, err := g.lvMarker(n4, g.lvs(n4, "e2e-plain")[0])
+				pnode := g.inst("e2e-plain").PrimaryNode
+				m, err := g.lvMarker(pnode, g.lvs(pnode, "e2e-plain")[0])
 				if err != nil || m.Name != "e2e-plain" || m.Token == g.tokens["e2e-plain"].Token {
 					g.t.Fatalf("after reinstall: %+v %v", m, err)
 				}
@@ -642,7 +669,8 @@ func guideLines(g *guide) []gline {
 			prep: func(g *guide) {
 				// The LV grew behind ganetictl's back (the bed's LVM may
 				// refuse the longer device with exit 5 after the metadata change).
-				out, err := g.nodeErr(n4, "sh", "-c", `lvextend -L +64M "$1" >/dev/null 2>&1; lvs --noheadings --units m -o lv_size "$1"`, "grow", g.vg+"/"+g.lvs(n4, "e2e-plain")[0])
+				pnode := g.inst("e2e-plain").PrimaryNode
+				out, err := g.nodeErr(pnode, "sh", "-c", `lvextend -L +64M "$1" >/dev/null 2>&1; lvs --noheadings --units m -o lv_size "$1"`, "grow", g.vg+"/"+g.lvs(pnode, "e2e-plain")[0])
 				if err != nil || !strings.Contains(out, "128.00m") {
 					g.t.Fatalf("lvextend: %v %q", err, out)
 				}
@@ -703,11 +731,35 @@ func guideLines(g *guide) []gline {
 					}
 				}
 			}},
-		{line: 932, guide: "gnt-cluster watcher info", args: args("cluster", "watcher", "info"), pending: issueWatcher + " (ganetictl: unexpected argument watcher)"},
-		{line: 934, guide: "gnt-cluster watcher pause 1h", args: args("cluster", "watcher", "pause", "1h"), pending: issueWatcher},
-		{line: 936, guide: "gnt-cluster watcher info", args: args("cluster", "watcher", "info"), pending: issueWatcher},
-		{line: 940, guide: "gnt-cluster watcher continue", args: args("cluster", "watcher", "continue"), pending: issueWatcher},
-		{line: 946, guide: "gnt-cluster watcher info", args: args("cluster", "watcher", "info"), pending: issueWatcher},
+		{line: 932, guide: "gnt-cluster watcher info", args: args("cluster", "watcher", "info"),
+			check: func(g *guide, r result) { g.want("watcher info", r.stdout, "The watcher is not paused.\n") }},
+		{line: 934, guide: "gnt-cluster watcher pause 1h", args: args("cluster", "watcher", "pause", "1h"),
+			check: func(g *guide, r result) {
+				until, ok := strings.CutPrefix(strings.TrimSpace(r.stdout), "The watcher is paused until ")
+				t, err := time.ParseInLocation("Mon Jan _2 15:04:05 2006.", until, time.Local)
+				if !ok || err != nil || t.Sub(time.Now()) < 59*time.Minute || t.Sub(time.Now()) > time.Hour {
+					g.t.Fatalf("watcher pause 1h: %q (%v)", r.stdout, err)
+				}
+				g.vars["PAUSED"] = strings.TrimSpace(r.stdout)
+			}},
+		{line: 936, guide: "gnt-cluster watcher info", args: args("cluster", "watcher", "info"),
+			check: func(g *guide, r result) { g.want("watcher info", r.stdout, g.vars["PAUSED"]) }},
+		// A paused watcher does nothing, not even to an instance that died.
+		{line: 938, guide: "ganeti-watcher -d", args: args("watcher", "-d"),
+			prep: func(g *guide) { g.killQemu(g.inst("e2e-web").PrimaryNode, "e2e-web") },
+			check: func(g *guide, r result) {
+				g.want("paused watcher", r.stdout, "The watcher is paused until ")
+				g.runsNowhere("e2e-web")
+			}},
+		{line: 940, guide: "gnt-cluster watcher continue", args: args("cluster", "watcher", "continue"),
+			check: func(g *guide, r result) { g.want("watcher continue", r.stdout, "The watcher is no longer paused.\n") }},
+		{line: 942, guide: "ganeti-watcher -d", args: args("watcher", "-d"), code: 2, // 2: it acted
+			check: func(g *guide, r result) {
+				g.want("watcher", r.stdout, "Restarting instance 'e2e-web'")
+				g.runsOn("e2e-web", g.inst("e2e-web").PrimaryNode)
+			}},
+		{line: 946, guide: "gnt-cluster watcher info", args: args("cluster", "watcher", "info"),
+			check: func(g *guide, r result) { g.want("watcher info", r.stdout, "The watcher is not paused.\n") }},
 
 		// ---- Tags -----------------------------------------------------
 		{line: 1052, guide: "gnt-instance add-tags INSTANCE a b c", args: args("instance", "add-tags", "e2e-web", "a", "b", "c"),
@@ -767,8 +819,15 @@ func guideLines(g *guide) []gline {
 			check: func(g *guide, r result) {
 				g.want("job info", r.stdout, "Job ID: "+g.vars["FAILED"], "Status: error", "INSTANCE_RECREATE_DISKS(e2e-plain)", "already exists")
 			}},
-		{line: 1156, guide: "gnt-instance add --submit  instance1", args: args("instance", "add", "--submit", "e2e-tagged"),
-			pending: issueAllocator + " (no -n)"},
+		{line: 1156, guide: "gnt-instance add --submit  instance1", args: args("instance", "add", "--submit", "-o", "testos", "-s", "64M", "e2e-tagged"),
+			check: func(g *guide, r result) {
+				id, ok := strings.CutPrefix(strings.TrimSpace(r.stdout), "JobID: ")
+				if !ok {
+					g.t.Fatalf("--submit: %q", r.stdout)
+				}
+				g.waitJob(id, "success")
+				g.allocated("e2e-tagged", g.ok("job", "info", id))
+			}},
 		{line: 1158, guide: "gnt-job watch 17818", args: args("job", "watch", "$SUBMITTED"),
 			prep: func(g *guide) {
 				g.pids["e2e-instance2"] = g.pid("e2e-instance2", n3)
@@ -828,23 +887,62 @@ func guideLines(g *guide) []gline {
 
 		// ---- Network management (192.0.2.0/24 -> 198.18.200.0/24: the former is the machine's uplink)
 		{line: 545, guide: "gnt-network add --network=192.0.2.0/24 --gateway=192.0.2.1 test",
-			args: args("network", "add", "--network=198.18.200.0/24", "--gateway=198.18.200.1", "test"), pending: issueNetwork + " (ganetictl: unexpected argument network)"},
+			args: args("network", "add", "--network=198.18.200.0/24", "--gateway=198.18.200.1", "test"),
+			check: func(g *guide, r result) {
+				nw := g.st().Networks["test"]
+				if nw == nil || nw.Network != "198.18.200.0/24" || nw.Gateway != "198.18.200.1" {
+					g.t.Fatalf("network test in the state: %+v", nw)
+				}
+				g.want("network info", g.ok("network", "info", "test").stdout, "  Size: 256\n  Free: 253 (98.83%)\n")
+			}},
 		{line: 547, guide: "…Please see all other available options (–add-reserved-ips, –mac-prefix, –network6, –gateway6, –tags)",
 			args: args("network", "add", "--network=198.18.201.0/24", "--add-reserved-ips=198.18.201.10", "--mac-prefix=aa:00:05", "--network6=2001:db8::/64",
-				"--gateway6=2001:db8::1", "--tags=site:b", "test1"), pending: issueNetwork},
+				"--gateway6=2001:db8::1", "--tags=site:b", "test1"),
+			check: func(g *guide, r result) {
+				g.want("network info", g.ok("network", "info", "test1").stdout, "  Subnet: 198.18.201.0/24\n", "  IPv6 Subnet: 2001:db8::/64\n",
+					"  IPv6 Gateway: 2001:db8::1\n", "  Mac Prefix: aa:00:05\n", "  externally reserved IPs:\n    198.18.201.0, 198.18.201.10, 198.18.201.255\n")
+				g.tags(g.st().Networks["test1"].Tags, "site:b")
+			}},
 		{line: 553, guide: "gnt-network connect --nic-parameters mode=bridged,link=br100 test default nodegroup1",
-			args: args("network", "connect", "--nic-parameters", "mode=bridged,link=br0", "test", "default", "nodegroup1"), pending: issueNetwork},
+			args: args("network", "connect", "--nic-parameters", "mode=bridged,link=br100", "test", "default", "nodegroup1"),
+			prep: func(g *guide) {
+				g.ok("group", "add", "nodegroup1")
+				g.bridges(g.names(), []string{"br100", "br101"})
+			},
+			check: func(g *guide, r result) {
+				g.want("network list", g.ok("network", "list").stdout, "default (bridged, br100, ), nodegroup1 (bridged, br100, )")
+			}},
 		{line: 557, guide: "gnt-instance modify --net -1:add,ip=pool,network=test inst1",
-			args: args("instance", "modify", "--net", "-1:add,ip=pool,network=test", "e2e-inst1"), pending: issueNetwork + " (also: kong takes the value -1:... for a flag)"},
+			args: args("instance", "modify", "--net", "-1:add,ip=pool,network=test", "e2e-inst1"),
+			check: func(g *guide, r result) {
+				nics := g.inst("e2e-inst1").NICs
+				if len(nics) != 2 || nics[1].Network != "test" || nics[1].IP != "198.18.200.2" || nics[1].NICParams["link"] != "br100" {
+					g.t.Fatalf("NICs %+v", nics)
+				}
+				g.want("network info", g.ok("network", "info", "test").stdout, "    e2e-inst1: 1:198.18.200.2\n")
+			}},
 		{line: 563, guide: "gnt-instance modify --net -1:ip=none,network=test1 inst1",
-			args: args("instance", "modify", "--net", "-1:ip=none,network=test1", "e2e-inst1"), pending: issueNetwork},
+			args: args("instance", "modify", "--net", "-1:ip=none,network=test1", "e2e-inst1"),
+			prep: func(g *guide) { g.ok("network", "connect", "-N", "mode=bridged,link=br101", "test1") },
+			check: func(g *guide, r result) {
+				nic := g.inst("e2e-inst1").NICs[1]
+				if nic.Network != "test1" || nic.IP != "" || nic.NICParams["link"] != "br101" {
+					g.t.Fatalf("the moved NIC %+v", nic)
+				}
+				g.want("network info", g.ok("network", "info", "test").stdout, "  Free: 253 (98.83%)\n") // 198.18.200.2 is free again
+			}},
 		{line: 567, guide: "…On the above actions there is a extra option –no-conflicts-ckeck…",
-			args: args("network", "add", "--network=198.18.202.0/24", "--no-conflicts-check", "test2"), pending: issueNetwork},
+			args: args("network", "add", "--network=198.18.202.0/24", "--no-conflicts-check", "test2"),
+			check: func(g *guide, r result) {
+				if g.st().Networks["test2"] == nil {
+					g.t.Fatal("network test2 is not in the state")
+				}
+			}},
 
 		// ---- Node operations (only e2e-web is left, on node2:node3) ----
 		{line: 636, guide: "gnt-node add --readd EXISTING_NODE", args: args("node", "add", "--readd", n3),
 			prep: func(g *guide) {
-				for _, name := range []string{"e2e-instance1", "e2e-instance2", "e2e-plain"} {
+				for _, name := range []string{"e2e-instance1", "e2e-instance2", "e2e-plain", "e2e-inst1", "e2e-tagged"} {
 					g.ok("instance", "remove", "--yes", name)
 				}
 				g.vars["UUID3"] = g.stNode(n3).UUID
@@ -909,7 +1007,6 @@ func guideLines(g *guide) []gline {
 				g.movedTo("e2e-web", n3, n2)
 				g.wantLVs("e2e-web", 2, n3, n2)
 			}},
-		// -I: ganetictl accepts the script's name and places the mirror itself (the allocator's issue makes -I real).
 		{line: 689, guide: "gnt-node evacuate -I IALLOCATOR_SCRIPT NODE", args: args("node", "evacuate", "-I", "hail", n2),
 			check: func(g *guide, r result) {
 				g.vars["Y"] = g.newSecondary("e2e-web", n3, n2)
