@@ -603,7 +603,7 @@ func TestRunReportsLateFailuresNotesAndHelperContent(t *testing.T) {
 	}
 	if len(b.rep.warnings) != 1 || !strings.Contains(b.rep.warnings[0], "node3") || len(b.rep.notes) != 1 || b.rep.notes[0] != "look here" {
 		t.Errorf("warnings %v, notes %v", b.rep.warnings, b.rep.notes)
-	}	// The notes are in the job's log too (job info), as Ganeti's execution log.
+	} // The notes are in the job's log too (job info), as Ganeti's execution log.
 	if log := b.job(out.JobID).Log; len(log) != 1 || !strings.HasSuffix(log[0], " look here") {
 		t.Errorf("job log %q", log)
 	}
