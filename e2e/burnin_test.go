@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -90,16 +89,7 @@ func (c *cluster) long(want int, args ...string) result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--inventory", c.inv, "--state-dir", c.stateDir}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("ganetictl %v: %v", args, err)
-	}
+	r := collect(c.t, exec.CommandContext(ctx, binary, append([]string{"--inventory", c.inv, "--state-dir", c.stateDir}, args...)...))
 	if want >= 0 && r.code != want {
 		c.t.Fatalf("ganetictl %s: want exit %d, got %s", strings.Join(args, " "), want, r)
 	}

@@ -145,16 +145,7 @@ func (g *guide) inNS(stdin string, env []string, argv ...string) result {
 	cmd := exec.CommandContext(ctx, "unshare", ns...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		g.t.Fatalf("%v: %v", argv, err)
-	}
-	return r
+	return collect(g.t, cmd)
 }
 
 // expand replaces "$NAME" in the arguments by what earlier lines left in vars.

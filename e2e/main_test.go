@@ -76,19 +76,26 @@ func (c *cluster) run(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	full := append([]string{"--inventory", c.inv, "--state-dir", c.stateDir}, args...)
-	cmd := exec.CommandContext(ctx, binary, full...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()
-	err := cmd.Run()
+	r := collect(c.t, exec.CommandContext(ctx, binary, full...))
 	if os.Getenv("E2E_TIMES") != "" {
 		c.t.Logf("%5.1fs ganetictl %s", time.Since(t0).Seconds(), strings.Join(args, " "))
 	}
+	return r
+}
+
+// collect runs cmd and returns its output and exit code; a command that
+// cannot be run at all fails the test.
+func collect(t testing.TB, cmd *exec.Cmd) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		c.t.Fatalf("ganetictl %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return r
 }

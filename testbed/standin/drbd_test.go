@@ -66,6 +66,17 @@ func connect(n *testNode, lip, rip string, extra ...string) {
 	n.must("drbdsetup", args...)
 }
 
+// mirroredPair is a pair assembled and connected, A Primary, B an UpToDate
+// Secondary.
+func mirroredPair(t *testing.T) *drbdPair {
+	p := newDRBDPair(t)
+	assemble(p.a, p.dataA, p.metaA, "127.0.0.1", "127.0.0.2")
+	assemble(p.b, p.dataB, p.metaB, "127.0.0.2", "127.0.0.1")
+	p.a.must("drbdsetup", "primary", "0", "--force")
+	p.b.waitStatus("cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate", 5*time.Second)
+	return p
+}
+
 var statusLine = regexp.MustCompile(`(?m)^ 0: cs:(\S+) ro:(\S+) ds:(\S+) `)
 
 func TestDRBDTwoNodesResyncReplicateDown(t *testing.T) {
@@ -181,12 +192,8 @@ func writeAt(t *testing.T, path string, off int64, s string) {
 // survivor can be promoted, and its newer generation resyncs the old
 // primary when that comes back.
 func TestDRBDPeerPowerOffAndFailback(t *testing.T) {
-	p := newDRBDPair(t)
+	p := mirroredPair(t)
 	a, b := p.a, p.b
-	assemble(a, p.dataA, p.metaA, "127.0.0.1", "127.0.0.2")
-	assemble(b, p.dataB, p.metaB, "127.0.0.2", "127.0.0.1")
-	a.must("drbdsetup", "primary", "0", "--force")
-	b.waitStatus("cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate", 5*time.Second)
 
 	a.powerOff()
 	s := b.waitStatus(" 0: cs:WFConnection ro:Secondary/Unknown ds:UpToDate/DUnknown C r-----", 3*time.Second)
@@ -216,12 +223,8 @@ func TestDRBDPeerPowerOffAndFailback(t *testing.T) {
 func TestDRBDQuickSecondaryRebootResyncs(t *testing.T) {
 	defer func(d time.Duration) { flushInterval = d }(flushInterval)
 	flushInterval = time.Hour
-	p := newDRBDPair(t)
-	a, b := p.a, p.b
-	assemble(a, p.dataA, p.metaA, "127.0.0.1", "127.0.0.2")
-	assemble(b, p.dataB, p.metaB, "127.0.0.2", "127.0.0.1")
-	a.must("drbdsetup", "primary", "0", "--force")
-	b.waitStatus("cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate", 5*time.Second)
+	p := mirroredPair(t)
+	b := p.b
 	b.must("drbdsetup", "wait-sync", "0")
 
 	b.powerOff()
