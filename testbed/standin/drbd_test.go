@@ -221,7 +221,9 @@ func TestDRBDPeerPowerOffAndFailback(t *testing.T) {
 // old connection decides it, not the replication flush, which this test
 // turns off. The first Connected UpToDate/UpToDate already has the data.
 func TestDRBDQuickSecondaryRebootResyncs(t *testing.T) {
-	defer func(d time.Duration) { flushInterval = d }(flushInterval)
+	// Restored after the nodes' daemons stopped (cleanups run last first).
+	saved := flushInterval
+	t.Cleanup(func() { flushInterval = saved })
 	flushInterval = time.Hour
 	p := mirroredPair(t)
 	b := p.b
