@@ -1,0 +1,165 @@
+//go:build bed
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ganetictl/ganetictl/playbooks/hv"
+)
+
+// qmp sends QMP commands to inst's qemu on node and returns the replies.
+func (c *cluster) qmp(node, inst string, cmds ...string) []json.RawMessage {
+	c.t.Helper()
+	step, err := hv.QMP(node, inst, cmds...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out := c.node(node, step.Argv...)
+	replies, err := hv.ParseQMP([]byte(out))
+	if err != nil || len(replies) != len(cmds) {
+		c.t.Fatalf("QMP %v: %d replies, %v:\n%s", cmds, len(replies), err, out)
+	}
+	return replies
+}
+
+// hmp runs a human monitor command through QMP and returns its text.
+func (c *cluster) hmp(node, inst, line string) string {
+	c.t.Helper()
+	r := c.qmp(node, inst, hv.QMPCommand("human-monitor-command", map[string]any{"command-line": line}))
+	var s string
+	if err := json.Unmarshal(r[0], &s); err != nil {
+		c.t.Fatal(err)
+	}
+	return s
+}
+
+// kvmID is Ganeti's KVM device id of an object (type and the UUID's first
+// three groups), as the device has it in qemu.
+func kvmID(typ, uuid string) string {
+	p := strings.Split(uuid, "-")
+	return typ + "-" + strings.Join(p[:3], "-")
+}
+
+// TestHotplug: a NIC and a disk hot-added with --hotplug to a running
+// plain KVM instance are in its qemu at once (netdev, device with the
+// state's MAC, tap on the bridge; block node on the disk's link, which
+// data written through qemu reaches), the instance keeps running, a full
+// reboot starts it with both on the command line, and its removal leaves
+// no tap behind. Hot removal is refused before anything is touched.
+func TestHotplug(t *testing.T) {
+	c := newCluster(t, 1)
+	node := c.names()[0]
+	c.ok("cluster", "init")
+	c.bridges([]string{node}, []string{"brhp1"})
+	const inst = "e2e-hp"
+	c.ok("instance", "add", "-n", node, "-o", "testos+default", "-t", "plain", "-s", "64M", "--no-name-check", inst)
+	t.Cleanup(func() { c.run("instance", "remove", "-f", "--shutdown-timeout", "1s", inst) })
+	if s := c.qmpStatus(node, inst); s != "running" {
+		t.Fatalf("QMP status %q after add", s)
+	}
+
+	// NIC.
+	c.ok("instance", "modify", "--hotplug", "--net", "add:link=brhp1,mac=aa:00:00:5e:00:42", inst)
+	st := loadState(t, c.stateDir)
+	in := st.Instances[inst]
+	if len(in.NICs) != 2 || in.NICs[1].MAC != "aa:00:00:5e:00:42" {
+		t.Fatalf("NICs in the state: %+v", in.NICs)
+	}
+	nic := in.NICs[1]
+	tap, nicID := hv.TapName(nic.UUID, 1), kvmID("nic", nic.UUID)
+	if br := c.bridgeOf(node, tap); br != "brhp1" {
+		t.Errorf("tap %s is a port of %q, want brhp1", tap, br)
+	}
+	netInfo := c.hmp(node, inst, "info network")
+	for _, w := range []string{nicID + ": index=", "macaddr=" + nic.MAC, "ifname=" + tap} {
+		if !strings.Contains(netInfo, w) {
+			t.Errorf("info network lacks %q:\n%s", w, netInfo)
+		}
+	}
+	pci := string(c.qmp(node, inst, hv.QMPCommand("query-pci", nil))[0])
+	if !strings.Contains(pci, `"qdev_id":"`+nicID+`"`) && !strings.Contains(pci, `"qdev_id": "`+nicID+`"`) {
+		t.Errorf("query-pci lacks %s:\n%s", nicID, pci)
+	}
+	if rec := strings.TrimSpace(c.node(node, "cat", "/run/ganeti/kvm-hypervisor/nic/"+inst+"/1")); rec != tap {
+		t.Errorf("NIC record 1: %q, want %s", rec, tap)
+	}
+
+	// Disk.
+	c.ok("instance", "modify", "--hotplug", "--disk", "add:size=32M", inst)
+	st = loadState(t, c.stateDir)
+	in = st.Instances[inst]
+	if len(in.Disks) != 2 {
+		t.Fatalf("disks in the state: %+v", in.Disks)
+	}
+	d := in.Disks[1]
+	vg, lv := fmt.Sprint(d.LogicalID[0]), fmt.Sprint(d.LogicalID[1])
+	if out := c.node(node, "lvs", "--noheadings", "-o", "lv_name", vg+"/"+lv); strings.TrimSpace(out) != lv {
+		t.Errorf("lvs %s/%s: %q", vg, lv, out)
+	}
+	diskID, link := kvmID("disk", d.UUID), "/run/ganeti/instance-disks/"+inst+":1"
+	block := string(c.qmp(node, inst, hv.QMPCommand("query-block", nil))[0])
+	for _, w := range []string{`"node-name":"` + diskID + `"`, link} {
+		if !strings.Contains(strings.ReplaceAll(block, `": "`, `":"`), w) {
+			t.Errorf("query-block lacks %q:\n%s", w, block)
+		}
+	}
+	// A marker written through the guest's device (its virtio backend,
+	// as query-block names it) reaches the LV.
+	// The pattern differs per run: a new LV may sit on an old one's extents.
+	dev, pat := "/machine/peripheral/"+diskID+"/virtio-backend", 0x20+time.Now().UnixNano()%0xc0
+	if out := c.hmp(node, inst, fmt.Sprintf(`qemu-io -d %s "write -P 0x%x 0 4096"`, dev, pat)); strings.Contains(out, "rror") {
+		t.Errorf("qemu-io write: %q", out)
+	}
+	c.hmp(node, inst, fmt.Sprintf(`qemu-io -d %s "flush"`, dev))
+	if out := c.node(node, "sh", "-c", `dd if="$1" bs=4096 count=1 iflag=direct 2>/dev/null | od -v -An -tx1 | sort -u | tr -d ' \n'`, "ganetictl-test", "/dev/"+vg+"/"+lv); out != strings.Repeat(fmt.Sprintf("%02x", pat), 16) {
+		t.Errorf("the LV's first block: %q, want all 0x%x", out, pat)
+	}
+	rt := c.node(node, "cat", "/run/ganeti/kvm-hypervisor/conf/"+inst+".runtime")
+	for _, w := range []string{nicID, diskID, link} {
+		if !strings.Contains(rt, w) {
+			t.Errorf("the runtime file lacks %s:\n%s", w, rt)
+		}
+	}
+	if s := c.qmpStatus(node, inst); s != "running" {
+		t.Errorf("QMP status %q after the hotplugs", s)
+	}
+
+	// Hot removal is refused, touching nothing.
+	if r := c.fails(1, "instance", "modify", "--hotplug", "--net", "1:remove", inst); !strings.Contains(r.stderr, "shut the instance down") {
+		t.Errorf("hot NIC removal:\n%s", r)
+	}
+	if n := len(loadState(t, c.stateDir).Instances[inst].NICs); n != 2 {
+		t.Errorf("%d NICs after the refused removal", n)
+	}
+
+	// A full reboot starts qemu with both devices.
+	c.ok("instance", "reboot", "--type", "full", inst)
+	if s := c.qmpStatus(node, inst); s != "running" {
+		t.Errorf("QMP status %q after the reboot", s)
+	}
+	pid := strings.TrimSpace(c.node(node, "cat", "/run/ganeti/kvm-hypervisor/pid/"+inst))
+	cmdline := strings.ReplaceAll(c.node(node, "cat", "/proc/"+pid+"/cmdline"), "\x00", " ")
+	for _, w := range []string{"id=" + nicID + ",", "mac=" + nic.MAC, "ifname=" + tap, "node-name=" + diskID + ",", "file.filename=" + link} {
+		if !strings.Contains(cmdline, w) {
+			t.Errorf("qemu command line after the reboot lacks %q:\n%s", w, cmdline)
+		}
+	}
+	if br := c.bridgeOf(node, tap); br != "brhp1" {
+		t.Errorf("after the reboot tap %s is a port of %q, want brhp1", tap, br)
+	}
+
+	c.ok("instance", "remove", "-f", "--shutdown-timeout", "1s", inst)
+	for _, tp := range []string{hv.TapName(in.NICs[0].UUID, 0), tap} {
+		if _, err := c.nodeErr(node, "test", "-e", "/sys/class/net/"+tp); err == nil {
+			t.Errorf("tap %s is left after the removal", tp)
+		}
+	}
+	if _, err := c.nodeErr(node, "lvs", vg+"/"+lv); err == nil {
+		t.Errorf("LV %s/%s is left after the removal", vg, lv)
+	}
+}
