@@ -33,6 +33,7 @@ type Runtime struct {
 	nics, disks   []json.RawMessage
 	hvp           statefile.Params // effective: what the running qemu was started with
 	used          map[int]bool     // PCI slots of pci.0 its devices use
+	slots         map[string]string
 }
 
 // ParseRuntime reads a runtime file written by Start or a hotplug.
@@ -44,7 +45,7 @@ func ParseRuntime(b []byte) (*Runtime, error) {
 	if len(parts) != 4 {
 		return nil, fmt.Errorf("runtime file: %d parts, want 4 (argv, NICs, hvparams, disks)", len(parts))
 	}
-	r := &Runtime{phase1: parts[0], hvRaw: parts[2], used: map[int]bool{}}
+	r := &Runtime{phase1: parts[0], hvRaw: parts[2], used: map[int]bool{}, slots: map[string]string{}}
 	var hvp statefile.Params
 	if err := json.Unmarshal(parts[2], &hvp); err != nil {
 		return nil, fmt.Errorf("runtime file hvparams: %w", err)
@@ -93,8 +94,13 @@ func (r *Runtime) use(d kvmDevice) error {
 		return fmt.Errorf("runtime file: device %s: bad PCI address %q", d.ID, d.Addr)
 	}
 	r.used[int(n)] = true
+	r.slots[d.ID] = d.Addr
 	return nil
 }
+
+// Slots are the PCI slots of the running qemu's devices, by device id,
+// for a migration target (StartArgs.PCISlots).
+func (r *Runtime) Slots() map[string]string { return r.slots }
 
 // freeSlot takes the lowest PCI slot from kvm_pci_reservations up that no
 // device of the running qemu uses (Ganeti's _GetFreePCISlot).

@@ -31,7 +31,12 @@ type StartArgs struct {
 	// type stable across live migration to a node with another qemu.
 	DefaultMachine string
 	Incoming       string // migration target: "tcp:IP:PORT" or "unix:/PATH" (tunnel); "" normally
-	Paused         bool   // leave the CPUs stopped (start --paused)
+	// PCISlots, when set, places every PCI device (by device id) on the
+	// slot the source qemu has it on (Runtime.Slots): a migration target
+	// must match a source whose devices were hot-plugged, which no longer
+	// follow the start's order.
+	PCISlots map[string]string
+	Paused   bool // leave the CPUs stopped (start --paused)
 }
 
 // kvmDevice is a disk's or NIC's placement (Ganeti's hvinfo).
@@ -72,6 +77,18 @@ func TapName(nicUUID string, idx int) string {
 // 12 = 0xc, QEMU's own devices sit below) up to 31, in the order Ganeti
 // does: all disks first, then all NICs.
 type slots struct{ next, max int }
+
+// place is the slot of device id: the one fixed, or the next free.
+func (s *slots) place(fixed map[string]string, id string) (string, error) {
+	if fixed == nil {
+		return s.take()
+	}
+	a, ok := fixed[id]
+	if !ok {
+		return "", fmt.Errorf("device %s is not in the source qemu's runtime file", id)
+	}
+	return a, nil
+}
 
 func (s *slots) take() (string, error) {
 	if s.next > s.max {
@@ -326,7 +343,7 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		switch {
 		case diskType == "paravirtual":
 			hv.Driver, hv.Bus = "virtio-blk-pci", "pci.0"
-			if hv.Addr, err = sl.take(); err != nil {
+			if hv.Addr, err = sl.place(a.PCISlots, id); err != nil {
 				return nil, err
 			}
 		case diskType == "ide":
@@ -363,7 +380,7 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("instance %s NIC %d: %w", name, i, err)
 		}
-		addr, err := sl.take()
+		addr, err := sl.place(a.PCISlots, id)
 		if err != nil {
 			return nil, err
 		}
