@@ -138,7 +138,7 @@ func TestHotplug(t *testing.T) {
 	}
 
 	// A full reboot starts qemu with both devices.
-	c.ok("instance", "reboot", "--type", "full", inst)
+	c.ok("instance", "reboot", "--type", "full", "--shutdown-timeout", "1s", inst)
 	if s := c.qmpStatus(node, inst); s != "running" {
 		t.Errorf("QMP status %q after the reboot", s)
 	}
@@ -162,4 +162,66 @@ func TestHotplug(t *testing.T) {
 	if _, err := c.nodeErr(node, "lvs", vg+"/"+lv); err == nil {
 		t.Errorf("LV %s/%s is left after the removal", vg, lv)
 	}
+}
+
+// pciSlot is the slot query-pci shows device id on, or -1.
+func (c *cluster) pciSlot(node, inst, id string) int {
+	c.t.Helper()
+	var buses []struct {
+		Devices []struct {
+			Slot   int    `json:"slot"`
+			QdevID string `json:"qdev_id"`
+		} `json:"devices"`
+	}
+	if err := json.Unmarshal(c.qmp(node, inst, hv.QMPCommand("query-pci", nil))[0], &buses); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, b := range buses {
+		for _, d := range b.Devices {
+			if d.QdevID == id {
+				return d.Slot
+			}
+		}
+	}
+	return -1
+}
+
+// TestHotplugMigrate: a disk hot-added to a running sharedfile instance
+// sits after its NIC (slot 0xe, where a fresh start would put the NIC);
+// a live migration starts the target with the source's slots, so it
+// succeeds and the disk keeps its slot and its data.
+func TestHotplugMigrate(t *testing.T) {
+	c := newCluster(t, 2)
+	n := c.names()
+	c.ok("cluster", "init")
+	c.ok("node", "add", n[1])
+	const inst = "e2e-hpm"
+	c.ok("instance", "add", "-n", n[0], "-o", "testos", "-t", "sharedfile", "-s", "32M", "--no-name-check", inst)
+	t.Cleanup(func() { c.run("instance", "remove", "-f", "--shutdown-timeout", "1s", inst) })
+	c.ok("instance", "modify", "--hotplug", "--disk", "add:size=16M", inst)
+	in := loadState(t, c.stateDir).Instances[inst]
+	diskID, nicID := kvmID("disk", in.Disks[1].UUID), kvmID("nic", in.NICs[0].UUID)
+	if s, ns := c.pciSlot(n[0], inst, diskID), c.pciSlot(n[0], inst, nicID); s != 0xe || ns != 0xd {
+		t.Fatalf("on the source: disk 1 at slot %#x, NIC 0 at %#x; want 0xe and 0xd", s, ns)
+	}
+	dev := "/machine/peripheral/" + diskID + "/virtio-backend"
+	pat := 0x20 + time.Now().UnixNano()%0xc0
+	c.hmp(n[0], inst, fmt.Sprintf(`qemu-io -d %s "write -P 0x%x 0 4096"`, dev, pat))
+	c.hmp(n[0], inst, fmt.Sprintf(`qemu-io -d %s "flush"`, dev))
+
+	c.ok("instance", "migrate", "-f", "-n", n[1], inst)
+	if s := c.qmpStatus(n[1], inst); s != "running" {
+		t.Fatalf("after the migration: QMP on %s says %q", n[1], s)
+	}
+	if s, ns := c.pciSlot(n[1], inst, diskID), c.pciSlot(n[1], inst, nicID); s != 0xe || ns != 0xd {
+		t.Errorf("on the target: disk 1 at slot %#x, NIC 0 at %#x; want 0xe and 0xd", s, ns)
+	}
+	link := "/run/ganeti/instance-disks/" + inst + ":1"
+	if out := c.node(n[1], "sh", "-c", `dd if="$1" bs=4096 count=1 iflag=direct 2>/dev/null | od -v -An -tx1 | sort -u | tr -d ' \n'`, "ganetictl-test", link); out != strings.Repeat(fmt.Sprintf("%02x", pat), 16) {
+		t.Errorf("disk 1's first block on the target: %q, want all 0x%x", out, pat)
+	}
+	if rt := c.node(n[1], "cat", "/run/ganeti/kvm-hypervisor/conf/"+inst+".runtime"); !strings.Contains(rt, `"addr":"0xe"`) || !strings.Contains(rt, diskID) {
+		t.Errorf("the target's runtime file:\n%s", rt)
+	}
+	c.ok("instance", "remove", "-f", "--shutdown-timeout", "1s", inst)
 }
