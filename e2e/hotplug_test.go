@@ -137,6 +137,24 @@ func TestHotplug(t *testing.T) {
 		t.Errorf("%d NICs after the refused removal", n)
 	}
 
+	// A hot-add that fails on the node (no such bridge) is rolled back:
+	// no tap, no NIC record, no NIC in qemu or the state.
+	if r := c.run("instance", "modify", "--hotplug", "--net", "add:link=brnone", inst); r.code == 0 || !strings.Contains(r.stderr+r.stdout, "cannot add tap") {
+		t.Errorf("hot-add to a missing bridge:\n%s", r)
+	}
+	if n := len(loadState(t, c.stateDir).Instances[inst].NICs); n != 2 {
+		t.Errorf("%d NICs after the failed hot-add", n)
+	}
+	if out := c.node(node, "ls", "/run/ganeti/kvm-hypervisor/nic/"+inst); out != "0\n1\n" {
+		t.Errorf("NIC records after the failed hot-add: %q", out)
+	}
+	if out := c.node(node, "sh", "-c", "ls /sys/class/net | grep -c '^gt' || true"); strings.TrimSpace(out) != "2" {
+		t.Errorf("%s taps after the failed hot-add", strings.TrimSpace(out))
+	}
+	if info := c.hmp(node, inst, "info network"); strings.Count(info, "type=tap") != 2 {
+		t.Errorf("info network after the failed hot-add:\n%s", info)
+	}
+
 	// A full reboot starts qemu with both devices.
 	c.ok("instance", "reboot", "--type", "full", "--shutdown-timeout", "1s", inst)
 	if s := c.qmpStatus(node, inst); s != "running" {
