@@ -39,9 +39,14 @@ type ModifyInstanceArgs struct {
 	NoConflictsCheck bool
 	// Force allows a runtime memory below the minimum memory (-f).
 	Force bool
-	// HotplugIfPossible is --hotplug-if-possible: ganetictl does not
-	// hot-plug, so disk and NIC changes of a running instance take effect
-	// at its next start, and the plan says so.
+	// Hotplug is --hotplug: disks and NICs added to a running KVM
+	// instance are plugged into its qemu (see hotplug.go); what cannot be
+	// hot-plugged is refused. On a stopped instance the changes simply
+	// apply.
+	Hotplug bool
+	// HotplugIfPossible is --hotplug-if-possible: hot-plug when it is
+	// possible, else the disk and NIC changes of a running instance take
+	// effect at its next start, and the plan says so.
 	HotplugIfPossible bool
 }
 
@@ -50,7 +55,13 @@ var InstanceModifyOp = define(&Opcode[ModifyInstanceArgs]{
 	ID: OpInstanceSetParams, Command: "instance modify",
 	Subject: func(a ModifyInstanceArgs) string { return a.Name },
 	Needs: func(st *statefile.State, a ModifyInstanceArgs) Needs {
-		return instanceNeeds(st, a.Name, PartOS, PartVGs)
+		n := instanceNeeds(st, a.Name, PartOS, PartVGs)
+		if inst, ok := st.Instances[a.Name]; ok && (a.Hotplug || a.HotplugIfPossible) && inst.Hypervisor == hv.KVM {
+			if s, err := hv.RuntimeStep(inst.PrimaryNode, a.Name); err == nil {
+				n.Probes = append(n.Probes, s)
+			}
+		}
+		return n
 	},
 	Plan: InstanceModify,
 })
@@ -58,6 +69,8 @@ var InstanceModifyOp = define(&Opcode[ModifyInstanceArgs]{
 // InstanceModify plans parameter and device changes. Like Ganeti without
 // hotplug, NIC and parameter changes take effect at the next start; disk
 // removal needs a stopped instance, and runtime memory needs a running one.
+// With --hotplug (or --hotplug-if-possible), added disks and NICs of a
+// running KVM instance are plugged into it at once.
 func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	st := env.State
 	inst, err := instance(st, a.Name)
@@ -127,6 +140,10 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 			c.AdminState = "down"
 		}
 	}
+	rt, why, err := hotplugRuntime(env, inst, a, running)
+	if err != nil {
+		return nil, err
+	}
 	if err := modifyDisks(env, p, inst, c, a.Disks, running, f); err != nil {
 		return nil, err
 	}
@@ -134,8 +151,12 @@ func InstanceModify(env Env, a ModifyInstanceArgs) (*plan.Plan, error) {
 	if err := modifyNICs(np, c, a.NICs); err != nil {
 		return nil, err
 	}
-	if a.HotplugIfPossible && running && len(a.Disks)+len(a.NICs) > 0 {
-		p.Notes = append(p.Notes, "Hotplug is not possible (ganetictl does not hot-plug devices): the disk and NIC changes take effect at the next start of "+a.Name)
+	if rt != nil {
+		if err := hotplugSteps(p, inst, c, rt); err != nil {
+			return nil, err
+		}
+	} else if a.HotplugIfPossible && running && len(a.Disks)+len(a.NICs) > 0 {
+		p.Notes = append(p.Notes, "Hotplug is not possible ("+why+"): the disk and NIC changes take effect at the next start of "+a.Name)
 	}
 	if a.BEParams != nil || len(a.Disks) > 0 || len(a.NICs) > 0 {
 		if err := checkIPolicy(st, c, a.IgnoreIPolicy); err != nil {

@@ -64,6 +64,13 @@ func migrateNeeds(st *statefile.State, a MigrateArgs) Needs {
 		n.Parts = append(n.Parts, PartHelpers)
 	}
 	inst, ok := st.Instances[a.Name]
+	if !a.Cleanup && ok && inst.Hypervisor == hv.KVM {
+		// The source's device slots, which hotplug may have moved off
+		// the start's order: the target must take them over.
+		if s, err := hv.RuntimeStep(inst.PrimaryNode, a.Name); err == nil {
+			n.Probes = append(n.Probes, s)
+		}
+	}
 	if !a.Cleanup || !ok {
 		return n
 	}
@@ -244,6 +251,9 @@ func Migrate(env Env, a MigrateArgs) (*plan.Plan, error) {
 	ma := hv.MigrateArgs{Instance: inst, Source: inst.PrimaryNode, Target: target, TargetIP: pick(targetNode.SecondaryIP, targetNode.PrimaryIP),
 		HVParams: hvp, Live: hv.DefaultLive(hvp) && !a.NonLive, Links: links(inst), NICLinks: nicLinks(inst),
 		MaxMem: intParam(be, "maxmem"), VCPUs: int(intParam(be, "vcpus")), Timeout: a.Timeout}
+	if ma.PCISlots, err = sourceSlots(env, inst); err != nil {
+		return nil, err
+	}
 	if hvp["migration_encrypt"] == true {
 		if ma.Tunnel, err = tunnel(env, p, inst.PrimaryNode, target); err != nil {
 			return nil, err
@@ -361,4 +371,24 @@ func migrateCleanup(env Env, inst *statefile.Instance, a MigrateArgs) (*plan.Pla
 	}
 	ReplicateTo(p, masterCandidates(st)...)
 	return p, nil
+}
+
+// sourceSlots are the PCI slots of the source qemu's devices, from the
+// runtime file migrateNeeds read (nil without one: a planner that did not
+// ask, or a qemu started by another tool; the start's order then).
+func sourceSlots(env Env, inst *statefile.Instance) (map[string]string, error) {
+	if inst.Hypervisor != hv.KVM {
+		return nil, nil
+	}
+	for _, pr := range env.Probes {
+		if pr.Node != inst.PrimaryNode || pr.Err != nil || len(pr.Stdout) == 0 {
+			continue
+		}
+		rt, err := hv.ParseRuntime(pr.Stdout)
+		if err != nil {
+			return nil, prereq(ErrEnvironment, "Instance %s on %s: %v", inst.Name, inst.PrimaryNode, err)
+		}
+		return rt.Slots(), nil
+	}
+	return nil, nil
 }

@@ -146,12 +146,3 @@ func TestCommaValues(t *testing.T) {
 		}
 	}
 }
-
-// TestHotplugRefused: --hotplug is refused before anything is read or
-// touched, naming the way on.
-func TestHotplugRefused(t *testing.T) {
-	_, stderr, code := runCLI(t, "--inventory", "/nonexistent/cluster.toml", "instance", "modify", "--hotplug", "--net", "add", "web1")
-	if code != 10 || !strings.Contains(stderr, "--hotplug: ganetictl cannot hot-plug") || !strings.Contains(stderr, "--hotplug-if-possible") {
-		t.Errorf("exit %d: %s", code, stderr)
-	}
-}

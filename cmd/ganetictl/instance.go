@@ -462,15 +462,12 @@ type InstanceModifyCmd struct {
 	NoWaitForSync     bool     `name:"no-wait-for-sync" help:"With -t drbd: do not wait for the new mirror to sync."`
 	IgnoreIPolicy     bool     `name:"ignore-ipolicy" help:"Change the instance even where it breaks the instance policy."`
 	Force             bool     `short:"f" name:"force" help:"With -m: allow a runtime memory below the minimum memory."`
-	Hotplug           bool     `name:"hotplug" help:"Refused: ganetictl does not hot-plug devices yet (see --hotplug-if-possible)."`
-	HotplugIfPossible bool     `name:"hotplug-if-possible" help:"Hot-plug if possible, else apply the disk and NIC changes at the next start (ganetictl: always the latter)."`
+	Hotplug           bool     `name:"hotplug" help:"Plug added disks and NICs into the running KVM instance at once (removals and NIC changes are refused: they need the guest's cooperation)."`
+	HotplugIfPossible bool     `name:"hotplug-if-possible" help:"Hot-plug if possible (a running KVM instance, only additions), else apply the disk and NIC changes at the next start."`
 	Name              string   `arg:""`
 }
 
 func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
-	if c.Hotplug {
-		return invalid("--hotplug: ganetictl cannot hot-plug devices into a running instance yet; without the flag the disk and NIC changes take effect at the next start (--hotplug-if-possible says so and goes on)")
-	}
 	if c.Template != "" {
 		if c.Backend != "" || c.Hypervisor != "" || c.RuntimeMemory != "" || len(c.Disks) > 0 || len(c.NICs) > 0 || c.OSType != "" || c.Offline || c.Online {
 			return invalid("-t (disk template conversion) cannot be combined with other changes")
@@ -481,7 +478,7 @@ func (c *InstanceModifyCmd) Run(ctx context.Context, g *Globals) error {
 		return invalid("-n goes with -t drbd")
 	}
 	args := playbooks.ModifyInstanceArgs{Name: c.Name, OSType: c.OSType, IgnoreIPolicy: c.IgnoreIPolicy, NoConflictsCheck: c.NoConflictsCheck, Force: c.Force,
-		HotplugIfPossible: c.HotplugIfPossible}
+		Hotplug: c.Hotplug, HotplugIfPossible: c.HotplugIfPossible}
 	var err error
 	if args.BEParams, err = parseBE(c.Backend); err != nil {
 		return err

@@ -31,7 +31,12 @@ type StartArgs struct {
 	// type stable across live migration to a node with another qemu.
 	DefaultMachine string
 	Incoming       string // migration target: "tcp:IP:PORT" or "unix:/PATH" (tunnel); "" normally
-	Paused         bool   // leave the CPUs stopped (start --paused)
+	// PCISlots, when set, places every PCI device (by device id) on the
+	// slot the source qemu has it on (Runtime.Slots): a migration target
+	// must match a source whose devices were hot-plugged, which no longer
+	// follow the start's order.
+	PCISlots map[string]string
+	Paused   bool // leave the CPUs stopped (start --paused)
 }
 
 // kvmDevice is a disk's or NIC's placement (Ganeti's hvinfo).
@@ -72,6 +77,18 @@ func TapName(nicUUID string, idx int) string {
 // 12 = 0xc, QEMU's own devices sit below) up to 31, in the order Ganeti
 // does: all disks first, then all NICs.
 type slots struct{ next, max int }
+
+// place is the slot of device id: the one fixed, or the next free.
+func (s *slots) place(fixed map[string]string, id string) (string, error) {
+	if fixed == nil {
+		return s.take()
+	}
+	a, ok := fixed[id]
+	if !ok {
+		return "", fmt.Errorf("device %s is not in the source qemu's runtime file", id)
+	}
+	return a, nil
+}
 
 func (s *slots) take() (string, error) {
 	if s.next > s.max {
@@ -326,7 +343,7 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		switch {
 		case diskType == "paravirtual":
 			hv.Driver, hv.Bus = "virtio-blk-pci", "pci.0"
-			if hv.Addr, err = sl.take(); err != nil {
+			if hv.Addr, err = sl.place(a.PCISlots, id); err != nil {
 				return nil, err
 			}
 		case diskType == "ide":
@@ -363,7 +380,7 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		if err != nil {
 			return nil, fmt.Errorf("instance %s NIC %d: %w", name, i, err)
 		}
-		addr, err := sl.take()
+		addr, err := sl.place(a.PCISlots, id)
 		if err != nil {
 			return nil, err
 		}
@@ -407,24 +424,8 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 	}
 	cmd = append(cmd, "-qmp", "unix:"+kvmCtrl(name, "qmp")+",server,nowait",
 		"-qmp", "unix:"+kvmCtrl(name, "kvmd")+",server,nowait")
-	wc, direct, noflush := "on", "off", "off"
-	switch str(hvp, "disk_cache") {
-	case "none":
-		direct = "on"
-	case "writethrough":
-		wc = "off"
-	}
-	discard := "ignore"
-	if str(hvp, "disk_discard") == "unmap" {
-		discard = "unmap"
-	}
 	for _, d := range disks {
-		w, dr := wc, direct
-		switch d.d.DevType {
-		case "sharedfile", "blockdev", "ext", "gluster":
-			// Shared storage other than rbd: Ganeti forces cache=none.
-			w, dr = "on", "on"
-		}
+		o := kvmDiskOptsOf(hvp, d.d)
 		dev := d.hv.Driver + ",id=" + d.hv.ID
 		switch {
 		case d.hv.Addr != "":
@@ -432,14 +433,9 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 		case d.hv.SCSIID != nil:
 			dev += fmt.Sprintf(",bus=%s,channel=%d,scsi-id=%d,lun=%d", d.hv.Bus, *d.hv.Channel, *d.hv.SCSIID, *d.hv.LUN)
 		}
-		dev += ",drive=" + d.hv.ID + ",write-cache=" + w
-		fileDriver := "host_device"
-		switch d.d.DevType {
-		case "file", "sharedfile", "gluster":
-			fileDriver = "file"
-		}
+		dev += ",drive=" + d.hv.ID + ",write-cache=" + o.writeCache
 		bd := fmt.Sprintf("driver=raw,node-name=%s,discard=%s,cache.direct=%s,cache.no-flush=%s,file.driver=%s,file.filename=%s,file.aio=%s",
-			d.hv.ID, discard, dr, noflush, fileDriver, d.link, str(hvp, "disk_aio"))
+			d.hv.ID, o.discard, o.direct, o.noFlush, o.fileDriver, d.link, o.aio)
 		cmd = append(cmd, "-device", dev, "-blockdev", bd)
 	}
 	if a.Incoming == "" {
@@ -447,45 +443,87 @@ func buildKVM(a StartArgs) (*kvmStart, error) {
 	}
 
 	// Runtime file: [phase-1 argv, NIC dicts, hvparams, [[disk dict, link, uri]]].
-	type nicDict struct {
-		UUID      string           `json:"uuid"`
-		MAC       string           `json:"mac"`
-		IP        *string          `json:"ip"`
-		Name      *string          `json:"name"`
-		NICParams statefile.Params `json:"nicparams"`
-		HVInfo    kvmDevice        `json:"hvinfo"`
-	}
-	type diskDict struct {
-		UUID    string    `json:"uuid"`
-		DevType string    `json:"dev_type"`
-		Size    int64     `json:"size"`
-		Mode    string    `json:"mode"`
-		IVName  string    `json:"iv_name"`
-		HVInfo  kvmDevice `json:"hvinfo"`
-	}
-	nicDicts := []nicDict{}
+	nicDicts := []kvmNICDict{}
 	for i, n := range nics {
-		nd := nicDict{UUID: n.n.UUID, MAC: n.n.MAC, NICParams: statefile.Params{"mode": "bridged", "link": a.NICLinks[i]}, HVInfo: n.hv}
-		if v, _ := n.n.NICParams["vlan"].(string); v != "" {
-			nd.NICParams["vlan"] = v
-		}
-		if n.n.IP != "" {
-			nd.IP = &n.n.IP
-		}
-		if n.n.Name != "" {
-			nd.Name = &n.n.Name
-		}
-		nicDicts = append(nicDicts, nd)
+		nicDicts = append(nicDicts, nicDictOf(n.n, a.NICLinks[i], n.hv))
 	}
 	diskDicts := [][]any{}
 	for _, d := range disks {
-		diskDicts = append(diskDicts, []any{diskDict{d.d.UUID, d.d.DevType, d.d.Size, d.d.Mode, d.d.IVName, d.hv}, d.link, nil})
+		diskDicts = append(diskDicts, diskEntryOf(d.d, d.link, d.hv))
 	}
 	rt, err := json.Marshal([]any{phase1, nicDicts, hvp, diskDicts})
 	if err != nil {
 		return nil, err
 	}
 	return &kvmStart{argv: cmd, taps: taps, runtime: rt}, nil
+}
+
+// kvmDiskOpts are a disk's -blockdev and -device options ("on"/"off"),
+// shared by start and hotplug.
+type kvmDiskOpts struct {
+	writeCache, direct, noFlush, discard, fileDriver, aio string
+}
+
+func kvmDiskOptsOf(hvp statefile.Params, d *statefile.Disk) kvmDiskOpts {
+	o := kvmDiskOpts{writeCache: "on", direct: "off", noFlush: "off", discard: "ignore", fileDriver: "host_device", aio: str(hvp, "disk_aio")}
+	switch str(hvp, "disk_cache") {
+	case "none":
+		o.direct = "on"
+	case "writethrough":
+		o.writeCache = "off"
+	}
+	if str(hvp, "disk_discard") == "unmap" {
+		o.discard = "unmap"
+	}
+	switch d.DevType {
+	case "sharedfile", "blockdev", "ext", "gluster":
+		// Shared storage other than rbd: Ganeti forces cache=none.
+		o.writeCache, o.direct = "on", "on"
+	}
+	switch d.DevType {
+	case "file", "sharedfile", "gluster":
+		o.fileDriver = "file"
+	}
+	return o
+}
+
+// kvmNICDict is a NIC in the runtime file (Ganeti's NIC.ToDict with hvinfo).
+type kvmNICDict struct {
+	UUID      string           `json:"uuid"`
+	MAC       string           `json:"mac"`
+	IP        *string          `json:"ip"`
+	Name      *string          `json:"name"`
+	NICParams statefile.Params `json:"nicparams"`
+	HVInfo    kvmDevice        `json:"hvinfo"`
+}
+
+// kvmDiskDict is a disk in the runtime file.
+type kvmDiskDict struct {
+	UUID    string    `json:"uuid"`
+	DevType string    `json:"dev_type"`
+	Size    int64     `json:"size"`
+	Mode    string    `json:"mode"`
+	IVName  string    `json:"iv_name"`
+	HVInfo  kvmDevice `json:"hvinfo"`
+}
+
+func nicDictOf(n *statefile.NIC, bridge string, hv kvmDevice) kvmNICDict {
+	nd := kvmNICDict{UUID: n.UUID, MAC: n.MAC, NICParams: statefile.Params{"mode": "bridged", "link": bridge}, HVInfo: hv}
+	if v, _ := n.NICParams["vlan"].(string); v != "" {
+		nd.NICParams["vlan"] = v
+	}
+	if n.IP != "" {
+		nd.IP = &n.IP
+	}
+	if n.Name != "" {
+		nd.Name = &n.Name
+	}
+	return nd
+}
+
+// diskEntryOf is a disk's runtime file entry: [disk dict, link, uri].
+func diskEntryOf(d *statefile.Disk, link string, hv kvmDevice) []any {
+	return []any{kvmDiskDict{d.UUID, d.DevType, d.Size, d.Mode, d.IVName, hv}, link, nil}
 }
 
 // qmpJSON renders one QMP command.

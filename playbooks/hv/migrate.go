@@ -78,6 +78,9 @@ type MigrateArgs struct {
 	// Tunnel, when set, carries the stream encrypted through the helpers
 	// (KVM only; see Tunnel).
 	Tunnel *Tunnel
+	// PCISlots are the source qemu's device slots (Runtime.Slots; nil:
+	// the start's order), which the target takes over.
+	PCISlots map[string]string
 }
 
 // DefaultLive reports hvparam migration_mode == "live" (the KVM and
@@ -188,7 +191,7 @@ func (a MigrateArgs) resolve() (*migration, error) {
 // startArgs is the target-side StartArgs of the migration.
 func (m *migration) startArgs(node string) StartArgs {
 	return StartArgs{Instance: m.Instance, Node: node, HVParams: m.HVParams, MaxMem: m.MaxMem, VCPUs: m.VCPUs,
-		StartMem: m.StartMem, Links: m.Links, NICLinks: m.NICLinks, DefaultMachine: m.DefaultMachine}
+		StartMem: m.StartMem, Links: m.Links, NICLinks: m.NICLinks, DefaultMachine: m.DefaultMachine, PCISlots: m.PCISlots}
 }
 
 // capsCmd renders migrate-set-capabilities with every cap set to state,

@@ -16,6 +16,15 @@ package hv
 // connection open until every reply has arrived (at most 5 s), because
 // QEMU drops queued commands of a client that hung up; asynchronous events
 // are filtered out. It fails when replies are missing.
+//
+// kvm_tap creates tap $3 of NIC $2 of instance $1 (recorded in
+// nic/$1/$2, for the cleanup) and enslaves it to bridge $4 with the
+// bridge's MTU; $5 and $6 are "1" for vnet_hdr and multi_queue, $7 the
+// untagged VLAN (PVID) and $8 the tagged ones (comma-separated), set on
+// the bridge port and the bridge's uplinks of a VLAN-filtering bridge, as
+// Ganeti's kvm-ifup does. Start and hotplug share it so that a hot-added
+// NIC is wired exactly as a started one. On failure it sets te to the
+// reason and returns 1.
 const kvmFuncs = `R=/run/ganeti/kvm-hypervisor
 kvm_pid() {
   kp=$(cat "$R/pid/$1" 2>/dev/null) || return 1
@@ -37,6 +46,29 @@ qmp() {
   grep -v '"event": ' "$qo" | tail -n +3 | tr -d '\r'
   rm -f "$qo"
   return $qr
+}
+kvm_tap() {
+  t=$3 br=$4 vh=$5 mq=$6 pv=$7 tg=$8
+  ip link del "$t" 2>/dev/null
+  ip tuntap add dev "$t" mode tap ${vh:+vnet_hdr} ${mq:+multi_queue} || { te="cannot create tap $t"; return 1; }
+  printf '%s\n' "$t" > "$R/nic/$1/$2" || { te="cannot record tap $t"; return 1; }
+  mtu=$(cat "/sys/class/net/$br/mtu" 2>/dev/null) && ip link set dev "$t" mtu "$mtu"
+  ip link set dev "$t" master "$br" up || { te="cannot add tap $t to bridge $br"; return 1; }
+  [ -n "$pv$tg" ] || return 0
+  [ "$(cat "/sys/class/net/$br/bridge/vlan_filtering" 2>/dev/null)" = 1 ] ||
+    { te="NIC $2 (tap $t) has VLANs ${pv:+untagged $pv }${tg:+tagged $tg }but bridge $br has VLAN filtering disabled"; return 1; }
+  if [ -n "$pv" ]; then
+    bridge vlan del dev "$t" vid 1 2>/dev/null
+    bridge vlan add dev "$t" vid "$pv" pvid untagged master || { te="cannot set VLAN $pv on tap $t"; return 1; }
+  fi
+  for v in $(echo "$tg" | tr , ' '); do bridge vlan add dev "$t" vid "$v" master || { te="cannot set VLAN $v on tap $t"; return 1; }; done
+  for l in /sys/class/net/$br/lower_*; do
+    [ -e "$l" ] || continue
+    up=${l##*/lower_}
+    case $up in gt*|tap*) continue;; esac
+    for v in $pv $(echo "$tg" | tr , ' '); do bridge vlan add dev "$up" vid "$v" master 2>/dev/null; done
+  done
+  return 0
 }
 kvm_cleanup() {
   if [ -d "$R/nic/$1" ]; then
@@ -94,27 +126,8 @@ kvm_cleanup "$inst"
 mkdir -p "$R/pid" "$R/ctrl" "$R/conf" "$R/nic/$inst" /var/log/ganeti/kvm || fail "cannot create runtime directories"
 i=0
 while [ "$i" -lt "$ntap" ]; do
-  t=$1 br=$2 vh=$3 mq=$4 pv=$5 tg=$6; shift 6
-  ip link del "$t" 2>/dev/null
-  ip tuntap add dev "$t" mode tap ${vh:+vnet_hdr} ${mq:+multi_queue} || fail "cannot create tap $t"
-  printf '%s\n' "$t" > "$R/nic/$inst/$i" || fail "cannot record tap $t"
-  mtu=$(cat "/sys/class/net/$br/mtu" 2>/dev/null) && ip link set dev "$t" mtu "$mtu"
-  ip link set dev "$t" master "$br" up || fail "cannot add tap $t to bridge $br"
-  if [ -n "$pv$tg" ]; then
-    [ "$(cat "/sys/class/net/$br/bridge/vlan_filtering" 2>/dev/null)" = 1 ] ||
-      fail "NIC $i (tap $t) has VLANs ${pv:+untagged $pv }${tg:+tagged $tg }but bridge $br has VLAN filtering disabled"
-    if [ -n "$pv" ]; then
-      bridge vlan del dev "$t" vid 1 2>/dev/null
-      bridge vlan add dev "$t" vid "$pv" pvid untagged master || fail "cannot set VLAN $pv on tap $t"
-    fi
-    for v in $(echo "$tg" | tr , ' '); do bridge vlan add dev "$t" vid "$v" master || fail "cannot set VLAN $v on tap $t"; done
-    for l in /sys/class/net/$br/lower_*; do
-      [ -e "$l" ] || continue
-      up=${l##*/lower_}
-      case $up in gt*|tap*) continue;; esac
-      for v in $pv $(echo "$tg" | tr , ' '); do bridge vlan add dev "$up" vid "$v" master 2>/dev/null; done
-    done
-  fi
+  kvm_tap "$inst" "$i" "$1" "$2" "$3" "$4" "$5" "$6" || fail "$te"
+  shift 6
   i=$((i + 1))
 done
 printf '%s\n' "$rt" > "$R/conf/$inst.runtime" || fail "cannot write the runtime file"
@@ -269,4 +282,84 @@ if command -v xl >/dev/null 2>&1; then
     sleep 0.3
   done
 fi
+`
+
+// kvmHotplugFuncs is shared by the hotplug scripts: q sends one QMP
+// command to instance $inst's qemu and fails on an error reply (the reply
+// in $out); save_rt writes runtime file content $1 atomically.
+const kvmHotplugFuncs = kvmFuncs + `q() {
+  out=$(qmp "$R/ctrl/$inst.qmp" "$1") || return 1
+  case $out in *'"error"'*) return 1;; esac
+}
+save_rt() { printf '%s\n' "$1" > "$R/conf/$inst.runtime.new" && mv -f "$R/conf/$inst.runtime.new" "$R/conf/$inst.runtime"; }
+`
+
+// kvmHotplugNICScript hot-adds a NIC to a running instance (Ganeti's
+// HotAddDevice for a NIC). Parameters: instance, NIC index, tap, bridge,
+// "1"/"" vnet_hdr, "1"/"" multi_queue, untagged VLAN, tagged VLANs (as
+// kvm_tap), the new runtime file content, then the QMP netdev_add,
+// device_add and netdev_del commands. It creates the tap as start does,
+// adds the netdev and the device, and only then writes the runtime file,
+// so that a later stop, migration or cleanup knows the device. A failure
+// undoes what the script did.
+const kvmHotplugNICScript = `inst=$1 seq=$2 t=$3 rt=$9 nadd=${10} dadd=${11} ndel=${12}
+` + kvmHotplugFuncs + `
+kvm_pid "$inst" >/dev/null || { echo "$inst: not running, nothing to hot-plug into" >&2; exit 1; }
+mkdir -p "$R/nic/$inst" || exit 1
+undo_tap() { ip link del "$t" 2>/dev/null; rm -f "$R/nic/$inst/$seq"; }
+kvm_tap "$inst" "$seq" "$3" "$4" "$5" "$6" "$7" "$8" || { echo "$inst: $te" >&2; undo_tap; exit 1; }
+q "$nadd" || { echo "$inst: QMP netdev_add failed: $out" >&2; undo_tap; exit 1; }
+q "$dadd" || { echo "$inst: QMP device_add failed: $out" >&2; q "$ndel"; undo_tap; exit 1; }
+save_rt "$rt" || { echo "$inst: NIC $seq is plugged in but the runtime file could not be updated" >&2; exit 1; }
+echo "$inst: hot-plugged NIC $seq (tap $t)"
+`
+
+// kvmUnplugNICScript undoes kvmHotplugNICScript. Parameters: instance,
+// NIC index, tap, the runtime file content to restore, then the QMP
+// device_del and netdev_del commands. device_del only asks the guest to
+// release the device (ACPI); the netdev, tap and record go regardless.
+const kvmUnplugNICScript = `inst=$1 seq=$2 t=$3 rt=$4 ddel=$5 ndel=$6
+` + kvmHotplugFuncs + `
+if kvm_pid "$inst" >/dev/null; then
+  q "$ddel" || echo "$inst: QMP device_del: $out" >&2
+  q "$ndel" || echo "$inst: QMP netdev_del: $out" >&2
+  save_rt "$rt" || echo "$inst: cannot restore the runtime file" >&2
+fi
+ip link del "$t" 2>/dev/null
+rm -f "$R/nic/$inst/$seq"
+echo "$inst: NIC $seq unplugged (tap $t removed)"
+`
+
+// kvmHotplugDiskScript hot-adds an activated disk to a running instance.
+// Parameters: instance, the disk's link (made by the activation), the new
+// runtime file content, then the QMP blockdev-add, device_add and
+// blockdev-del commands. The runtime file is written once qemu has the
+// device; a failure undoes what the script did.
+const kvmHotplugDiskScript = `inst=$1 link=$2 rt=$3 badd=$4 dadd=$5 bdel=$6
+` + kvmHotplugFuncs + `
+kvm_pid "$inst" >/dev/null || { echo "$inst: not running, nothing to hot-plug into" >&2; exit 1; }
+[ -b "$link" ] || [ -f "$link" ] || { echo "$inst: disk link $link is missing (is the disk activated?)" >&2; exit 1; }
+q "$badd" || { echo "$inst: QMP blockdev-add failed: $out" >&2; exit 1; }
+q "$dadd" || { echo "$inst: QMP device_add failed: $out" >&2; q "$bdel"; exit 1; }
+save_rt "$rt" || { echo "$inst: the disk is plugged in but the runtime file could not be updated" >&2; exit 1; }
+echo "$inst: hot-plugged disk $link"
+`
+
+// kvmUnplugDiskScript undoes kvmHotplugDiskScript. Parameters: instance,
+// the runtime file content to restore, the QMP device_del and
+// blockdev-del commands (blockdev-del fails while the guest still holds
+// the device: device_del needs its ACPI cooperation).
+const kvmUnplugDiskScript = `inst=$1 rt=$2 ddel=$3 bdel=$4
+` + kvmHotplugFuncs + `
+kvm_pid "$inst" >/dev/null || { echo "$inst: not running"; exit 0; }
+q "$ddel" || echo "$inst: QMP device_del: $out" >&2
+i=0; while [ "$i" -lt 20 ] && ! q "$bdel"; do sleep 0.1; i=$((i + 1)); done
+[ "$i" -lt 20 ] || echo "$inst: QMP blockdev-del: $out (the guest did not release the device)" >&2
+save_rt "$rt" || echo "$inst: cannot restore the runtime file" >&2
+echo "$inst: disk unplugged"
+`
+
+// RuntimeScript prints instance $1's KVM runtime file, or nothing when
+// it has none (not running here): the hotplug planner's probe.
+const RuntimeScript = `cat "/run/ganeti/kvm-hypervisor/conf/$1.runtime" 2>/dev/null; exit 0
 `
