@@ -705,17 +705,7 @@ func (g *guide) tags(got []string, want ...string) {
 // (removed at the end): the guide's SECONDARY_IP for node.
 func (g *guide) addSecondaryIP(node string) {
 	g.t.Helper()
-	old := g.sipOf[node]
-	dot := strings.LastIndex(old, ".")
-	host, _ := strconv.Atoi(old[dot+1:])
-	ip := fmt.Sprintf("%s.%d", old[:dot], 100+host)
-	dev := strings.TrimSpace(g.node(node, "sh", "-c", `ip -o -4 addr show | awk -v a="$1/" 'index($4, a) == 1 {print $2}'`, "dev", old))
-	if dev == "" {
-		g.t.Fatalf("%s: no link holds %s", node, old)
-	}
-	g.node(node, "ip", "addr", "add", ip+"/24", "dev", dev)
-	g.top.Cleanup(func() { g.nodeErr(node, "ip", "addr", "del", ip+"/24", "dev", dev) })
-	g.vars["NEWSIP_"+node] = ip
+	g.vars["NEWSIP_"+node] = g.extraAddr(node, g.sipOf[node], g.top.Cleanup)
 }
 
 // sip checks a node's secondary address in the state and in node list.

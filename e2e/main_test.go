@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,21 @@ func (c *cluster) wipe() {
 	}
 	// Shared storage lives once for all nodes.
 	c.node(c.bed.Nodes()[0].Name, "sh", "-c", `rm -rf /srv/ganeti/shared-file-storage/* 2>/dev/null; for i in $(rbd ls -p rbd 2>/dev/null); do rbd rm -p rbd "$i" >/dev/null 2>&1; done; true`)
+}
+
+// extraAddr gives node a second address on the link that holds old: old's
+// host part plus 100, in its /24. cleanup (the test's, or an outer one's)
+// removes it again.
+func (c *cluster) extraAddr(node, old string, cleanup func(func())) string {
+	c.t.Helper()
+	dot := strings.LastIndex(old, ".")
+	host, _ := strconv.Atoi(old[dot+1:])
+	ip := fmt.Sprintf("%s.%d", old[:dot], 100+host)
+	dev := strings.TrimSpace(c.node(node, "sh", "-c", `ip -o -4 addr show | awk -v a="$1/" 'index($4, a) == 1 {print $2}'`, "dev", old))
+	if dev == "" {
+		c.t.Fatalf("%s: no link holds %s", node, old)
+	}
+	c.node(node, "ip", "addr", "add", ip+"/24", "dev", dev)
+	cleanup(func() { c.nodeErr(node, "ip", "addr", "del", ip+"/24", "dev", dev) })
+	return ip
 }

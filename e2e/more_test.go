@@ -35,13 +35,15 @@ func TestRolesJobsAndJSON(t *testing.T) {
 	}
 	c.checkReplicas(n...)
 	c.ok("node", "modify", "--vm-capable=no", n[2])
-	c.ok("node", "modify", "-s", "198.19.0.99", n[2])
+	// -s needs the node to hold the new address (Ganeti checks it there).
+	sip := c.extraAddr(n[2], c.bed.Nodes()[2].SecondaryAddr, t.Cleanup)
+	c.ok("node", "modify", "-s", sip, n[2])
 	r := c.ok("--json", "node", "info", n[2])
 	var infos []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &infos); err != nil || len(infos) != 1 {
 		t.Fatalf("node info --json: %v\n%s", err, r.stdout)
 	}
-	if infos[0]["vm_capable"] != false || infos[0]["secondary ip"] != "198.19.0.99" {
+	if infos[0]["vm_capable"] != false || infos[0]["secondary ip"] != sip {
 		t.Errorf("node info after modify: %v", infos[0])
 	}
 	c.ok("node", "modify", "--vm-capable=yes", "-s", c.bed.Nodes()[2].SecondaryAddr, n[2])
