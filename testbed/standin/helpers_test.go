@@ -44,12 +44,16 @@ func golden(t *testing.T, name, got string) {
 // testNode is one simulated node: private run and dev dirs, a shared dir,
 // and a DRBD daemon running as a goroutine that "power off" stops.
 type testNode struct {
-	t      *testing.T
-	root   *Root
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	dead   bool
+	t    *testing.T
+	root *Root
+	mu   sync.Mutex
+	// cancels stop every daemon spawned: a command may spawn one while
+	// an earlier one has not yet taken the kernel lock (the late one then
+	// exits, the early one runs), so keeping only the last would leave the
+	// running daemon unstoppable.
+	cancels []context.CancelFunc
+	wg      sync.WaitGroup
+	dead    bool
 }
 
 func newTestNode(t *testing.T, name, shared string) *testNode {
@@ -67,7 +71,7 @@ func newTestNode(t *testing.T, name, shared string) *testNode {
 			return nil
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		n.cancel = cancel
+		n.cancels = append(n.cancels, cancel)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -90,8 +94,8 @@ func newTestNode(t *testing.T, name, shared string) *testNode {
 func (n *testNode) powerOff() {
 	n.mu.Lock()
 	n.dead = true
-	if n.cancel != nil {
-		n.cancel()
+	for _, cancel := range n.cancels {
+		cancel()
 	}
 	n.mu.Unlock()
 	n.wg.Wait()
