@@ -49,12 +49,7 @@ func hotplugRuntime(env Env, inst *statefile.Instance, a ModifyInstanceArgs, run
 				"Cannot hot-%s NIC %d of running instance '%s': unplugging needs the guest's cooperation (ACPI), which ganetictl cannot count on; shut the instance down first, or drop --hotplug to apply the change at the next start", hotVerb(m.Op), m.Index, a.Name)
 		}
 	}
-	var probe *Probe
-	for i := range env.Probes {
-		if env.Probes[i].Node == inst.PrimaryNode {
-			probe = &env.Probes[i]
-		}
-	}
+	probe := runtimeProbe(env, inst.PrimaryNode)
 	switch {
 	case probe == nil:
 		return refuse(ErrEnvironment, "its runtime file was not read", "Cannot hot-plug into '%s': its KVM runtime file on %s was not read", a.Name, inst.PrimaryNode)
@@ -73,6 +68,17 @@ func hotplugRuntime(env Env, inst *statefile.Instance, a ModifyInstanceArgs, run
 		}
 	}
 	return rt, "", nil
+}
+
+// runtimeProbe is the read of node's KVM runtime file (hv.RuntimeStep)
+// that the opcode's Needs asked for, nil if none was made.
+func runtimeProbe(env Env, node string) *Probe {
+	for i := range env.Probes {
+		if env.Probes[i].Node == node {
+			return &env.Probes[i]
+		}
+	}
+	return nil
 }
 
 func hotVerb(op string) string {

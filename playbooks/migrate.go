@@ -380,15 +380,13 @@ func sourceSlots(env Env, inst *statefile.Instance) (map[string]string, error) {
 	if inst.Hypervisor != hv.KVM {
 		return nil, nil
 	}
-	for _, pr := range env.Probes {
-		if pr.Node != inst.PrimaryNode || pr.Err != nil || len(pr.Stdout) == 0 {
-			continue
-		}
-		rt, err := hv.ParseRuntime(pr.Stdout)
-		if err != nil {
-			return nil, prereq(ErrEnvironment, "Instance %s on %s: %v", inst.Name, inst.PrimaryNode, err)
-		}
-		return rt.Slots(), nil
+	pr := runtimeProbe(env, inst.PrimaryNode)
+	if pr == nil || pr.Err != nil || len(pr.Stdout) == 0 {
+		return nil, nil
 	}
-	return nil, nil
+	rt, err := hv.ParseRuntime(pr.Stdout)
+	if err != nil {
+		return nil, prereq(ErrEnvironment, "Instance %s on %s: %v", inst.Name, inst.PrimaryNode, err)
+	}
+	return rt.Slots(), nil
 }

@@ -17,14 +17,7 @@ func TestHotplugSlots(t *testing.T) {
 	a.Instance.DiskTemplate = "plain"
 	a.Instance.Disks = []*statefile.Disk{{UUID: "932df160-7a22-4067-a566-0123456789ab", DevType: "plain", Mode: "rw", Size: 1024}}
 	a.Links = []string{DiskLink("kvm1", 0)}
-	b, err := KVMRuntime(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := ParseRuntime(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := runtimeOf(t, a)
 	d := &statefile.Disk{UUID: "11111111-2222-3333-4444-555555555555", DevType: "plain", Mode: "rw", Size: 512}
 	s, err := HotplugDisk(a.Instance, "node2", rt, 1, d, DiskLink("kvm1", 1))
 	if err != nil {
@@ -95,6 +88,18 @@ func TestHotplugSlots(t *testing.T) {
 func TestHotplugDiskType(t *testing.T) {
 	a := goldenStart(t)
 	a.HVParams["disk_type"] = "ide"
+	rt := runtimeOf(t, a)
+	if err := rt.CanHotplugDisks(); err == nil || !strings.Contains(err.Error(), "disk_type ide") {
+		t.Errorf("ide: %v", err)
+	}
+	if _, err := ParseRuntime([]byte(`[[], []]`)); err == nil {
+		t.Error("a runtime file of 2 parts parsed")
+	}
+}
+
+// runtimeOf is the runtime file Start writes for a, parsed as hotplug reads it.
+func runtimeOf(t *testing.T, a StartArgs) *Runtime {
+	t.Helper()
 	b, err := KVMRuntime(a)
 	if err != nil {
 		t.Fatal(err)
@@ -103,10 +108,5 @@ func TestHotplugDiskType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.CanHotplugDisks(); err == nil || !strings.Contains(err.Error(), "disk_type ide") {
-		t.Errorf("ide: %v", err)
-	}
-	if _, err := ParseRuntime([]byte(`[[], []]`)); err == nil {
-		t.Error("a runtime file of 2 parts parsed")
-	}
+	return rt
 }
